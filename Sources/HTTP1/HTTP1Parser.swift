@@ -1,0 +1,427 @@
+import HTTPTypes
+import NIOCore
+
+/// An incremental, strict HTTP/1.x message parser (RFC 9112), for requests (server role) or
+/// responses (client role).
+///
+/// It is a value type driven by its owner: `next(_:)` consumes bytes from the front of a buffer and
+/// returns at most one event, or nil when it needs more bytes. Owners stop calling it to apply
+/// backpressure or to hold back a pipelined request; the unparsed bytes simply stay in their buffer.
+///
+/// Strictness is deliberate: at the edge, a message two parsers could read differently is an attack
+/// (request smuggling), so anything ambiguous is refused instead of repaired.
+public struct HTTP1Parser: Sendable {
+    public enum Role: Sendable {
+        /// Parses requests.
+        case server
+        /// Parses responses; call `expectResponse(toHEAD:)` before each request is sent.
+        case client
+    }
+
+    enum State: Sendable {
+        case head
+        case fixedLength(remaining: Int64)
+        case chunkSizeLine
+        case chunkData(remaining: Int64)
+        case chunkDataEnd
+        case trailers
+        case untilClose
+        case failed
+    }
+
+    public let role: Role
+    public let limits: HTTP1Limits
+    private var state: State = .head
+    /// How far the current head, chunk line or trailer section has been scanned without finding its end,
+    /// so that a client dribbling bytes costs linear, not quadratic, work.
+    private var scanned = 0
+    private var responseToHEAD: [Bool] = []
+
+    public init(role: Role, limits: HTTP1Limits = HTTP1Limits()) {
+        self.role = role
+        self.limits = limits
+    }
+
+    /// True between messages: no byte of a next message has been consumed.
+    public var isBetweenMessages: Bool {
+        if case .head = state { return scanned == 0 && !pendingEnd }
+        return false
+    }
+
+    /// True while a body is being read.
+    public var isInBody: Bool {
+        switch state {
+        case .head, .failed: false
+        default: true
+        }
+    }
+
+    /// Client role: tell the parser the method of the next request sent, in order, so that it knows a
+    /// response to HEAD has no body.
+    public mutating func expectResponse(toHEAD: Bool) {
+        responseToHEAD.append(toHEAD)
+    }
+
+    /// Call when the peer closed the connection. Returns the end of a close-delimited body, or nil if
+    /// nothing was pending. Throws if a message was cut short.
+    public mutating func finish() throws(HTTP1ParseError) -> HTTP1Event? {
+        switch state {
+        case .untilClose:
+            state = .head
+            return .end(nil)
+        case .head where scanned == 0:
+            return nil
+        case .failed:
+            return nil
+        default:
+            state = .failed
+            throw .bad("connection closed before the message was complete")
+        }
+    }
+
+    /// Parses the next event from the front of `buffer`, consuming its bytes.
+    public mutating func next(_ buffer: inout ByteBuffer) throws(HTTP1ParseError) -> HTTP1Event? {
+        do throws(HTTP1ParseError) {
+            switch state {
+            case .head:
+                return try parseHead(&buffer)
+            case .fixedLength(let remaining):
+                guard buffer.readableBytes > 0 else { return nil }
+                let count = Int(min(Int64(buffer.readableBytes), remaining))
+                let slice = buffer.readSlice(length: count)!
+                if remaining - Int64(count) == 0 {
+                    state = .head
+                    // Emit the final bytes; the end event follows on the next call.
+                    pendingEnd = true
+                } else {
+                    state = .fixedLength(remaining: remaining - Int64(count))
+                }
+                return .body(slice)
+            case .chunkSizeLine:
+                return try parseChunkSizeLine(&buffer)
+            case .chunkData(let remaining):
+                guard buffer.readableBytes > 0 else { return nil }
+                let count = Int(min(Int64(buffer.readableBytes), remaining))
+                let slice = buffer.readSlice(length: count)!
+                state = remaining == Int64(count) ? .chunkDataEnd : .chunkData(remaining: remaining - Int64(count))
+                return .body(slice)
+            case .chunkDataEnd:
+                guard buffer.readableBytes >= 2 else { return nil }
+                guard buffer.readInteger(as: UInt16.self) == 0x0D0A else { throw HTTP1ParseError.bad("chunk data not followed by CRLF") }
+                state = .chunkSizeLine
+                return try parseChunkSizeLine(&buffer)
+            case .trailers:
+                return try parseTrailers(&buffer)
+            case .untilClose:
+                guard buffer.readableBytes > 0 else { return nil }
+                return .body(buffer.readSlice(length: buffer.readableBytes)!)
+            case .failed:
+                return nil
+            }
+        } catch {
+            state = .failed
+            throw error
+        }
+    }
+
+    private var pendingEnd = false
+
+    // MARK: - Heads
+
+    private mutating func parseHead(_ buffer: inout ByteBuffer) throws(HTTP1ParseError) -> HTTP1Event? {
+        if pendingEnd {
+            pendingEnd = false
+            return .end(nil)
+        }
+        if role == .server && scanned == 0 {
+            // RFC 9112 §2.2: ignore empty lines before a request line (some clients send a CRLF after a body).
+            var skipped = 0
+            while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
+                buffer.moveReaderIndex(forwardBy: 2)
+                skipped += 1
+                if skipped > 4 { throw .bad("too many empty lines before the request line") }
+            }
+            if buffer.readableBytes == 1, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0x0D { return nil }
+        }
+        guard let headLength = try scanForSectionEnd(buffer, isHead: true) else { return nil }
+        scanned = 0
+        let event: HTTP1Event = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1Event in
+            let head = UnsafeRawBufferPointer(rebasing: bytes[0..<headLength])
+            switch role {
+            case .server: return .requestHead(try parseRequestHead(head))
+            case .client: return .responseHead(try parseResponseHead(head))
+            }
+        }
+        buffer.moveReaderIndex(forwardBy: headLength)
+        switch event {
+        case .requestHead(let head):
+            enterBody(head.framing)
+            return event
+        case .responseHead(let head):
+            let status = head.response.status.code
+            if status >= 100 && status < 200 {
+                // Interim responses (100 Continue, 103 Early Hints) are consumed here; the final one follows.
+                if status == 101 { throw .bad("upstream switched protocols, which is not supported") }
+                return try parseHead(&buffer)
+            }
+            if !responseToHEAD.isEmpty { responseToHEAD.removeFirst() }
+            enterBody(head.framing)
+            return event
+        default:
+            return event
+        }
+    }
+
+    private mutating func enterBody(_ framing: HTTP1BodyFraming) {
+        switch framing {
+        case .none: pendingEnd = true
+        case .contentLength(0): pendingEnd = true
+        case .contentLength(let n): state = .fixedLength(remaining: n)
+        case .chunked: state = .chunkSizeLine
+        case .untilClose: state = .untilClose
+        }
+    }
+
+    /// Finds the end of a head or trailer section (the empty line), enforcing strict CRLF line endings
+    /// and the size limits. Returns the section's length including the final CRLF CRLF.
+    private mutating func scanForSectionEnd(_ buffer: ByteBuffer, isHead: Bool) throws(HTTP1ParseError) -> Int? {
+        let limits = self.limits
+        let isRequest = role == .server && isHead
+        var position = scanned
+        let result: Int? = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> Int? in
+            let count = bytes.count
+            var i = position
+            // A trailer section may be empty: the bytes "\r\n" right after the last chunk.
+            if !isHead && i == 0 && count >= 2 && bytes[0] == 0x0D && bytes[1] == 0x0A { return 2 }
+            var firstLineSeen = false
+            while i < count {
+                let byte = bytes[i]
+                if byte == 0x0A {
+                    guard i > 0 && bytes[i - 1] == 0x0D else { throw .bad("bare LF in message head") }
+                    firstLineSeen = true
+                    if i >= 3 && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D {
+                        let length = i + 1
+                        if length > limits.maxHeadBytes { throw HTTP1ParseError(.headerTooLarge, "header section too large") }
+                        return length
+                    }
+                } else if i > 0 && bytes[i - 1] == 0x0D {
+                    throw .bad("bare CR in message head")
+                }
+                i += 1
+            }
+            position = count
+            if isRequest && !firstLineSeen && !bytes.contains(0x0A) && count > limits.maxURIBytes + 64 {
+                throw HTTP1ParseError(.uriTooLong, "request target too long")
+            }
+            if count > limits.maxHeadBytes { throw HTTP1ParseError(.headerTooLarge, "header section too large") }
+            return nil
+        }
+        scanned = position
+        return result
+    }
+
+    private func parseRequestHead(_ head: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> HTTP1RequestHead {
+        var lines = LineIterator(head)
+        guard let requestLine = lines.next() else { throw .bad("empty request") }
+
+        // method SP request-target SP HTTP-version
+        guard let firstSpace = requestLine.firstIndex(of: 0x20) else { throw .bad("malformed request line") }
+        let methodBytes = UnsafeRawBufferPointer(rebasing: requestLine[requestLine.startIndex..<firstSpace])
+        guard !methodBytes.isEmpty, methodBytes.allSatisfy(HTTP1Syntax.isTokenChar) else { throw .bad("invalid method") }
+        let rest = requestLine[(firstSpace + 1)...]
+        guard let secondSpace = rest.firstIndex(of: 0x20) else { throw .bad("malformed request line") }
+        let target = UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<secondSpace])
+        let versionBytes = UnsafeRawBufferPointer(rebasing: rest[(secondSpace + 1)...])
+        if target.count > limits.maxURIBytes { throw HTTP1ParseError(.uriTooLong, "request target too long") }
+        guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .bad("invalid request target") }
+        let minor = try HTTP1Syntax.parseVersion(versionBytes)
+
+        let method = HTTP1Syntax.method(methodBytes)
+        var fields = try parseFieldLines(&lines)
+
+        // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, with a valid value.
+        var authority: String? = nil
+        let hosts = fields[values: .hostField]
+        if hosts.count > 1 { throw .bad("more than one Host header") }
+        if let host = hosts.first {
+            guard HTTP1Syntax.isValidHost(host) else { throw .bad("invalid Host header") }
+            authority = host
+            fields[.hostField] = nil
+        } else if minor == 1 {
+            throw .bad("missing Host header")
+        }
+
+        var scheme: String? = nil
+        var path: String
+        if target.first == UInt8(ascii: "/") {
+            path = String(decoding: target, as: UTF8.self)
+        } else if target.count == 1 && target.first == UInt8(ascii: "*") {
+            guard method == .options else { throw .bad("asterisk-form target is only for OPTIONS") }
+            path = "*"
+        } else if method == .connect {
+            throw HTTP1ParseError(.methodNotAllowed, "CONNECT is not supported")
+        } else {
+            // absolute-form (RFC 9112 §3.2.2): its authority replaces Host.
+            guard let absolute = HTTP1Syntax.splitAbsoluteForm(target) else { throw .bad("invalid request target") }
+            scheme = absolute.scheme
+            authority = absolute.authority
+            path = absolute.path
+        }
+        if method == .connect { throw HTTP1ParseError(.methodNotAllowed, "CONNECT is not supported") }
+
+        let framing = try Self.requestFraming(fields, minor: minor)
+        let keepAlive = HTTP1Syntax.keepAlive(fields, minor: minor)
+        var expectsContinue = false
+        if let expect = fields[.expect] {
+            if minor == 1 && expect.lowercased() == "100-continue" { expectsContinue = true }
+        }
+        let request = HTTPRequest(method: method, scheme: scheme, authority: authority, path: path, headerFields: fields)
+        return HTTP1RequestHead(request: request, minorVersion: minor, keepAlive: keepAlive, framing: framing, expectsContinue: expectsContinue)
+    }
+
+    private func parseResponseHead(_ head: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> HTTP1ResponseHead {
+        var lines = LineIterator(head)
+        guard let statusLine = lines.next(), statusLine.count >= 12 else { throw .bad("malformed status line") }
+        let minor = try HTTP1Syntax.parseVersion(UnsafeRawBufferPointer(rebasing: statusLine[statusLine.startIndex..<(statusLine.startIndex + 8)]))
+        let s = statusLine.startIndex + 8
+        guard statusLine[s] == 0x20 else { throw .bad("malformed status line") }
+        var code = 0
+        for i in (s + 1)...(s + 3) {
+            let digit = statusLine[i]
+            guard digit >= 0x30 && digit <= 0x39 else { throw .bad("malformed status code") }
+            code = code * 10 + Int(digit - 0x30)
+        }
+        guard code >= 100 else { throw .bad("malformed status code") }
+        var reason = ""
+        if statusLine.count > 12 {
+            guard statusLine[s + 4] == 0x20 else { throw .bad("malformed status line") }
+            let reasonBytes = UnsafeRawBufferPointer(rebasing: statusLine[(s + 5)...])
+            guard reasonBytes.allSatisfy(HTTP1Syntax.isFieldValueChar) else { throw .bad("invalid reason phrase") }
+            reason = String(decoding: reasonBytes, as: UTF8.self)
+        }
+        let fields = try parseFieldLines(&lines)
+        let toHEAD = responseToHEAD.first ?? false
+        let framing = try Self.responseFraming(fields, status: code, toHEAD: toHEAD)
+        var keepAlive = HTTP1Syntax.keepAlive(fields, minor: minor)
+        if framing == .untilClose { keepAlive = false }
+        let response = HTTPResponse(status: .init(code: code, reasonPhrase: reason), headerFields: fields)
+        return HTTP1ResponseHead(response: response, minorVersion: minor, keepAlive: keepAlive, framing: framing)
+    }
+
+    private func parseFieldLines(_ lines: inout LineIterator) throws(HTTP1ParseError) -> HTTPFields {
+        var fields = HTTPFields()
+        var count = 0
+        while let line = lines.next() {
+            if line.isEmpty { break }
+            count += 1
+            if count > limits.maxHeaderCount { throw HTTP1ParseError(.tooManyHeaders, "too many header fields") }
+            fields.append(try HTTP1Syntax.parseFieldLine(line))
+        }
+        return fields
+    }
+
+    // MARK: - Framing (RFC 9112 §6)
+
+    static func requestFraming(_ fields: HTTPFields, minor: UInt8) throws(HTTP1ParseError) -> HTTP1BodyFraming {
+        let transferEncodings = fields[values: .transferEncoding]
+        let contentLengths = fields[values: .contentLength]
+        if !transferEncodings.isEmpty {
+            if !contentLengths.isEmpty { throw .bad("both Content-Length and Transfer-Encoding") }
+            if minor == 0 { throw .bad("Transfer-Encoding in an HTTP/1.0 request") }
+            let codings = try HTTP1Syntax.tokenList(transferEncodings)
+            guard codings.last == "chunked" else { throw .bad("final transfer coding is not chunked") }
+            if codings.count > 1 { throw HTTP1ParseError(.transferCodingNotImplemented, "transfer coding not implemented") }
+            return .chunked
+        }
+        if contentLengths.count > 1 { throw .bad("more than one Content-Length") }
+        if let value = contentLengths.first {
+            let length = try HTTP1Syntax.parseContentLength(value)
+            return length == 0 ? .none : .contentLength(length)
+        }
+        return .none
+    }
+
+    static func responseFraming(_ fields: HTTPFields, status: Int, toHEAD: Bool) throws(HTTP1ParseError) -> HTTP1BodyFraming {
+        if toHEAD || status == 204 || status == 304 || (status >= 100 && status < 200) { return .none }
+        let transferEncodings = fields[values: .transferEncoding]
+        let contentLengths = fields[values: .contentLength]
+        if !transferEncodings.isEmpty {
+            // RFC 9112 §6.3 lets Transfer-Encoding win, but a sender doing both is broken or hostile.
+            if !contentLengths.isEmpty { throw .bad("upstream sent both Content-Length and Transfer-Encoding") }
+            let codings = try HTTP1Syntax.tokenList(transferEncodings)
+            return codings.last == "chunked" ? .chunked : .untilClose
+        }
+        if let first = contentLengths.first {
+            let length = try HTTP1Syntax.parseContentLength(first)
+            for other in contentLengths.dropFirst() where try HTTP1Syntax.parseContentLength(other) != length {
+                throw .bad("differing Content-Length values")
+            }
+            return .contentLength(length)
+        }
+        return .untilClose
+    }
+
+    // MARK: - Chunked bodies (RFC 9112 §7.1)
+
+    private mutating func parseChunkSizeLine(_ buffer: inout ByteBuffer) throws(HTTP1ParseError) -> HTTP1Event? {
+        let maxLine = limits.maxChunkLineBytes
+        var position = scanned
+        let found: (lineLength: Int, size: Int64)? = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> (Int, Int64)? in
+            var i = position
+            while i < bytes.count {
+                if bytes[i] == 0x0A {
+                    guard i > 0 && bytes[i - 1] == 0x0D else { throw .bad("bare LF in chunk size line") }
+                    let line = UnsafeRawBufferPointer(rebasing: bytes[0..<(i - 1)])
+                    return (i + 1, try HTTP1Syntax.parseChunkSize(line))
+                }
+                i += 1
+                if i > maxLine { throw .bad("chunk size line too long") }
+            }
+            position = bytes.count
+            return nil
+        }
+        scanned = position
+        guard let found else { return nil }
+        scanned = 0
+        buffer.moveReaderIndex(forwardBy: found.lineLength)
+        if found.size == 0 {
+            state = .trailers
+            return try parseTrailers(&buffer)
+        }
+        state = .chunkData(remaining: found.size)
+        return try next(&buffer)
+    }
+
+    private mutating func parseTrailers(_ buffer: inout ByteBuffer) throws(HTTP1ParseError) -> HTTP1Event? {
+        guard let length = try scanForSectionEnd(buffer, isHead: false) else { return nil }
+        scanned = 0
+        state = .head
+        if length == 2 {
+            buffer.moveReaderIndex(forwardBy: 2)
+            return .end(nil)
+        }
+        let trailers: HTTPFields = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTPFields in
+            var lines = LineIterator(UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
+            return try parseFieldLines(&lines)
+        }
+        buffer.moveReaderIndex(forwardBy: length)
+        return .end(trailers)
+    }
+}
+
+/// Splits a head (already checked for strict CRLF endings) into lines without their CRLF.
+struct LineIterator {
+    private let bytes: UnsafeRawBufferPointer
+    private var position = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    mutating func next() -> Slice<UnsafeRawBufferPointer>? {
+        guard position < bytes.count else { return nil }
+        var end = position
+        while end + 1 < bytes.count && !(bytes[end] == 0x0D && bytes[end + 1] == 0x0A) { end += 1 }
+        let line = bytes[position..<end]
+        position = end + 2
+        return line
+    }
+}

@@ -1,0 +1,65 @@
+import HTTPTypes
+import NIOCore
+
+/// Writes HTTP/1.1 message heads and chunked framing into a ByteBuffer.
+extension ByteBuffer {
+    /// `HTTP/1.1 <code> <reason>` and the fields. The caller has already decided the framing fields
+    /// (Content-Length or Transfer-Encoding) and put them into `response.headerFields`.
+    public mutating func writeHTTP1ResponseHead(_ response: HTTPResponse) {
+        writeStaticString("HTTP/1.1 ")
+        let code = response.status.code
+        writeInteger(UInt8(truncatingIfNeeded: 0x30 + code / 100))
+        writeInteger(UInt8(truncatingIfNeeded: 0x30 + (code / 10) % 10))
+        writeInteger(UInt8(truncatingIfNeeded: 0x30 + code % 10))
+        writeInteger(UInt8(ascii: " "))
+        writeString(response.status.reasonPhrase)
+        writeStaticString("\r\n")
+        writeHTTP1Fields(response.headerFields)
+        writeStaticString("\r\n")
+    }
+
+    /// `<method> <path> HTTP/1.1`, `Host` from the authority, then the fields.
+    public mutating func writeHTTP1RequestHead(_ request: HTTPRequest) {
+        writeString(request.method.rawValue)
+        writeInteger(UInt8(ascii: " "))
+        writeString(request.path ?? "/")
+        writeStaticString(" HTTP/1.1\r\n")
+        if let authority = request.authority {
+            writeStaticString("Host: ")
+            writeString(authority)
+            writeStaticString("\r\n")
+        }
+        writeHTTP1Fields(request.headerFields)
+        writeStaticString("\r\n")
+    }
+
+    public mutating func writeHTTP1Fields(_ fields: HTTPFields) {
+        for field in fields {
+            writeString(field.name.rawName)
+            writeStaticString(": ")
+            writeString(field.value)
+            writeStaticString("\r\n")
+        }
+    }
+
+    /// The size line of one chunk; the caller writes the data and then `writeStaticString("\r\n")`.
+    public mutating func writeChunkHeader(size: Int) {
+        var digits = 0
+        var remaining = size
+        repeat { digits += 1; remaining >>= 4 } while remaining > 0
+        var shift = (digits - 1) * 4
+        while shift >= 0 {
+            let nibble = UInt8((size >> shift) & 0xF)
+            writeInteger(nibble < 10 ? 0x30 + nibble : 0x57 + nibble)
+            shift -= 4
+        }
+        writeStaticString("\r\n")
+    }
+
+    /// The last chunk, the trailers if any, and the final empty line.
+    public mutating func writeLastChunk(trailers: HTTPFields?) {
+        writeStaticString("0\r\n")
+        if let trailers { writeHTTP1Fields(trailers) }
+        writeStaticString("\r\n")
+    }
+}

@@ -1,0 +1,216 @@
+import HTTPTypes
+
+/// The character classes and small grammars of RFC 9110/9112 that the parser checks strictly.
+enum HTTP1Syntax {
+    /// tchar (RFC 9110 §5.6.2).
+    @inline(__always)
+    static func isTokenChar(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// field-vchar, SP or HTAB (RFC 9110 §5.5): no control characters, no NUL, no DEL.
+    @inline(__always)
+    static func isFieldValueChar(_ byte: UInt8) -> Bool {
+        byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
+    }
+
+    /// "HTTP/1.1" or "HTTP/1.0" gives the minor version; a higher 1.x is treated as 1.1 (RFC 9110 §6.2);
+    /// another major version is 505; anything else is 400.
+    static func parseVersion(_ bytes: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> UInt8 {
+        guard bytes.count == 8,
+              bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
+              bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/"), bytes[6] == UInt8(ascii: "."),
+              isDigit(bytes[5]), isDigit(bytes[7])
+        else { throw .bad("invalid HTTP version") }
+        guard bytes[5] == UInt8(ascii: "1") else { throw HTTP1ParseError(.versionNotSupported, "HTTP version not supported") }
+        return bytes[7] == UInt8(ascii: "0") ? 0 : 1
+    }
+
+    @inline(__always)
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    /// The common methods without allocating; others through the validating initializer.
+    static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPRequest.Method {
+        switch bytes.count {
+        case 3:
+            if bytes.elementsEqual("GET".utf8) { return .get }
+            if bytes.elementsEqual("PUT".utf8) { return .put }
+        case 4:
+            if bytes.elementsEqual("POST".utf8) { return .post }
+            if bytes.elementsEqual("HEAD".utf8) { return .head }
+        case 5:
+            if bytes.elementsEqual("PATCH".utf8) { return .patch }
+        case 6:
+            if bytes.elementsEqual("DELETE".utf8) { return .delete }
+        case 7:
+            if bytes.elementsEqual("OPTIONS".utf8) { return .options }
+            if bytes.elementsEqual("CONNECT".utf8) { return .connect }
+        default:
+            break
+        }
+        // The bytes are already checked to be a token, so this cannot fail.
+        return HTTPRequest.Method(String(decoding: bytes, as: UTF8.self))!
+    }
+
+    /// field-name ":" OWS field-value OWS (RFC 9112 §5). Whitespace before the colon and obsolete line
+    /// folding are refused (§5.1, §5.2).
+    static func parseFieldLine(_ line: Slice<UnsafeRawBufferPointer>) throws(HTTP1ParseError) -> HTTPField {
+        guard let first = line.first else { throw .bad("empty field line") }
+        if first == 0x20 || first == 0x09 { throw .bad("obsolete line folding") }
+        var colon = line.startIndex
+        while colon < line.endIndex && line[colon] != UInt8(ascii: ":") {
+            let byte = line[colon]
+            if byte == 0x20 || byte == 0x09 { throw .bad("whitespace between field name and colon") }
+            guard isTokenChar(byte) else { throw .bad("invalid character in field name") }
+            colon += 1
+        }
+        guard colon < line.endIndex, colon > line.startIndex else { throw .bad("malformed field line") }
+        var start = colon + 1
+        var end = line.endIndex
+        while start < end && (line[start] == 0x20 || line[start] == 0x09) { start += 1 }
+        while end > start && (line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
+        let value = UnsafeRawBufferPointer(rebasing: line[start..<end])
+        guard value.allSatisfy(isFieldValueChar) else { throw .bad("invalid character in field value") }
+        let nameBytes = UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon])
+        let name = HTTP1FieldNames.name(nameBytes)
+        return HTTPField(name: name, value: value)
+    }
+
+    /// Content-Length = 1*DIGIT, at most 18 digits so it fits an Int64.
+    static func parseContentLength(_ value: String) throws(HTTP1ParseError) -> Int64 {
+        let utf8 = value.utf8
+        guard !utf8.isEmpty, utf8.count <= 18 else { throw .bad("invalid Content-Length") }
+        var result: Int64 = 0
+        for byte in utf8 {
+            guard isDigit(byte) else { throw .bad("invalid Content-Length") }
+            result = result * 10 + Int64(byte - 0x30)
+        }
+        return result
+    }
+
+    /// chunk-size [ chunk-ext ]: 1 to 15 hex digits, then optional `;`-extensions of visible characters.
+    static func parseChunkSize(_ line: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> Int64 {
+        var size: Int64 = 0
+        var digits = 0
+        var index = 0
+        while index < line.count {
+            let byte = line[index]
+            let value: Int64
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int64(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int64(byte - UInt8(ascii: "A") + 10)
+            default: value = -1
+            }
+            if value < 0 { break }
+            digits += 1
+            if digits > 15 { throw .bad("chunk size too large") }
+            size = size * 16 + value
+            index += 1
+        }
+        guard digits > 0 else { throw .bad("invalid chunk size") }
+        if index < line.count {
+            // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ): accepted and ignored.
+            var rest = index
+            while rest < line.count && (line[rest] == 0x20 || line[rest] == 0x09) { rest += 1 }
+            guard rest < line.count, line[rest] == UInt8(ascii: ";") else { throw .bad("invalid chunk size") }
+            for i in rest..<line.count where !isFieldValueChar(line[i]) { throw .bad("invalid chunk extension") }
+        }
+        return size
+    }
+
+    /// A comma-separated list of tokens from one or more field lines, lowercased. Empty elements are refused.
+    static func tokenList(_ values: [String]) throws(HTTP1ParseError) -> [String] {
+        var tokens: [String] = []
+        for value in values {
+            for element in value.split(separator: ",", omittingEmptySubsequences: false) {
+                let token = element.trimmingOWS()
+                guard !token.isEmpty, token.utf8.allSatisfy(isTokenChar) else { throw .bad("invalid Transfer-Encoding") }
+                tokens.append(token.lowercased())
+            }
+        }
+        return tokens
+    }
+
+    /// RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
+    static func keepAlive(_ fields: HTTPFields, minor: UInt8) -> Bool {
+        var close = false
+        var keepAlive = false
+        for value in fields[values: .connection] {
+            for element in value.split(separator: ",") {
+                let token = element.trimmingOWS()
+                if token.caseInsensitiveEquals("close") { close = true }
+                if token.caseInsensitiveEquals("keep-alive") { keepAlive = true }
+            }
+        }
+        if close { return false }
+        return minor >= 1 || keepAlive
+    }
+
+    /// uri-host [ ":" port ] (RFC 9110 §7.2): reg-name, IPv4 or a bracketed IP literal, optional digits port.
+    static func isValidHost(_ host: String) -> Bool {
+        let utf8 = host.utf8
+        guard !utf8.isEmpty, utf8.count <= 255 else { return false }
+        var inBrackets = false
+        var afterBrackets = false
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "["):
+                if inBrackets || afterBrackets { return false }
+                inBrackets = true
+            case UInt8(ascii: "]"):
+                if !inBrackets { return false }
+                inBrackets = false
+                afterBrackets = true
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ":"), UInt8(ascii: "%"):
+                continue
+            case UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
+                 UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="):
+                if inBrackets { return false }
+            default:
+                return false
+            }
+        }
+        return !inBrackets
+    }
+
+    /// absolute-form: "http://" or "https://" authority [path-abempty] [ "?" query ].
+    static func splitAbsoluteForm(_ target: UnsafeRawBufferPointer) -> (scheme: String, authority: String, path: String)? {
+        let text = String(decoding: target, as: UTF8.self)
+        let lower = text.lowercased()
+        let scheme: String
+        if lower.hasPrefix("http://") { scheme = "http" } else if lower.hasPrefix("https://") { scheme = "https" } else { return nil }
+        let afterScheme = text.dropFirst(scheme.count + 3)
+        let authorityEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? afterScheme.endIndex
+        let authority = String(afterScheme[afterScheme.startIndex..<authorityEnd])
+        guard !authority.contains("@"), isValidHost(authority) else { return nil }
+        var path = String(afterScheme[authorityEnd...])
+        if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
+        return (scheme, authority, path)
+    }
+}
+
+extension StringProtocol {
+    /// Trims optional whitespace (SP and HTAB) from both ends.
+    func trimmingOWS() -> Substring {
+        var view = Substring(self)
+        while let first = view.first, first == " " || first == "\t" { view.removeFirst() }
+        while let last = view.last, last == " " || last == "\t" { view.removeLast() }
+        return view
+    }
+
+    func caseInsensitiveEquals(_ lowercaseASCII: String) -> Bool {
+        guard utf8.count == lowercaseASCII.utf8.count else { return false }
+        return zip(utf8, lowercaseASCII.utf8).allSatisfy { a, b in (a >= 65 && a <= 90 ? a + 32 : a) == b }
+    }
+}

@@ -1,0 +1,62 @@
+import HTTPTypes
+import NIOCore
+
+/// How the body of an HTTP/1.x message is delimited (RFC 9112 §6.3).
+public enum HTTP1BodyFraming: Equatable, Sendable {
+    /// No body at all (no Content-Length or Transfer-Encoding on a request; HEAD/1xx/204/304 responses).
+    case none
+    /// Exactly this many bytes follow the head.
+    case contentLength(Int64)
+    /// `Transfer-Encoding: chunked`; the body ends with the last chunk and optional trailers.
+    case chunked
+    /// Responses only: the body runs until the connection closes.
+    case untilClose
+}
+
+/// A parsed HTTP/1.x request head plus what the framing layer learnt about the message.
+public struct HTTP1RequestHead: Sendable {
+    /// Method, authority (from Host or an absolute-form target), path and fields.
+    /// `Host` is moved into `authority` and is not among `headerFields`.
+    public var request: HTTPRequest
+    /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public var minorVersion: UInt8
+    /// Whether the client wants the connection kept open after this exchange (RFC 9112 §9.3).
+    public var keepAlive: Bool
+    public var framing: HTTP1BodyFraming
+    /// The client sent `Expect: 100-continue` and waits for an interim response before sending its body.
+    public var expectsContinue: Bool
+
+    public init(request: HTTPRequest, minorVersion: UInt8, keepAlive: Bool, framing: HTTP1BodyFraming, expectsContinue: Bool) {
+        self.request = request
+        self.minorVersion = minorVersion
+        self.keepAlive = keepAlive
+        self.framing = framing
+        self.expectsContinue = expectsContinue
+    }
+}
+
+/// A parsed HTTP/1.x response head.
+public struct HTTP1ResponseHead: Sendable {
+    public var response: HTTPResponse
+    public var minorVersion: UInt8
+    /// Whether the server lets the connection be reused after this response.
+    public var keepAlive: Bool
+    public var framing: HTTP1BodyFraming
+
+    public init(response: HTTPResponse, minorVersion: UInt8, keepAlive: Bool, framing: HTTP1BodyFraming) {
+        self.response = response
+        self.minorVersion = minorVersion
+        self.keepAlive = keepAlive
+        self.framing = framing
+    }
+}
+
+/// One step of an incoming HTTP/1.x message.
+public enum HTTP1Event: Sendable {
+    case requestHead(HTTP1RequestHead)
+    case responseHead(HTTP1ResponseHead)
+    /// A piece of the body, already de-chunked. A slice of the received bytes, never a copy.
+    case body(ByteBuffer)
+    /// The message is complete; trailers if the chunked body carried any.
+    case end(HTTPFields?)
+}

@@ -1,0 +1,25 @@
+import HTTPTypes
+
+/// The connection-specific fields a proxy must not forward (RFC 9110 §7.6.1), plus the fields the
+/// `Connection` header nominates.
+public enum HopByHop {
+    static let names: [HTTPField.Name] = [.connection, .keepAlive, .proxyConnection, .te, .transferEncoding, .upgrade, .trailer]
+
+    /// Removes hop-by-hop fields in place. `Transfer-Encoding` goes too: each hop frames its own body.
+    /// `TE: trailers` is the one value that may be forwarded (gRPC needs it); pass `keepTETrailers` for that.
+    public static func strip(_ fields: inout HTTPFields, keepTETrailers: Bool = false) {
+        var teTrailers = false
+        if keepTETrailers, let te = fields[.te] {
+            teTrailers = te.split(separator: ",").contains { $0.trimmingOWS().caseInsensitiveEquals("trailers") }
+        }
+        for value in fields[values: .connection] {
+            for element in value.split(separator: ",") {
+                let token = element.trimmingOWS()
+                if let name = HTTPField.Name(String(token)) { fields[name] = nil }
+            }
+        }
+        // Fast path: most messages carry none of these.
+        for name in names where fields.contains(name) { fields[name] = nil }
+        if teTrailers { fields[.te] = "trailers" }
+    }
+}
