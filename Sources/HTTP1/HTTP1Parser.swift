@@ -125,6 +125,9 @@ public struct HTTP1Parser: Sendable {
     }
 
     private var pendingEnd = false
+    /// Empty lines skipped before the current request line, counted across calls so that the limit holds
+    /// however the bytes arrive.
+    private var emptyLinesSkipped = 0
 
     // MARK: - Heads
 
@@ -135,16 +138,16 @@ public struct HTTP1Parser: Sendable {
         }
         if role == .server && scanned == 0 {
             // RFC 9112 §2.2: ignore empty lines before a request line (some clients send a CRLF after a body).
-            var skipped = 0
             while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
                 buffer.moveReaderIndex(forwardBy: 2)
-                skipped += 1
-                if skipped > 4 { throw .bad("too many empty lines before the request line") }
+                emptyLinesSkipped += 1
+                if emptyLinesSkipped > 4 { throw .bad("too many empty lines before the request line") }
             }
             if buffer.readableBytes == 1, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0x0D { return nil }
         }
         guard let headLength = try scanForSectionEnd(buffer, isHead: true) else { return nil }
         scanned = 0
+        emptyLinesSkipped = 0
         let event: HTTP1Event = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1Event in
             let head = UnsafeRawBufferPointer(rebasing: bytes[0..<headLength])
             switch role {
@@ -184,36 +187,37 @@ public struct HTTP1Parser: Sendable {
 
     /// Finds the end of a head or trailer section (the empty line), enforcing strict CRLF line endings
     /// and the size limits. Returns the section's length including the final CRLF CRLF.
+    ///
+    /// Each check looks only at the bytes up to the one being scanned, so a message gets the same answer
+    /// however its bytes were split into reads.
     private mutating func scanForSectionEnd(_ buffer: ByteBuffer, isHead: Bool) throws(HTTP1ParseError) -> Int? {
         let limits = self.limits
         let isRequest = role == .server && isHead
+        // A request line this long cannot carry an acceptable target: answer 414 as soon as it is seen,
+        // rather than buffering on to the head limit and answering 431.
+        let requestLineLimit = limits.maxURIBytes + 64
         var position = scanned
         let result: Int? = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> Int? in
             let count = bytes.count
+            // A trailer section may be empty: the bytes "\r\n" right after the last chunk. Checked on every
+            // call, not only when nothing was scanned yet, because the CR and the LF may arrive in separate reads.
+            if !isHead && count >= 2 && bytes[0] == 0x0D && bytes[1] == 0x0A { return 2 }
             var i = position
-            // A trailer section may be empty: the bytes "\r\n" right after the last chunk.
-            if !isHead && i == 0 && count >= 2 && bytes[0] == 0x0D && bytes[1] == 0x0A { return 2 }
-            var firstLineSeen = false
             while i < count {
+                if isRequest && i == requestLineLimit && !bytes[0...i].contains(0x0A) {
+                    throw HTTP1ParseError(.uriTooLong, "request target too long")
+                }
+                if i == limits.maxHeadBytes { throw HTTP1ParseError(.headerTooLarge, "header section too large") }
                 let byte = bytes[i]
                 if byte == 0x0A {
                     guard i > 0 && bytes[i - 1] == 0x0D else { throw .bad("bare LF in message head") }
-                    firstLineSeen = true
-                    if i >= 3 && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D {
-                        let length = i + 1
-                        if length > limits.maxHeadBytes { throw HTTP1ParseError(.headerTooLarge, "header section too large") }
-                        return length
-                    }
+                    if i >= 3 && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D { return i + 1 }
                 } else if i > 0 && bytes[i - 1] == 0x0D {
                     throw .bad("bare CR in message head")
                 }
                 i += 1
             }
             position = count
-            if isRequest && !firstLineSeen && !bytes.contains(0x0A) && count > limits.maxURIBytes + 64 {
-                throw HTTP1ParseError(.uriTooLong, "request target too long")
-            }
-            if count > limits.maxHeadBytes { throw HTTP1ParseError(.headerTooLarge, "header section too large") }
             return nil
         }
         scanned = position
@@ -304,6 +308,9 @@ public struct HTTP1Parser: Sendable {
         let framing = try Self.responseFraming(fields, status: code, toHEAD: toHEAD)
         var keepAlive = HTTP1Syntax.keepAlive(fields, minor: minor)
         if framing == .untilClose { keepAlive = false }
+        // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is suspect; the sender
+        // may hold back bytes that a reused connection would misread.
+        if minor == 0 && fields[.transferEncoding] != nil { keepAlive = false }
         let response = HTTPResponse(status: .init(code: code, reasonPhrase: reason), headerFields: fields)
         return HTTP1ResponseHead(response: response, minorVersion: minor, keepAlive: keepAlive, framing: framing)
     }

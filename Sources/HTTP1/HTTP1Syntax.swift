@@ -156,32 +156,51 @@ enum HTTP1Syntax {
         return minor >= 1 || keepAlive
     }
 
-    /// uri-host [ ":" port ] (RFC 9110 §7.2): reg-name, IPv4 or a bracketed IP literal, optional digits port.
+    /// uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2): a reg-name or IPv4 address, or an IP literal
+    /// in brackets, then an optional port of digits. Anything looser lets two hops disagree on the authority.
     static func isValidHost(_ host: String) -> Bool {
         let utf8 = host.utf8
         guard !utf8.isEmpty, utf8.count <= 255 else { return false }
-        var inBrackets = false
-        var afterBrackets = false
-        for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "["):
-                if inBrackets || afterBrackets { return false }
-                inBrackets = true
-            case UInt8(ascii: "]"):
-                if !inBrackets { return false }
-                inBrackets = false
-                afterBrackets = true
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ":"), UInt8(ascii: "%"):
-                continue
-            case UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
-                 UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="):
-                if inBrackets { return false }
-            default:
-                return false
-            }
+        let portStart: String.UTF8View.Index?
+        if utf8.first == UInt8(ascii: "[") {
+            guard let close = utf8.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            // IPv6 (with ":" and an embedded IPv4's "."), a zone ("%25" and a name) or IPvFuture ("v1.x").
+            let literal = utf8[utf8.index(after: utf8.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ isUnreserved($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "%") }) else { return false }
+            let afterLiteral = utf8.index(after: close)
+            if afterLiteral == utf8.endIndex { return true }
+            guard utf8[afterLiteral] == UInt8(ascii: ":") else { return false }
+            portStart = utf8.index(after: afterLiteral)
+        } else {
+            let colon = utf8.firstIndex(of: UInt8(ascii: ":"))
+            let name = utf8[..<(colon ?? utf8.endIndex)]
+            guard !name.isEmpty, name.allSatisfy({ isUnreserved($0) || isSubDelim($0) || $0 == UInt8(ascii: "%") }) else { return false }
+            portStart = colon.map { utf8.index(after: $0) }
         }
-        return !inBrackets
+        guard let portStart else { return true }
+        return utf8[portStart...].allSatisfy(isDigit)
+    }
+
+    /// unreserved (RFC 3986 §2.3).
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
+    }
+
+    /// sub-delims (RFC 3986 §2.2).
+    private static func isSubDelim(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="):
+            true
+        default:
+            false
+        }
     }
 
     /// absolute-form: "http://" or "https://" authority [path-abempty] [ "?" query ].
