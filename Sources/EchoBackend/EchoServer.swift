@@ -1,0 +1,215 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A small HTTP/1.1 origin for demos, tests and benchmarks. It answers every request with a JSON
+/// description of what it received, and can be told through query parameters to misbehave:
+///
+/// - `status=N`: answer with status N.
+/// - `delay_ms=N`: wait N ms before answering.
+/// - `bytes=N`: answer with N bytes of `x` instead of JSON, streamed with backpressure (`chunked=1`
+///   omits Content-Length so the body is chunked).
+/// - `fail=reset`: reset the connection instead of answering; `fail=hang`: never answer.
+/// - `header=name:value`: add a response header.
+///
+/// `GET /healthz` answers `200 ok`.
+public enum EchoServer {
+    public static func start(host: String, port: Int, name: String, group: EventLoopGroup) async throws -> Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name))
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+    }
+}
+
+final class EchoHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let name: String
+    private var head: HTTPRequestHead?
+    private var bodyBytes = 0
+    private var body = ByteBuffer()
+    private static let maxEchoedBody = 64 * 1024
+    private var streamRemaining = 0
+    private var streamContext: ChannelHandlerContext?
+    private var streamKeepAlive = true
+
+    init(name: String) { self.name = name }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            bodyBytes = 0
+            body.clear()
+        case .body(var chunk):
+            bodyBytes += chunk.readableBytes
+            if body.readableBytes < Self.maxEchoedBody {
+                var slice = chunk.readSlice(length: min(chunk.readableBytes, Self.maxEchoedBody - body.readableBytes))!
+                body.writeBuffer(&slice)
+            }
+        case .end:
+            guard let head else { return }
+            respond(context: context, head: head)
+        }
+    }
+
+    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        let query = Self.queryItems(head.uri)
+        if query["fail"] == "reset" {
+            // SO_LINGER 0 makes close() send a TCP reset instead of a FIN.
+            let channel = context.channel
+            if let provider = channel as? SocketOptionProvider {
+                provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                channel.close(promise: nil)
+            }
+            return
+        }
+        if query["fail"] == "hang" { return }
+        let delay = Int64(query["delay_ms"] ?? "") ?? 0
+        if delay > 0 {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(delay)) {
+                let (handler, context) = loopBound.value
+                handler.writeResponse(context: context, head: head, query: query)
+            }
+        } else {
+            writeResponse(context: context, head: head, query: query)
+        }
+    }
+
+    private func writeResponse(context: ChannelHandlerContext, head: HTTPRequestHead, query: [String: String]) {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        var status = HTTPResponseStatus(statusCode: Int(query["status"] ?? "") ?? 200)
+        var headers = HTTPHeaders()
+        headers.add(name: "x-echo-name", value: name)
+        if let extra = query["header"], let colon = extra.firstIndex(of: ":") {
+            headers.add(name: String(extra[..<colon]), value: String(extra[extra.index(after: colon)...]))
+        }
+        let keepAlive = head.isKeepAlive
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+
+        if path == "/healthz" {
+            status = .ok
+            var ok = context.channel.allocator.buffer(capacity: 3)
+            ok.writeString("ok\n")
+            headers.add(name: "content-length", value: "3")
+            finish(context: context, head: HTTPResponseHead(version: head.version, status: status, headers: headers), body: ok, keepAlive: keepAlive)
+            return
+        }
+        if let count = Int(query["bytes"] ?? ""), count >= 0 {
+            if query["chunked"] != "1" { headers.add(name: "content-length", value: String(count)) }
+            headers.add(name: "content-type", value: "application/octet-stream")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+            streamRemaining = count
+            streamContext = context
+            streamKeepAlive = keepAlive
+            streamMore()
+            return
+        }
+        var json = context.channel.allocator.buffer(capacity: 512)
+        json.writeString("{\"name\":\(Self.quote(name)),\"method\":\(Self.quote(head.method.rawValue)),\"path\":\(Self.quote(head.uri)),\"headers\":{")
+        var first = true
+        var seen: [String] = []
+        for header in head.headers {
+            let lower = header.name.lowercased()
+            if seen.contains(lower) { continue }
+            seen.append(lower)
+            if !first { json.writeString(",") }
+            first = false
+            json.writeString("\(Self.quote(lower)):\(Self.quote(head.headers[lower].joined(separator: ", ")))")
+        }
+        json.writeString("},\"body_bytes\":\(bodyBytes),\"body\":\(Self.quote(String(buffer: body)))}\n")
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(json.readableBytes))
+        finish(context: context, head: HTTPResponseHead(version: head.version, status: status, headers: headers), body: json, keepAlive: keepAlive)
+    }
+
+    private func finish(context: ChannelHandlerContext, head: HTTPResponseHead, body: ByteBuffer, keepAlive: Bool) {
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
+    }
+
+    private static let chunk: ByteBuffer = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
+
+    /// Writes the `bytes=N` body while the socket accepts it; resumes on writability.
+    private func streamMore() {
+        guard let context = streamContext else { return }
+        while streamRemaining > 0 && context.channel.isWritable {
+            let size = min(streamRemaining, Self.chunk.readableBytes)
+            streamRemaining -= size
+            context.write(wrapOutboundOut(.body(.byteBuffer(Self.chunk.getSlice(at: 0, length: size)!))), promise: nil)
+        }
+        if streamRemaining == 0 {
+            streamContext = nil
+            let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            if !streamKeepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
+        } else {
+            context.flush()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { streamMore() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    static func queryItems(_ uri: String) -> [String: String] {
+        guard let question = uri.firstIndex(of: "?") else { return [:] }
+        var items: [String: String] = [:]
+        for pair in uri[uri.index(after: question)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            items[String(parts[0])] = parts.count > 1 ? String(parts[1]).removingPercentEncoding : ""
+        }
+        return items
+    }
+
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension String {
+    /// Decodes %XX escapes (and leaves malformed ones as they are).
+    var removingPercentEncoding: String {
+        var bytes: [UInt8] = []
+        var iterator = utf8.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

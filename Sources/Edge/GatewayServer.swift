@@ -1,0 +1,82 @@
+import GatewayCore
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Binds every listener of a runtime on a shared event-loop group and wires each accepted connection
+/// to its loop's context.
+public final class GatewayServer: Sendable {
+    public let runtime: GatewayRuntime
+    public let contexts: LoopContexts
+    private let group: EventLoopGroup
+    private let channels: [Channel]
+    private let logger: Logger
+
+    /// The address each listener is bound to, by listener name (useful with port 0).
+    public let boundAddresses: [String: SocketAddress]
+
+    public static func start(runtime: GatewayRuntime, group: EventLoopGroup, sink: StdoutSink, logger: Logger) async throws -> GatewayServer {
+        var loopContexts: [LoopContext] = []
+        for (index, eventLoop) in group.makeIterator().enumerated() {
+            let accessLog = AccessLogBuffer(eventLoop: eventLoop, sink: sink, enabled: runtime.config.accessLog.enabled)
+            loopContexts.append(LoopContext(eventLoop: eventLoop, loopIndex: index, runtime: runtime, accessLog: accessLog))
+        }
+        let contexts = LoopContexts(loopContexts)
+        var channels: [Channel] = []
+        var addresses: [String: SocketAddress] = [:]
+        do {
+            for listener in runtime.listeners {
+                let channel = try await bind(listener, group: group, contexts: contexts)
+                channels.append(channel)
+                addresses[listener.name] = channel.localAddress
+                logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw ListenError(listener: runtime.listeners[channels.count].name, address: runtime.listeners[channels.count].address.description, underlying: error)
+        }
+        return GatewayServer(runtime: runtime, contexts: contexts, group: group, channels: channels, addresses: addresses, logger: logger)
+    }
+
+    private init(runtime: GatewayRuntime, contexts: LoopContexts, group: EventLoopGroup, channels: [Channel], addresses: [String: SocketAddress], logger: Logger) {
+        self.runtime = runtime
+        self.contexts = contexts
+        self.group = group
+        self.channels = channels
+        self.boundAddresses = addresses
+        self.logger = logger
+    }
+
+    private static func bind(_ listener: ListenerRuntime, group: EventLoopGroup, contexts: LoopContexts) async throws -> Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let loop = contexts.context(for: channel.eventLoop)
+                    try channel.pipeline.syncOperations.addHandler(HTTP1ServerConnectionHandler(listener: listener, loop: loop))
+                }
+            }
+            .bind(host: listener.address.host, port: listener.address.port)
+            .get()
+    }
+
+    /// Stops accepting. Connections already open are left to finish.
+    public func stopListening() async {
+        for channel in channels { try? await channel.close() }
+    }
+
+    /// Waits until every listener is closed.
+    public func waitUntilClosed() async {
+        for channel in channels { try? await channel.closeFuture.get() }
+    }
+
+    public struct ListenError: Error, CustomStringConvertible {
+        public var listener: String
+        public var address: String
+        public var underlying: any Error
+        public var description: String { "listener '\(listener)' cannot listen on \(address): \(underlying)" }
+    }
+}

@@ -1,0 +1,353 @@
+import GatewayCore
+import HTTP1
+import HTTPTypes
+import NIOCore
+
+/// Serves HTTP/1.1 on one client connection: parses requests with the strict parser, runs each as a
+/// `ProxyStream`, writes responses with HTTP/1.1 framing, and enforces the read timeouts.
+///
+/// Requests are handled one at a time. A pipelined request stays unparsed in `received` until the
+/// response before it is complete, which answers pipelines in order with no queue of parsed requests;
+/// reads stop once the unparsed backlog passes the head-size limit, so a client cannot make it grow.
+public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private enum ResponseFraming {
+        case none
+        case contentLength
+        case chunked
+        /// HTTP/1.0 client and a body of unknown length: the end of the body is the end of the connection.
+        case closeDelimited
+    }
+
+    private let listener: ListenerRuntime
+    private let loop: LoopContext
+    private var context: ChannelHandlerContext?
+    private var parser: HTTP1Parser
+    private var received: ByteBuffer?
+    private var downstreamAddress = "unknown"
+
+    private var stream: ProxyStream?
+    private var requestIsHEAD = false
+    private var requestMinorVersion: UInt8 = 1
+    private var requestKeepAlive = true
+    private var responseFraming = ResponseFraming.none
+    private var closeAfterResponse = false
+    private var closing = false
+
+    private var requestBodyPaused = false
+    private var readPending = false
+    private var processing = false
+    private var reprocess = false
+
+    private let readTimer: ReadTimer
+
+    public init(listener: ListenerRuntime, loop: LoopContext) {
+        self.listener = listener
+        self.loop = loop
+        self.parser = HTTP1Parser(role: .server, limits: listener.parserLimits)
+        self.readTimer = ReadTimer(headerRead: listener.headerReadTimeout, bodyRead: listener.bodyReadTimeout, idle: listener.idleTimeout)
+    }
+
+    // MARK: - Channel events
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let remote = context.channel.remoteAddress { downstreamAddress = Self.describe(remote) }
+        readTimer.onExpiry = { [unowned self] kind in self.readTimedOut(kind) }
+        readTimer.update(.idle, on: context.eventLoop)
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        readTimer.cancel()
+        self.context = nil
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        if var received, received.readableBytes > 0 {
+            var bytes = bytes
+            received.writeBuffer(&bytes)
+            self.received = received
+        } else {
+            received = bytes
+        }
+        readTimer.noteRead()
+        process(flushUpstream: false)
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        stream?.downstreamReadComplete()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if requestBodyPaused || backlogIsFull {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        stream?.downstreamWritabilityChanged(context.channel.isWritable)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        readTimer.cancel()
+        closing = true
+        if let stream, !stream.isFinished { stream.downstreamClosed() }
+        stream = nil
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Socket errors (reset by peer and the like): the connection is gone either way.
+        context.close(promise: nil)
+    }
+
+    // MARK: - Parsing
+
+    private var backlogIsFull: Bool {
+        stream != nil && !parser.isInBody && (received?.readableBytes ?? 0) > listener.parserLimits.maxHeadBytes
+    }
+
+    /// Parses what is buffered. `flushUpstream` is for calls outside a read: within a read, the
+    /// upstream writes are flushed at read-complete; elsewhere (resuming after backpressure, the next
+    /// pipelined request) nothing else would flush them.
+    private func process(flushUpstream: Bool = true) {
+        if processing {
+            reprocess = true
+            return
+        }
+        processing = true
+        defer { processing = false }
+        repeat {
+            reprocess = false
+            parseAvailable()
+        } while reprocess && !closing
+        updateReadTimer()
+        if flushUpstream { stream?.downstreamReadComplete() }
+    }
+
+    private func parseAvailable() {
+        guard var buffer = received else { return }
+        received = nil
+        defer { if !closing && buffer.readableBytes > 0 { received = buffer } }
+        while !closing {
+            // One request at a time: the next pipelined head waits until this response is done.
+            if stream != nil && !parser.isInBody && parser.isBetweenMessages { return }
+            if requestBodyPaused { return }
+            let event: HTTP1Event?
+            do {
+                event = try parser.next(&buffer)
+            } catch {
+                rejectMalformed(error)
+                return
+            }
+            guard let event else { return }
+            switch event {
+            case .requestHead(let head):
+                startStream(head)
+            case .body(let body):
+                stream?.receiveBody(body)
+            case .end(let trailers):
+                stream?.receiveEnd(trailers)
+            case .responseHead:
+                preconditionFailure("a server-role parser never yields response heads")
+            }
+        }
+    }
+
+    private func startStream(_ head: HTTP1RequestHead) {
+        requestIsHEAD = head.request.method == .head
+        requestMinorVersion = head.minorVersion
+        requestKeepAlive = head.keepAlive
+        closeAfterResponse = false
+        var request = head.request
+        if request.scheme == nil { request.scheme = listener.scheme }
+        let stream = ProxyStream(request: request, framing: head.framing, protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
+                                 downstreamAddress: downstreamAddress, listener: listener, loop: loop, responder: self)
+        self.stream = stream
+        stream.start()
+        if head.expectsContinue && head.framing != .none && !stream.isFinished, let context {
+            // RFC 9110 §10.1.1: the client waits for this before sending its body.
+            var interim = context.channel.allocator.buffer(capacity: 32)
+            interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+            context.writeAndFlush(wrapOutboundOut(interim), promise: nil)
+        }
+    }
+
+    private func rejectMalformed(_ error: HTTP1ParseError) {
+        if let stream, !stream.isFinished {
+            stream.requestMalformed(error)
+            return
+        }
+        // No stream yet: the head itself was bad. Answer, log one line, close.
+        let gatewayError = GatewayError.malformed(error)
+        var record = AccessLogRecord(startUnixNanos: ProxyStream.unixNanosNow(), listener: listener.name,
+                                     downstreamAddress: downstreamAddress, protocolName: "HTTP/1.1", status: error.status)
+        record.errorSource = .downstream
+        record.error = error.reason
+        let reply = LocalReply(gatewayError)
+        record.bytesOut = Int64(reply.body.readableBytes)
+        loop.accessLog.append(record)
+        requestMinorVersion = 1
+        requestIsHEAD = false
+        closeAfterResponse = true
+        sendResponseHead(reply.response, bodyLength: .known(Int64(reply.body.readableBytes)))
+        sendResponseBody(reply.body)
+        closeAfterFlush()
+    }
+
+    // MARK: - Timeouts
+
+    private func updateReadTimer() {
+        guard let context, !closing else { return }
+        let kind: ReadTimer.Kind
+        if let stream, !stream.isFinished {
+            kind = parser.isInBody && !requestBodyPaused ? .bodyRead : .none
+        } else if (received?.readableBytes ?? 0) > 0 || !parser.isBetweenMessages {
+            kind = .headerRead
+        } else {
+            kind = .idle
+        }
+        readTimer.update(kind, on: context.eventLoop)
+    }
+
+    private func readTimedOut(_ kind: ReadTimer.Kind) {
+        guard !closing else { return }
+        switch kind {
+        case .idle:
+            context?.close(promise: nil)
+        case .headerRead:
+            var record = AccessLogRecord(startUnixNanos: ProxyStream.unixNanosNow(), listener: listener.name,
+                                         downstreamAddress: downstreamAddress, protocolName: "HTTP/1.1", status: 408)
+            record.errorSource = .downstream
+            record.error = GatewayError.headerReadTimeout.reason
+            loop.accessLog.append(record)
+            let reply = LocalReply(.headerReadTimeout)
+            closeAfterResponse = true
+            requestIsHEAD = false
+            sendResponseHead(reply.response, bodyLength: .known(Int64(reply.body.readableBytes)))
+            sendResponseBody(reply.body)
+            closeAfterFlush()
+        case .bodyRead:
+            stream?.requestBodyTimedOut()
+        case .none:
+            break
+        }
+    }
+
+    private func closeAfterFlush() {
+        guard let context, !closing else { return }
+        closing = true
+        readTimer.cancel()
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    static func describe(_ address: SocketAddress) -> String {
+        switch address {
+        case .v4(let v4): return "\(address.ipAddress ?? v4.host):\(address.port ?? 0)"
+        case .v6: return "[\(address.ipAddress ?? "")]:\(address.port ?? 0)"
+        case .unixDomainSocket: return "unix"
+        }
+    }
+}
+
+extension HTTP1ServerConnectionHandler: DownstreamResponder {
+    public func sendResponseHead(_ response: HTTPResponse, bodyLength: ResponseBodyLength) {
+        guard let context, !closing else { return }
+        var response = response
+        let code = response.status.code
+        if requestIsHEAD || code == 204 || code == 304 || (code >= 100 && code < 200) || bodyLength == .none {
+            responseFraming = .none
+        } else if case .known(let length) = bodyLength {
+            responseFraming = .contentLength
+            response.headerFields[.contentLength] = String(length)
+        } else if requestMinorVersion >= 1 {
+            responseFraming = .chunked
+            response.headerFields[.contentLength] = nil
+            response.headerFields[.transferEncoding] = "chunked"
+        } else {
+            responseFraming = .closeDelimited
+            closeAfterResponse = true
+        }
+        if !requestKeepAlive { closeAfterResponse = true }
+        if closeAfterResponse {
+            response.headerFields[.connection] = "close"
+        } else if requestMinorVersion == 0 {
+            response.headerFields[.connection] = "keep-alive"
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        buffer.writeHTTP1ResponseHead(response)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    public func sendResponseBody(_ body: ByteBuffer) {
+        guard let context, !closing, body.readableBytes > 0 else { return }
+        switch responseFraming {
+        case .none:
+            return
+        case .contentLength, .closeDelimited:
+            context.write(wrapOutboundOut(body), promise: nil)
+        case .chunked:
+            var header = context.channel.allocator.buffer(capacity: 16)
+            header.writeChunkHeader(size: body.readableBytes)
+            context.write(wrapOutboundOut(header), promise: nil)
+            context.write(wrapOutboundOut(body), promise: nil)
+            context.write(wrapOutboundOut(Self.crlf), promise: nil)
+        }
+    }
+
+    private static let crlf = ByteBuffer(string: "\r\n")
+
+    public func sendResponseEnd(_ trailers: HTTPFields?) {
+        guard let context, !closing, responseFraming == .chunked else { return }
+        var last = context.channel.allocator.buffer(capacity: 8)
+        last.writeLastChunk(trailers: trailers)
+        context.write(wrapOutboundOut(last), promise: nil)
+    }
+
+    public func flush() { context?.flush() }
+
+    public var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    public func pauseRequestBody() {
+        requestBodyPaused = true
+        updateReadTimer()
+    }
+
+    public func resumeRequestBody() {
+        guard requestBodyPaused else { return }
+        requestBodyPaused = false
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+        process()
+    }
+
+    public func abortResponse() {
+        closing = true
+        readTimer.cancel()
+        context?.close(promise: nil)
+    }
+
+    public func streamFinished(closeConnection: Bool) {
+        stream = nil
+        if closeConnection || closeAfterResponse {
+            closeAfterFlush()
+            return
+        }
+        context?.flush()
+        if readPending && !backlogIsFull, let context {
+            readPending = false
+            context.read()
+        }
+        process()
+    }
+}

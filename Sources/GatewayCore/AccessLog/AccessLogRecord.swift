@@ -1,0 +1,56 @@
+import NIOCore
+
+/// The facts of one finished request, as one JSON access-log line reports them.
+public struct AccessLogRecord {
+    /// Wall-clock start, nanoseconds since the Unix epoch.
+    public var startUnixNanos: Int64
+    public var requestID: String?
+    public var listener: String
+    public var downstreamAddress: String
+    public var method: String?
+    public var authority: String?
+    public var path: String?
+    public var protocolName: String
+    public var status: Int
+    public var bytesIn: Int64 = 0
+    public var bytesOut: Int64 = 0
+    public var durationNanos: Int64 = 0
+    public var upstreamCluster: String?
+    public var upstreamAddress: String?
+    public var upstreamNanos: Int64?
+    public var errorSource: ErrorSource?
+    public var error: String?
+
+    public init(startUnixNanos: Int64, listener: String, downstreamAddress: String, protocolName: String, status: Int) {
+        self.startUnixNanos = startUnixNanos
+        self.listener = listener
+        self.downstreamAddress = downstreamAddress
+        self.protocolName = protocolName
+        self.status = status
+    }
+
+    /// Appends the record as one JSON object and a newline.
+    public func write(to buffer: inout ByteBuffer) {
+        var json = JSONLineWriter(buffer: buffer)
+        json.begin()
+        json.field("time", rfc3339: startUnixNanos)
+        json.field("request_id", requestID)
+        json.field("listener", listener)
+        json.field("downstream_addr", downstreamAddress)
+        json.field("method", method)
+        json.field("authority", authority)
+        json.field("path", path)
+        json.field("protocol", protocolName)
+        json.field("status", Int64(status))
+        json.field("bytes_in", bytesIn)
+        json.field("bytes_out", bytesOut)
+        json.field("duration_ms", milliseconds: durationNanos)
+        json.field("upstream_cluster", upstreamCluster)
+        json.field("upstream_addr", upstreamAddress)
+        if let upstreamNanos { json.field("upstream_ms", milliseconds: upstreamNanos) } else { json.field("upstream_ms", nil as String?) }
+        json.field("error_source", errorSource?.rawValue)
+        json.field("error", error)
+        json.end()
+        buffer = json.buffer
+    }
+}

@@ -1,0 +1,100 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where access-log and span lines go: standard output, written by one dedicated thread so an event
+/// loop never blocks on a slow reader. Loops hand over whole batches; past `maxQueuedBytes` a batch is
+/// dropped and counted instead of queued: losing log lines beats stalling traffic.
+public final class StdoutSink: Sendable {
+    private let pool: NIOThreadPool
+    private let queuedBytes = NIOLockedValueBox(0)
+    private let droppedLinesBox = NIOLockedValueBox(0)
+    private let fileDescriptor: Int32
+    public let maxQueuedBytes: Int
+
+    public init(fileDescriptor: Int32 = 1, maxQueuedBytes: Int = 8 << 20) {
+        self.fileDescriptor = fileDescriptor
+        self.maxQueuedBytes = maxQueuedBytes
+        self.pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+    }
+
+    /// Lines dropped because the writer could not keep up.
+    public var droppedLines: Int { droppedLinesBox.withLockedValue { $0 } }
+
+    /// Queues a batch of complete lines. Called once per event-loop tick at most, not per line.
+    public func submit(_ batch: ByteBuffer, lineCount: Int) {
+        let size = batch.readableBytes
+        let accepted = queuedBytes.withLockedValue { queued -> Bool in
+            guard queued + size <= maxQueuedBytes else { return false }
+            queued += size
+            return true
+        }
+        guard accepted else {
+            droppedLinesBox.withLockedValue { $0 += lineCount }
+            return
+        }
+        let fd = fileDescriptor
+        pool.submit { [queuedBytes] _ in
+            batch.withUnsafeReadableBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        break
+                    }
+                    offset += written
+                }
+            }
+            queuedBytes.withLockedValue { $0 -= size }
+        }
+    }
+
+    /// Waits until everything queued is written (shutdown).
+    public func shutdown() {
+        try? pool.syncShutdownGracefully()
+    }
+}
+
+/// The access-log lines of one event loop, collected during a loop tick and handed to the sink as one
+/// batch at its end.
+public final class AccessLogBuffer {
+    private let eventLoop: EventLoop
+    private let sink: StdoutSink
+    private var batch: ByteBuffer
+    private var lines = 0
+    private var flushScheduled = false
+    public let enabled: Bool
+
+    public init(eventLoop: EventLoop, sink: StdoutSink, enabled: Bool) {
+        self.eventLoop = eventLoop
+        self.sink = sink
+        self.enabled = enabled
+        self.batch = ByteBufferAllocator().buffer(capacity: 4096)
+    }
+
+    public func append(_ record: AccessLogRecord) {
+        guard enabled else { return }
+        record.write(to: &batch)
+        lines += 1
+        if batch.readableBytes >= 64 * 1024 {
+            flush()
+        } else if !flushScheduled {
+            flushScheduled = true
+            let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
+            eventLoop.execute { loopBoundSelf.value.flush() }
+        }
+    }
+
+    func flush() {
+        flushScheduled = false
+        guard lines > 0 else { return }
+        sink.submit(batch, lineCount: lines)
+        lines = 0
+        batch = ByteBufferAllocator().buffer(capacity: 4096)
+    }
+}

@@ -1,0 +1,70 @@
+import Yams
+
+/// Turns a YAML file into a validated `GatewayConfig`, reporting every problem with file, line and key.
+public enum ConfigLoader {
+    public static func load(file: String) throws(ConfigErrors) -> GatewayConfig {
+        let text: String
+        do {
+            text = try readFile(file)
+        } catch {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: 0, column: 0, keyPath: "", message: "cannot read file: \(error)")])
+        }
+        return try parse(yaml: text, file: file)
+    }
+
+    public static func parse(yaml: String, file: String) throws(ConfigErrors) -> GatewayConfig {
+        let diagnostics = ConfigDiagnostics(file: file)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                throw ConfigErrors(errors: [ConfigError(file: file, line: 1, column: 1, keyPath: "", message: "the file is empty")])
+            }
+            root = node
+        } catch let error as ConfigErrors {
+            throw error
+        } catch let error as YamlError {
+            throw ConfigErrors(errors: [yamlSyntaxError(error, file: file)])
+        } catch {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: 0, column: 0, keyPath: "", message: "invalid YAML: \(error)")])
+        }
+        let config = ConfigDecoder(diagnostics: diagnostics).decode(ConfigValue(node: root, path: "", diagnostics: diagnostics), file: file)
+        if !diagnostics.errors.isEmpty || config == nil {
+            throw ConfigErrors(errors: diagnostics.errors)
+        }
+        return config!
+    }
+
+    private static func yamlSyntaxError(_ error: YamlError, file: String) -> ConfigError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+            let what = context.map { "\($0.text) " } ?? ""
+            return ConfigError(file: file, line: mark.line, column: mark.column, keyPath: "", message: "invalid YAML: \(what)\(problem)")
+        default:
+            return ConfigError(file: file, line: 0, column: 0, keyPath: "", message: "invalid YAML: \(error)")
+        }
+    }
+
+    static func readFile(_ path: String) throws -> String {
+        guard let handle = fopen(path, "r") else { throw ReadError(code: errno) }
+        defer { fclose(handle) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, handle)
+            if count > 0 { bytes.append(contentsOf: chunk[0..<count]) }
+            if count < chunk.count { break }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    struct ReadError: Error, CustomStringConvertible {
+        var code: Int32
+        var description: String { String(cString: strerror(code)) }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,53 @@
+/// Renders a loaded config back to YAML with every default filled in: what `portcullis check` prints,
+/// so a user sees exactly what the gateway will run with.
+public enum EffectiveConfigPrinter {
+    public static func yaml(_ config: GatewayConfig) -> String {
+        var out = "workers: \(config.workers)\n"
+        out += "access_log: { enabled: \(config.accessLog.enabled) }\n"
+        out += "listeners:\n"
+        for listener in config.listeners {
+            out += "  - name: \(quote(listener.name))\n"
+            out += "    address: \(quote(listener.address.description))\n"
+            let limits = listener.limits
+            out += "    limits: { max_header_bytes: \(ByteSizeParser.format(Int64(limits.maxHeaderBytes))), max_headers: \(limits.maxHeaders), "
+            out += "max_uri_bytes: \(ByteSizeParser.format(Int64(limits.maxURIBytes))), max_body_bytes: \(limits.maxBodyBytes.map(ByteSizeParser.format) ?? "0") }\n"
+            let t = listener.timeouts
+            out += "    timeouts: { header_read: \(t.headerRead), body_read: \(t.bodyRead), idle: \(t.idle), request: \(t.request) }\n"
+            out += "    routes:\n"
+            for route in listener.routes {
+                var match: [String] = []
+                if let host = route.match.host { match.append("host: \(quote(host))") }
+                if let prefix = route.match.pathPrefix { match.append("path_prefix: \(quote(prefix))") }
+                if let path = route.match.path { match.append("path: \(quote(path))") }
+                out += "      - match: { \(match.joined(separator: ", ")) }\n"
+                out += "        cluster: \(quote(route.cluster))\n"
+                if let maxBody = route.maxBodyBytes { out += "        limits: { max_body_bytes: \(maxBody.map(ByteSizeParser.format) ?? "0") }\n" }
+                if let timeout = route.requestTimeout { out += "        timeouts: { request: \(timeout) }\n" }
+            }
+        }
+        out += "clusters:\n"
+        for cluster in config.clusters {
+            out += "  - name: \(quote(cluster.name))\n"
+            out += "    lb: \(cluster.lb.rawValue)\n"
+            out += "    timeouts: { connect: \(cluster.connectTimeout), idle: \(cluster.idleTimeout) }\n"
+            out += "    pool: { max_idle_per_endpoint: \(cluster.maxIdlePerEndpoint), max_requests_per_connection: \(cluster.maxRequestsPerConnection) }\n"
+            out += "    endpoints:\n"
+            for endpoint in cluster.endpoints {
+                out += "      - { address: \(quote(endpoint.address.description)), weight: \(endpoint.weight) }\n"
+            }
+        }
+        return out
+    }
+
+    private static func quote(_ text: String) -> String {
+        "\"" + text.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
+    }
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for character in self { if character == target { out += replacement } else { out.append(character) } }
+        return out
+    }
+}

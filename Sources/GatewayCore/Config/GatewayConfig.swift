@@ -1,0 +1,112 @@
+/// The whole gateway configuration, typed and validated. Built by `ConfigLoader`; immutable and shared
+/// by every event loop.
+public struct GatewayConfig: Sendable {
+    /// Event loops (threads) serving traffic; 0 means one per CPU core.
+    public var workers: Int
+    public var listeners: [ListenerConfig]
+    public var clusters: [ClusterConfig]
+    public var accessLog: AccessLogConfig
+    /// The file this was loaded from, for messages.
+    public var source: String
+}
+
+public struct HostPort: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) { self.host = host; self.port = port }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// `host:port` or `[v6]:port`.
+    public init?(parsing text: String) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        self.host = String(host)
+        self.port = port
+    }
+}
+
+public struct ListenerConfig: Sendable {
+    public var name: String
+    public var address: HostPort
+    public var limits: RequestLimits
+    public var timeouts: ListenerTimeouts
+    public var routes: [RouteConfig]
+}
+
+/// Bounds on what a client may send; each has the status a client gets beyond it.
+public struct RequestLimits: Sendable, Equatable {
+    /// Whole request head (431).
+    public var maxHeaderBytes: Int = 32 * 1024
+    /// Header field lines (431).
+    public var maxHeaders: Int = 100
+    /// Request target (414).
+    public var maxURIBytes: Int = 8 * 1024
+    /// Request body; nil means unlimited (413).
+    public var maxBodyBytes: Int64? = nil
+}
+
+public struct ListenerTimeouts: Sendable, Equatable {
+    /// From the first byte of a request head until the head is complete (slowloris): 408 and close.
+    public var headerRead: ConfigDuration = .milliseconds(10_000)
+    /// Longest silence while a request body is being received: 408 and close.
+    public var bodyRead: ConfigDuration = .milliseconds(30_000)
+    /// A keep-alive connection with no request in progress is closed after this.
+    public var idle: ConfigDuration = .milliseconds(60_000)
+    /// The whole exchange, from request head to the end of the response: 504 (or a reset once streaming).
+    public var request: ConfigDuration = .milliseconds(60_000)
+}
+
+public struct RouteMatch: Sendable, Equatable {
+    /// Exact host (port ignored) or `*.example.com`; nil matches any.
+    public var host: String?
+    public var pathPrefix: String?
+    public var path: String?
+}
+
+public struct RouteConfig: Sendable {
+    public var match: RouteMatch
+    public var cluster: String
+    /// Overrides the listener's body limit.
+    public var maxBodyBytes: Int64??
+    /// Overrides the listener's request timeout.
+    public var requestTimeout: ConfigDuration?
+}
+
+public enum LoadBalancingPolicy: String, Sendable, CaseIterable {
+    case roundRobin = "round_robin"
+}
+
+public struct EndpointConfig: Sendable, Equatable {
+    public var address: HostPort
+    public var weight: Int
+}
+
+public struct ClusterConfig: Sendable {
+    public var name: String
+    public var endpoints: [EndpointConfig]
+    public var lb: LoadBalancingPolicy
+    public var connectTimeout: ConfigDuration = .milliseconds(5_000)
+    /// Idle pooled upstream connections are closed after this.
+    public var idleTimeout: ConfigDuration = .milliseconds(30_000)
+    /// Idle connections kept per endpoint and event loop.
+    public var maxIdlePerEndpoint: Int = 64
+    /// A connection is closed after this many requests; 0 means no limit.
+    public var maxRequestsPerConnection: Int = 0
+}
+
+public struct AccessLogConfig: Sendable {
+    public var enabled: Bool = true
+}

@@ -1,0 +1,351 @@
+import HTTP1
+import HTTPTypes
+import NIOCore
+import Upstream
+
+/// One request's way through the gateway, independent of the client's protocol: route, pick an
+/// endpoint, forward the request, stream the response back, and log exactly one access-log line.
+///
+/// It lives on the event loop of its client connection and talks to both sides through protocols
+/// (`DownstreamResponder`, `UpstreamResponseDelegate`); backpressure is relayed both ways: a full
+/// upstream socket pauses the request body, a full client socket pauses the upstream response.
+public final class ProxyStream {
+    private enum State {
+        /// Routing is done; an endpoint is being picked or connected. Request body parts wait here.
+        case waitingForUpstream
+        case forwarding(HTTP1UpstreamConnection)
+        case finished
+    }
+
+    /// Request body bytes held while the upstream connection is being set up, before the client is paused.
+    static let maxPendingBodyBytes = 64 * 1024
+
+    private let loop: LoopContext
+    private let listener: ListenerRuntime
+    private var responder: DownstreamResponder?
+    private var request: HTTPRequest
+    private let requestFraming: HTTP1BodyFraming
+    private var state: State = .waitingForUpstream
+    private var route: Route?
+    private var cluster: ClusterLoopState?
+    private var endpoint: Endpoint?
+    private var requestComplete: Bool
+    private var responseStarted = false
+    private var pendingBody: [ByteBuffer] = []
+    private var pendingBodyBytes = 0
+    private var pendingEnd = false
+    private var pendingTrailers: HTTPFields?
+    private var requestBodyPaused = false
+    private var retriedStaleConnection = false
+    private var timeout: Scheduled<Void>?
+    private var record: AccessLogRecord
+    private let started: NIODeadline
+    private var upstreamStarted: NIODeadline?
+
+    /// - Parameters:
+    ///   - request: The request as received; authority and path are what routing sees.
+    ///   - framing: How its body is delimited: `.none`, a known length, or chunked (unknown length).
+    public init(request: HTTPRequest, framing: HTTP1BodyFraming, protocolName: String, downstreamAddress: String,
+                listener: ListenerRuntime, loop: LoopContext, responder: DownstreamResponder) {
+        self.loop = loop
+        self.listener = listener
+        self.responder = responder
+        self.request = request
+        self.requestFraming = framing
+        self.requestComplete = framing == .none
+        self.started = .now()
+        self.record = AccessLogRecord(startUnixNanos: Self.unixNanosNow(), listener: listener.name,
+                                      downstreamAddress: downstreamAddress, protocolName: protocolName, status: 0)
+        record.method = request.method.rawValue
+        record.authority = request.authority
+        record.path = request.path
+    }
+
+    // MARK: - From the client side
+
+    /// Routes the request and starts the upstream exchange. Call once, right after init.
+    public func start() {
+        let requestID = request.headerFields[.xRequestID].flatMap { Self.isAcceptableRequestID($0) ? $0 : nil } ?? loop.requestIDs.next()
+        record.requestID = requestID
+
+        guard let route = listener.routes.match(authority: request.authority, path: request.path ?? "/") else {
+            fail(.noRoute)
+            return
+        }
+        self.route = route
+        record.upstreamCluster = route.clusterName
+        if let max = route.maxBodyBytes, case .contentLength(let length) = requestFraming, length > max {
+            fail(.bodyTooLarge)
+            return
+        }
+        prepareUpstreamRequest(requestID: requestID)
+        if let requestTimeout = route.requestTimeout {
+            timeout = loop.eventLoop.assumeIsolated().scheduleTask(in: requestTimeout) { [self] in
+                fail(.requestTimeout)
+            }
+        }
+        let cluster = loop.clusters[route.clusterIndex]
+        self.cluster = cluster
+        guard let endpoint = cluster.pickEndpoint() else {
+            fail(.upstream(.noHealthyEndpoint))
+            return
+        }
+        connect(to: endpoint, fresh: false)
+    }
+
+    public func receiveBody(_ body: ByteBuffer) {
+        record.bytesIn += Int64(body.readableBytes)
+        if let max = route?.maxBodyBytes, record.bytesIn > max {
+            fail(.bodyTooLarge)
+            return
+        }
+        switch state {
+        case .waitingForUpstream:
+            pendingBody.append(body)
+            pendingBodyBytes += body.readableBytes
+            if pendingBodyBytes > Self.maxPendingBodyBytes { pauseRequestBody() }
+        case .forwarding(let connection):
+            connection.sendBody(body)
+        case .finished:
+            break
+        }
+    }
+
+    public func receiveEnd(_ trailers: HTTPFields?) {
+        requestComplete = true
+        switch state {
+        case .waitingForUpstream:
+            pendingEnd = true
+            pendingTrailers = trailers
+        case .forwarding(let connection):
+            connection.sendEnd(trailers: trailers)
+        case .finished:
+            break
+        }
+    }
+
+    /// The client's reads of this tick are done: push what was written upstream.
+    public func downstreamReadComplete() {
+        if case .forwarding(let connection) = state { connection.flush() }
+    }
+
+    public func downstreamWritabilityChanged(_ isWritable: Bool) {
+        guard case .forwarding(let connection) = state else { return }
+        if isWritable { connection.resumeReading() } else { connection.pauseReading() }
+    }
+
+    public func downstreamClosed() { fail(.downstreamClosed) }
+
+    public func requestBodyTimedOut() { fail(.bodyReadTimeout) }
+
+    public func requestMalformed(_ error: HTTP1ParseError) { fail(.malformed(error)) }
+
+    public var isFinished: Bool {
+        if case .finished = state { return true }
+        return false
+    }
+
+    // MARK: - Upstream exchange
+
+    private func prepareUpstreamRequest(requestID: String) {
+        var fields = request.headerFields
+        HopByHop.strip(&fields, keepTETrailers: true)
+        fields[.expect] = nil
+        fields[.xRequestID] = requestID
+        let clientIP = Self.ipOnly(record.downstreamAddress)
+        if let forwarded = fields[.xForwardedFor] {
+            fields[.xForwardedFor] = "\(forwarded), \(clientIP)"
+        } else {
+            fields[.xForwardedFor] = clientIP
+        }
+        fields[.xForwardedProto] = listener.scheme
+        if requestFraming == .chunked { fields[.transferEncoding] = "chunked" }
+        request.headerFields = fields
+    }
+
+    private func connect(to endpoint: Endpoint, fresh: Bool) {
+        guard let cluster else { return }
+        self.endpoint = endpoint
+        record.upstreamAddress = endpoint.label
+        if upstreamStarted == nil { upstreamStarted = .now() }
+        cluster.acquire(endpoint, fresh: fresh) { [self] result in
+            switch result {
+            case .success(let connection):
+                guard case .waitingForUpstream = state else {
+                    // The stream ended while connecting; the unused connection goes back to the pool.
+                    cluster.returnUnused(connection)
+                    return
+                }
+                startExchange(on: connection)
+            case .failure(let error):
+                fail(.upstream(error))
+            }
+        }
+    }
+
+    private func startExchange(on connection: HTTP1UpstreamConnection) {
+        state = .forwarding(connection)
+        connection.sendRequestHead(request, framing: requestFraming, delegate: self)
+        for body in pendingBody { connection.sendBody(body) }
+        if pendingEnd {
+            connection.sendEnd(trailers: pendingTrailers)
+        } else {
+            connection.flush()
+        }
+        if requestBodyPaused && connection.isWritable { resumeRequestBody() }
+    }
+
+    private func pauseRequestBody() {
+        guard !requestBodyPaused, !requestComplete else { return }
+        requestBodyPaused = true
+        responder?.pauseRequestBody()
+    }
+
+    private func resumeRequestBody() {
+        guard requestBodyPaused else { return }
+        requestBodyPaused = false
+        pendingBody = []
+        pendingBodyBytes = 0
+        responder?.resumeRequestBody()
+    }
+
+    // MARK: - Ending
+
+    /// Turns any failure into the client's answer, in one place: a local reply if nothing was sent
+    /// yet, else an aborted response.
+    private func fail(_ error: GatewayError) {
+        if case .finished = state { return }
+        if case .forwarding(let connection) = state { connection.abort() }
+        // Finished from here on: replying or aborting can close the client connection, which calls
+        // back into `downstreamClosed()`; that must not end the stream a second time.
+        state = .finished
+        var close = error.closeConnection || !requestComplete
+        if error.status.code == 499 {
+            close = true
+        } else if !responseStarted {
+            sendLocalReply(error)
+        } else {
+            responder?.abortResponse()
+            close = true
+        }
+        record.errorSource = error.source
+        record.error = error.reason
+        finish(status: error.status.code, closeConnection: close)
+    }
+
+    private func sendLocalReply(_ error: GatewayError) {
+        guard let responder else { return }
+        let reply = LocalReply(error)
+        responseStarted = true
+        responder.sendResponseHead(reply.response, bodyLength: .known(Int64(reply.body.readableBytes)))
+        if request.method != .head {
+            record.bytesOut += Int64(reply.body.readableBytes)
+            responder.sendResponseBody(reply.body)
+        }
+        responder.sendResponseEnd(nil)
+        responder.flush()
+    }
+
+    private func finish(status: Int, closeConnection: Bool) {
+        state = .finished
+        timeout?.cancel()
+        timeout = nil
+        pendingBody = []
+        let now = NIODeadline.now()
+        record.status = status
+        record.durationNanos = (now - started).nanoseconds
+        if let upstreamStarted { record.upstreamNanos = (now - upstreamStarted).nanoseconds }
+        loop.accessLog.append(record)
+        let responder = self.responder
+        self.responder = nil
+        responder?.streamFinished(closeConnection: closeConnection)
+    }
+
+    // MARK: - Helpers
+
+    static func isAcceptableRequestID(_ value: String) -> Bool {
+        let utf8 = value.utf8
+        return !utf8.isEmpty && utf8.count <= 128 && utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    static func ipOnly(_ address: String) -> String {
+        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+            return String(address[address.index(after: address.startIndex)..<close])
+        }
+        if let colon = address.lastIndex(of: ":") { return String(address[..<colon]) }
+        return address
+    }
+
+    public static func unixNanosNow() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}
+
+extension ProxyStream: UpstreamResponseDelegate {
+    public func upstreamResponseHead(_ head: HTTP1ResponseHead) {
+        guard let responder else { return }
+        var response = head.response
+        HopByHop.strip(&response.headerFields)
+        let length: ResponseBodyLength
+        switch head.framing {
+        case .none: length = .none
+        case .contentLength(let n): length = .known(n)
+        case .chunked, .untilClose: length = .unknown
+        }
+        responseStarted = true
+        record.status = response.status.code
+        responder.sendResponseHead(response, bodyLength: length)
+    }
+
+    public func upstreamResponseBody(_ body: ByteBuffer) {
+        guard let responder else { return }
+        record.bytesOut += Int64(body.readableBytes)
+        // Backpressure needs no check here: a write that fills the client socket's buffer fires
+        // `downstreamWritabilityChanged(false)` at once, which pauses the upstream reads.
+        responder.sendResponseBody(body)
+    }
+
+    public func upstreamReadComplete() { responder?.flush() }
+
+    public func upstreamResponseEnd(_ trailers: HTTPFields?) {
+        guard let responder else { return }
+        responder.sendResponseEnd(trailers)
+        responder.flush()
+        // A response that ends before its request body (an early 4xx, say) leaves unread bytes on the
+        // client connection: close it rather than guess where the next request starts.
+        finish(status: record.status, closeConnection: !requestComplete)
+    }
+
+    public func upstreamFailed(_ error: UpstreamError) {
+        if case .connectionReset(beforeResponse: true) = error, case .forwarding(let connection) = state,
+           connection.isReused, !retriedStaleConnection, requestFraming == .none, Self.isIdempotent(request.method),
+           let endpoint {
+            // The server closed a pooled keep-alive connection just as we reused it. Nothing reached the
+            // application, so one retry on a new connection is safe (RFC 9110 §9.2.2).
+            retriedStaleConnection = true
+            state = .waitingForUpstream
+            connect(to: endpoint, fresh: true)
+            return
+        }
+        fail(.upstream(error))
+    }
+
+    public func upstreamWritabilityChanged(_ isWritable: Bool) {
+        if isWritable { resumeRequestBody() } else { pauseRequestBody() }
+    }
+
+    static func isIdempotent(_ method: HTTPRequest.Method) -> Bool {
+        switch method {
+        case .get, .head, .options, .trace, .put, .delete: true
+        default: false
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,61 @@
+import HTTP1
+import Logging
+import NIOCore
+import Upstream
+
+/// Everything built from one config that the data path reads: listeners with compiled routes and
+/// clusters with resolved endpoints. Immutable and shared by all event loops.
+public final class GatewayRuntime: Sendable {
+    public let config: GatewayConfig
+    public let listeners: [ListenerRuntime]
+    public let clusters: [UpstreamCluster]
+
+    /// Resolves endpoint addresses (at load, not per request) and compiles routes.
+    public init(config: GatewayConfig) throws(ConfigErrors) {
+        self.config = config
+        var errors: [ConfigError] = []
+        var clusters: [UpstreamCluster] = []
+        for (clusterIndex, cluster) in config.clusters.enumerated() {
+            var endpoints: [Endpoint] = []
+            for (index, endpoint) in cluster.endpoints.enumerated() {
+                do {
+                    let address = try SocketAddress.makeAddressResolvingHost(endpoint.address.host, port: endpoint.address.port)
+                    endpoints.append(Endpoint(address: address, label: endpoint.address.description, weight: endpoint.weight, index: index))
+                } catch {
+                    errors.append(ConfigError(file: config.source, line: 0, column: 0, keyPath: "clusters[\(clusterIndex)].endpoints[\(index)].address",
+                                              message: "cannot resolve '\(endpoint.address.host)': \(error)"))
+                }
+            }
+            let settings = UpstreamConnectionSettings(
+                connectTimeout: cluster.connectTimeout.timeAmount ?? .seconds(5),
+                idleTimeout: cluster.idleTimeout.timeAmount,
+                maxIdlePerEndpoint: cluster.maxIdlePerEndpoint,
+                maxRequestsPerConnection: cluster.maxRequestsPerConnection)
+            clusters.append(UpstreamCluster(name: cluster.name, index: clusterIndex, endpoints: endpoints, settings: settings))
+        }
+        if !errors.isEmpty { throw ConfigErrors(errors: errors) }
+        self.clusters = clusters
+        let clusterIndex = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0.index) })
+        self.listeners = config.listeners.map { listener in
+            let routes = listener.routes.map { route in
+                Route(match: route.match,
+                      clusterIndex: clusterIndex[route.cluster]!,
+                      clusterName: route.cluster,
+                      maxBodyBytes: route.maxBodyBytes ?? listener.limits.maxBodyBytes,
+                      requestTimeout: (route.requestTimeout ?? listener.timeouts.request).timeAmount)
+            }
+            return ListenerRuntime(
+                name: listener.name,
+                address: listener.address,
+                scheme: "http",
+                parserLimits: HTTP1Limits(maxHeadBytes: listener.limits.maxHeaderBytes, maxHeaderCount: listener.limits.maxHeaders,
+                                          maxURIBytes: listener.limits.maxURIBytes),
+                maxBodyBytes: listener.limits.maxBodyBytes,
+                headerReadTimeout: listener.timeouts.headerRead.timeAmount,
+                bodyReadTimeout: listener.timeouts.bodyRead.timeAmount,
+                idleTimeout: listener.timeouts.idle.timeAmount,
+                requestTimeout: listener.timeouts.request.timeAmount,
+                routes: RouteTable(routes: routes))
+        }
+    }
+}

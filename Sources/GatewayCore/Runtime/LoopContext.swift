@@ -1,0 +1,70 @@
+import NIOCore
+import Upstream
+
+/// The state one event loop owns: upstream pools and balancers per cluster, the access-log batch and
+/// the request-id generator. Each connection finds its loop's context once, at accept; from then on the
+/// hot path touches only loop-local state, with no locks.
+public final class LoopContext {
+    public let eventLoop: EventLoop
+    public let runtime: GatewayRuntime
+    public let clusters: [ClusterLoopState]
+    public let accessLog: AccessLogBuffer
+    var requestIDs = RequestIDGenerator()
+
+    public init(eventLoop: EventLoop, loopIndex: Int, runtime: GatewayRuntime, accessLog: AccessLogBuffer) {
+        self.eventLoop = eventLoop
+        self.runtime = runtime
+        self.clusters = runtime.clusters.map { ClusterLoopState(cluster: $0, eventLoop: eventLoop, loopIndex: loopIndex) }
+        self.accessLog = accessLog
+    }
+}
+
+/// One `LoopContext` per event loop, looked up by loop identity.
+public struct LoopContexts: @unchecked Sendable {
+    // @unchecked: the dictionary is immutable after construction, and each context is only ever used
+    // on its own event loop (checked by `context(for:)`).
+    private let contexts: [ObjectIdentifier: LoopContext]
+
+    public init(_ contexts: [LoopContext]) {
+        self.contexts = Dictionary(uniqueKeysWithValues: contexts.map { (ObjectIdentifier($0.eventLoop), $0) })
+    }
+
+    public func context(for eventLoop: EventLoop) -> LoopContext {
+        eventLoop.preconditionInEventLoop()
+        guard let context = contexts[ObjectIdentifier(eventLoop)] else {
+            preconditionFailure("no loop context for event loop \(eventLoop)")
+        }
+        return context
+    }
+
+    public var all: [LoopContext] { Array(contexts.values) }
+}
+
+/// Random version-4 UUIDs for X-Request-Id, from a per-loop generator.
+struct RequestIDGenerator {
+    private var generator = SystemRandomNumberGenerator()
+
+    mutating func next() -> String {
+        var high = generator.next() as UInt64
+        var low = generator.next() as UInt64
+        high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000
+        low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        var bytes = [UInt8](repeating: 0, count: 36)
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = 0
+        func put(_ value: UInt64, nibbles: Int, from shift: Int) {
+            var s = shift
+            for _ in 0..<nibbles {
+                bytes[out] = hex[Int((value >> UInt64(s)) & 0xF)]
+                out += 1
+                s -= 4
+            }
+        }
+        put(high, nibbles: 8, from: 60); bytes[out] = 0x2D; out += 1
+        put(high, nibbles: 4, from: 28); bytes[out] = 0x2D; out += 1
+        put(high, nibbles: 4, from: 12); bytes[out] = 0x2D; out += 1
+        put(low, nibbles: 4, from: 60); bytes[out] = 0x2D; out += 1
+        put(low, nibbles: 12, from: 44)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

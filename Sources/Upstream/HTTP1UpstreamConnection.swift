@@ -1,0 +1,244 @@
+import HTTP1
+import HTTPTypes
+import NIOCore
+
+/// One HTTP/1.1 connection to an upstream endpoint, carrying one exchange at a time and going back to
+/// its event loop's pool between exchanges. It is the channel's only handler: it writes request bytes
+/// and parses response bytes itself, so nothing is copied between handlers.
+public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private enum ExchangeState {
+        /// In the pool, or just connected.
+        case idle
+        case active(requestDone: Bool, responseStarted: Bool, chunkedRequest: Bool)
+        case closed
+    }
+
+    public let endpoint: Endpoint
+    private unowned let pool: ClusterLoopState
+    private var context: ChannelHandlerContext?
+    private var parser: HTTP1Parser
+    private var received: ByteBuffer?
+    private var state: ExchangeState = .idle
+    private var delegate: UpstreamResponseDelegate?
+    private var responseKeepAlive = true
+    private(set) var exchangesStarted = 0
+    /// Whether the last exchange ended with the connection reusable; read by the pool on release.
+    var lastUsed = NIODeadline.now()
+    private var readsPaused = false
+    private var readPending = false
+
+    init(endpoint: Endpoint, pool: ClusterLoopState) {
+        self.endpoint = endpoint
+        self.pool = pool
+        self.parser = HTTP1Parser(role: .client, limits: HTTP1Limits(maxHeadBytes: 64 * 1024, maxHeaderCount: 256, maxURIBytes: 64 * 1024))
+    }
+
+    public var isActive: Bool { context?.channel.isActive ?? false }
+    public var isWritable: Bool { context?.channel.isWritable ?? false }
+    /// True when the connection has served requests before this one: a failure before any response byte
+    /// may then be a race with the server's keep-alive close rather than a real failure.
+    public var isReused: Bool { exchangesStarted > 1 }
+
+    // MARK: - Exchange API, used by the proxy stream
+
+    /// Starts an exchange. `framing` says how the request body will be delimited on this hop.
+    public func sendRequestHead(_ request: HTTPRequest, framing: HTTP1BodyFraming, delegate: UpstreamResponseDelegate) {
+        guard let context, case .idle = state else {
+            delegate.upstreamFailed(.connectionReset(beforeResponse: true))
+            return
+        }
+        exchangesStarted += 1
+        self.delegate = delegate
+        let chunked = framing == .chunked
+        state = .active(requestDone: framing == .none || framing == .contentLength(0), responseStarted: false, chunkedRequest: chunked)
+        parser.expectResponse(toHEAD: request.method == .head)
+        var buffer = context.channel.allocator.buffer(capacity: 512)
+        buffer.writeHTTP1RequestHead(request)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    public func sendBody(_ body: ByteBuffer) {
+        guard let context, case .active(false, _, let chunked) = state, body.readableBytes > 0 else { return }
+        if chunked {
+            var header = context.channel.allocator.buffer(capacity: 12)
+            header.writeChunkHeader(size: body.readableBytes)
+            context.write(wrapOutboundOut(header), promise: nil)
+            context.write(wrapOutboundOut(body), promise: nil)
+            context.write(wrapOutboundOut(Self.crlf), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(body), promise: nil)
+        }
+    }
+
+    public func sendEnd(trailers: HTTPFields?) {
+        guard let context, case .active(let requestDone, let responseStarted, let chunked) = state else { return }
+        if requestDone {
+            // A request without body was complete with its head.
+            context.flush()
+            return
+        }
+        if chunked {
+            var last = context.channel.allocator.buffer(capacity: 64)
+            last.writeLastChunk(trailers: trailers)
+            context.write(wrapOutboundOut(last), promise: nil)
+        }
+        state = .active(requestDone: true, responseStarted: responseStarted, chunkedRequest: chunked)
+        context.flush()
+    }
+
+    public func flush() { context?.flush() }
+
+    /// Stop reading the response (the downstream cannot take more yet).
+    public func pauseReading() { readsPaused = true }
+
+    public func resumeReading() {
+        guard readsPaused else { return }
+        readsPaused = false
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// Ends the exchange without reuse: the request could not be completed or is no longer wanted.
+    public func abort() {
+        delegate = nil
+        close()
+    }
+
+    private static let crlf: ByteBuffer = ByteBuffer(string: "\r\n")
+
+    // MARK: - Channel events
+
+    public func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    public func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        if var received, received.readableBytes > 0 {
+            var bytes = bytes
+            received.writeBuffer(&bytes)
+            self.received = received
+        } else {
+            received = bytes
+        }
+        parseReceived()
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if readsPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        delegate?.upstreamWritabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        if case .active = state, let delegate {
+            // A close-delimited body ends here; anything else was cut short.
+            do {
+                if case .end(let trailers)? = try parser.finish() {
+                    state = .closed
+                    self.delegate = nil
+                    delegate.upstreamResponseEnd(trailers)
+                    pool.connectionClosed(self)
+                    return
+                }
+            } catch {}
+            fail(.connectionReset(beforeResponse: !responseStarted))
+        }
+        state = .closed
+        pool.connectionClosed(self)
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .active = state {
+            fail(.connectionReset(beforeResponse: !responseStarted))
+        }
+        close()
+    }
+
+    // MARK: - Response parsing
+
+    private var responseStarted: Bool {
+        if case .active(_, let started, _) = state { return started }
+        return false
+    }
+
+    private func parseReceived() {
+        guard var buffer = received else { return }
+        received = nil
+        defer { if buffer.readableBytes > 0, case .active = state { received = buffer } }
+        while true {
+            guard case .active(let requestDone, _, let chunked) = state else {
+                // Bytes with no request outstanding: the server is confused; never reuse this connection.
+                if buffer.readableBytes > 0 { close() }
+                return
+            }
+            let event: HTTP1Event?
+            do {
+                event = try parser.next(&buffer)
+            } catch {
+                fail(.protocolError(error.reason))
+                close()
+                return
+            }
+            guard let event else { return }
+            switch event {
+            case .responseHead(let head):
+                responseKeepAlive = head.keepAlive
+                state = .active(requestDone: requestDone, responseStarted: true, chunkedRequest: chunked)
+                delegate?.upstreamResponseHead(head)
+            case .body(let body):
+                delegate?.upstreamResponseBody(body)
+            case .end(let trailers):
+                if buffer.readableBytes > 0 { responseKeepAlive = false }
+                finishExchange(trailers: trailers, requestDone: requestDone)
+                return
+            case .requestHead:
+                preconditionFailure("a client-role parser never yields request heads")
+            }
+        }
+    }
+
+    private func finishExchange(trailers: HTTPFields?, requestDone: Bool) {
+        let delegate = self.delegate
+        self.delegate = nil
+        let reusable = responseKeepAlive && requestDone && !pool.reachedRequestLimit(self)
+        state = .idle
+        if reusable {
+            lastUsed = .now()
+            pool.release(self)
+        } else {
+            close()
+        }
+        delegate?.upstreamResponseEnd(trailers)
+    }
+
+    private func fail(_ error: UpstreamError) {
+        let delegate = self.delegate
+        self.delegate = nil
+        state = .closed
+        delegate?.upstreamFailed(error)
+    }
+
+    func close() {
+        if case .closed = state {} else { state = .closed }
+        delegate = nil
+        context?.close(promise: nil)
+    }
+}

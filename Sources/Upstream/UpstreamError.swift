@@ -1,0 +1,22 @@
+/// Why an upstream exchange failed. The gateway maps these to 502/503/504 in one place.
+public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The cluster has no endpoint to send to.
+    case noHealthyEndpoint
+    case connectTimeout
+    case connectFailed(String)
+    /// The connection closed or reset before the response was complete. `beforeResponse` is true when
+    /// not a byte of the response had arrived, which makes an idempotent request safe to retry.
+    case connectionReset(beforeResponse: Bool)
+    /// The upstream sent something that is not valid HTTP.
+    case protocolError(String)
+
+    public var description: String {
+        switch self {
+        case .noHealthyEndpoint: "no healthy upstream endpoint"
+        case .connectTimeout: "upstream connect timeout"
+        case .connectFailed(let reason): "upstream connect failed: \(reason)"
+        case .connectionReset: "upstream connection reset"
+        case .protocolError(let reason): "invalid upstream response: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Edge
+import GatewayCore
+import GatewayTLS
+import Logging
+import NIOCore
+import NIOPosix
+import Upstream
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the gateway.")
+
+    @Option(name: .shortAndLong, help: "The YAML config file.")
+    var config: String
+
+    @Option(help: "Event loops (overrides `workers` in the config; 0 = one per core).")
+    var workers: Int?
+
+    func run() async throws {
+        Diagnostics.bootstrap()
+        let logger = Logger(label: "portcullis")
+        let loaded = try ConfigLoading.loadOrExit(config)
+        let runtime = try ConfigLoading.runtimeOrExit(loaded)
+        let threads = Self.threadCount(workers ?? loaded.workers)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let sink = StdoutSink()
+        let server: GatewayServer
+        do {
+            server = try await GatewayServer.start(runtime: runtime, group: group, sink: sink, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(1)
+        }
+        logger.info("portcullis started", metadata: [
+            "version": "\(PortcullisVersion.string)", "workers": "\(threads)", "config": "\(config)",
+            "openssl": "\(OpenSSLLibrary.version)", "nghttp2": "\(NGHTTP2Library.version)",
+        ])
+        let signal = await ShutdownSignal.wait()
+        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+        await server.stopListening()
+        try? await group.shutdownGracefully()
+        sink.shutdown()
+    }
+
+    static func threadCount(_ configured: Int) -> Int {
+        configured > 0 ? configured : System.coreCount
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Validate a config and print it with defaults filled in.")
+
+    @Option(name: .shortAndLong, help: "The YAML config file.")
+    var config: String
+
+    func run() throws {
+        Diagnostics.bootstrap()
+        let loaded = try ConfigLoading.loadOrExit(config)
+        _ = try ConfigLoading.runtimeOrExit(loaded)
+        print(EffectiveConfigPrinter.yaml(loaded), terminator: "")
+        printError("\(config): configuration ok")
+    }
+}
+
+/// Config errors go to stderr, one per line, and the process exits with status 2.
+enum ConfigLoading {
+    static func loadOrExit(_ path: String) throws -> GatewayConfig {
+        do {
+            return try ConfigLoader.load(file: path)
+        } catch {
+            for problem in error.errors { printError("config error: \(problem)") }
+            throw ExitCode(2)
+        }
+    }
+
+    static func runtimeOrExit(_ config: GatewayConfig) throws -> GatewayRuntime {
+        do {
+            return try GatewayRuntime(config: config)
+        } catch {
+            for problem in error.errors { printError("config error: \(problem)") }
+            throw ExitCode(2)
+        }
+    }
+}
