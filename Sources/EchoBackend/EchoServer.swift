@@ -1,6 +1,24 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+
+/// Counters a test can read to prove what did (or did not) reach the origin.
+public final class EchoStats: Sendable {
+    private let box = NIOLockedValueBox((requests: 0, connections: 0))
+    public init() {}
+    public var requests: Int { box.withLockedValue { $0.requests } }
+    public var connections: Int { box.withLockedValue { $0.connections } }
+    func newConnection() -> Int { box.withLockedValue { $0.connections += 1; return $0.connections } }
+    func newRequest() { box.withLockedValue { $0.requests += 1 } }
+}
+
+/// A running echo server.
+public struct EchoServerHandle: Sendable {
+    public let channel: Channel
+    public let stats: EchoStats
+    public var port: Int { channel.localAddress?.port ?? 0 }
+}
 
 /// A small HTTP/1.1 origin for demos, tests and benchmarks. It answers every request with a JSON
 /// description of what it received, and can be told through query parameters to misbehave:
@@ -14,19 +32,21 @@ import NIOPosix
 ///
 /// `GET /healthz` answers `200 ok`.
 public enum EchoServer {
-    public static func start(host: String, port: Int, name: String, group: EventLoopGroup) async throws -> Channel {
-        try await ServerBootstrap(group: group)
+    public static func start(host: String, port: Int, name: String, group: EventLoopGroup) async throws -> EchoServerHandle {
+        let stats = EchoStats()
+        let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name))
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name, stats: stats, connection: stats.newConnection()))
                 }
             }
             .bind(host: host, port: port)
             .get()
+        return EchoServerHandle(channel: channel, stats: stats)
     }
 }
 
@@ -35,6 +55,9 @@ final class EchoHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let name: String
+    private let stats: EchoStats
+    /// Which accepted connection this is (1, 2, ...): lets tests see upstream connection reuse.
+    private let connection: Int
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
     private var body = ByteBuffer()
@@ -43,7 +66,11 @@ final class EchoHandler: ChannelInboundHandler {
     private var streamContext: ChannelHandlerContext?
     private var streamKeepAlive = true
 
-    init(name: String) { self.name = name }
+    init(name: String, stats: EchoStats, connection: Int) {
+        self.name = name
+        self.stats = stats
+        self.connection = connection
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -59,6 +86,7 @@ final class EchoHandler: ChannelInboundHandler {
             }
         case .end:
             guard let head else { return }
+            stats.newRequest()
             respond(context: context, head: head)
         }
     }
@@ -118,7 +146,7 @@ final class EchoHandler: ChannelInboundHandler {
             return
         }
         var json = context.channel.allocator.buffer(capacity: 512)
-        json.writeString("{\"name\":\(Self.quote(name)),\"method\":\(Self.quote(head.method.rawValue)),\"path\":\(Self.quote(head.uri)),\"headers\":{")
+        json.writeString("{\"name\":\(Self.quote(name)),\"connection\":\(connection),\"method\":\(Self.quote(head.method.rawValue)),\"path\":\(Self.quote(head.uri)),\"headers\":{")
         var first = true
         var seen: [String] = []
         for header in head.headers {

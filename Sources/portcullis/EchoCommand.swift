@@ -26,7 +26,7 @@ struct EchoCommand: AsyncParsableCommand {
         Diagnostics.bootstrap()
         let logger = Logger(label: "portcullis.echo")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let channel = try await EchoServer.start(host: host, port: port, name: name, group: group)
+        let channel = try await EchoServer.start(host: host, port: port, name: name, group: group).channel
         logger.info("echo backend listening", metadata: ["name": "\(name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         _ = await ShutdownSignal.wait()
         try? await channel.close()

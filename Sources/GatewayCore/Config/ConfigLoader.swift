@@ -29,7 +29,7 @@ public enum ConfigLoader {
         }
         let config = ConfigDecoder(diagnostics: diagnostics).decode(ConfigValue(node: root, path: "", diagnostics: diagnostics), file: file)
         if !diagnostics.errors.isEmpty || config == nil {
-            throw ConfigErrors(errors: diagnostics.errors)
+            throw ConfigErrors(errors: diagnostics.errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
         }
         return config!
     }

@@ -9,7 +9,9 @@ final class ConfigDiagnostics {
 
     func error(_ node: Node?, _ path: String, _ message: String) {
         let mark = node?.mark
-        errors.append(ConfigError(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, keyPath: path, message: message))
+        let error = ConfigError(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, keyPath: path, message: message)
+        // Cross-reference checks revisit nodes; each problem is still reported once.
+        if !errors.contains(error) { errors.append(error) }
     }
 }
 
