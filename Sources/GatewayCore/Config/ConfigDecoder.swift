@@ -6,45 +6,50 @@ struct ConfigDecoder {
     func decode(_ root: ConfigValue, file: String) -> GatewayConfig? {
         guard let top = root.mapping(allowed: ["workers", "listeners", "clusters", "access_log"]) else { return nil }
         let workers = top["workers"]?.int(min: 0, max: 1024) ?? 0
-        let clusters = top.required("clusters")?.sequence()?.compactMap(decodeCluster) ?? []
-        let listeners = top.required("listeners")?.sequence()?.compactMap(decodeListener) ?? []
+        // Clusters first, so that each route checks its cluster where it is written, even when the
+        // listener around it has errors of its own.
+        let clusters = decodeClusters(top.required("clusters")?.sequence() ?? [])
+        let listeners = decodeListeners(top.required("listeners")?.sequence() ?? [], clusters: clusters)
         var accessLog = AccessLogConfig()
         if let section = top["access_log"]?.mapping(allowed: ["enabled"]) {
             accessLog.enabled = section["enabled"]?.bool() ?? true
         }
-        let config = GatewayConfig(workers: workers, listeners: listeners, clusters: clusters, accessLog: accessLog, source: file)
-        validateReferences(config, top: top)
-        return config
+        return GatewayConfig(workers: workers, listeners: listeners, clusters: clusters, accessLog: accessLog, source: file)
     }
 
-    private func validateReferences(_ config: GatewayConfig, top: ConfigMapping) {
-        var clusterNames: Set<String> = []
-        for (index, cluster) in config.clusters.enumerated() where !clusterNames.insert(cluster.name).inserted {
-            top["clusters"]?.sequence()?[index].fail("duplicate cluster name '\(cluster.name)'")
+    /// Each entry's errors are reported at that entry's own node: an invalid entry earlier in the list
+    /// (dropped from the result) must not shift where later errors point.
+    private func decodeClusters(_ values: [ConfigValue]) -> [ClusterConfig] {
+        var clusters: [ClusterConfig] = []
+        var names: Set<String> = []
+        for value in values {
+            guard let cluster = decodeCluster(value) else { continue }
+            if !names.insert(cluster.name).inserted { value.fail("duplicate cluster name '\(cluster.name)'") }
+            clusters.append(cluster)
         }
-        var listenerNames: Set<String> = []
+        return clusters
+    }
+
+    private func decodeListeners(_ values: [ConfigValue], clusters: [ClusterConfig]) -> [ListenerConfig] {
+        var listeners: [ListenerConfig] = []
+        var names: Set<String> = []
         var addresses: [String: String] = [:]
-        let listenerValues = top["listeners"]?.sequence() ?? []
-        for (index, listener) in config.listeners.enumerated() {
-            let value = index < listenerValues.count ? listenerValues[index] : nil
-            if !listenerNames.insert(listener.name).inserted { value?.fail("duplicate listener name '\(listener.name)'") }
+        for value in values {
+            guard let listener = decodeListener(value, clusters: clusters) else { continue }
+            if !names.insert(listener.name).inserted { value.fail("duplicate listener name '\(listener.name)'") }
             if listener.address.port != 0, let other = addresses[listener.address.description] {
-                value?.fail("address \(listener.address) is already used by listener '\(other)'")
+                value.fail("address \(listener.address) is already used by listener '\(other)'")
             }
             addresses[listener.address.description] = listener.name
-            let routeValues = value?.mapping(allowed: Self.listenerKeys)?["routes"]?.sequence() ?? []
-            for (routeIndex, route) in listener.routes.enumerated() where !clusterNames.contains(route.cluster) {
-                let known = config.clusters.map(\.name).joined(separator: ", ")
-                let routeValue = routeIndex < routeValues.count ? routeValues[routeIndex].mapping(allowed: Self.routeKeys)?["cluster"] : nil
-                (routeValue ?? value)?.fail("unknown cluster '\(route.cluster)' (defined: \(known.isEmpty ? "none" : known))")
-            }
+            listeners.append(listener)
         }
+        return listeners
     }
 
     static let listenerKeys = ["name", "address", "limits", "timeouts", "routes"]
     static let routeKeys = ["match", "cluster", "limits", "timeouts"]
 
-    private func decodeListener(_ value: ConfigValue) -> ListenerConfig? {
+    private func decodeListener(_ value: ConfigValue, clusters: [ClusterConfig]) -> ListenerConfig? {
         guard let map = value.mapping(allowed: Self.listenerKeys) else { return nil }
         let name = map.required("name")?.nonEmptyString()
         let address = map.required("address").flatMap(decodeAddress)
@@ -64,10 +69,10 @@ struct ConfigDecoder {
             if let v = section["idle"]?.duration() { timeouts.idle = v }
             if let v = section["request"]?.duration() { timeouts.request = v }
         }
-        let routes = map.required("routes")?.sequence()?.compactMap(decodeRoute) ?? []
-        if let routesValue = map["routes"], routes.isEmpty, routesValue.sequence()?.isEmpty == true {
-            routesValue.fail("a listener needs at least one route")
-        }
+        // Read the list once: every accessor reports, so asking again would report its errors again.
+        let routeValues = map.required("routes")?.sequence()
+        let routes = routeValues?.compactMap { decodeRoute($0, clusters: clusters) } ?? []
+        if routeValues?.isEmpty == true { map["routes"]?.fail("a listener needs at least one route") }
         guard let name, let address else { return nil }
         return ListenerConfig(name: name, address: address, limits: limits, timeouts: timeouts, routes: routes)
     }
@@ -81,12 +86,13 @@ struct ConfigDecoder {
         return address
     }
 
-    private func decodeRoute(_ value: ConfigValue) -> RouteConfig? {
+    private func decodeRoute(_ value: ConfigValue, clusters: [ClusterConfig]) -> RouteConfig? {
         guard let map = value.mapping(allowed: Self.routeKeys) else { return nil }
         var match = RouteMatch()
         if let section = map.required("match")?.mapping(allowed: ["host", "path_prefix", "path"]) {
             if let host = section["host"]?.nonEmptyString() {
-                if host.dropFirst(host.hasPrefix("*.") ? 2 : 0).contains("*") {
+                let rest = host.dropFirst(host.hasPrefix("*.") ? 2 : 0)
+                if rest.isEmpty || rest.contains("*") {
                     section["host"]?.fail("wildcards are only allowed as a leading '*.' label")
                 }
                 match.host = host.lowercased()
@@ -102,7 +108,12 @@ struct ConfigDecoder {
             if match.path != nil && match.pathPrefix != nil { section.value.fail("use either path or path_prefix, not both") }
             if match.path == nil && match.pathPrefix == nil { match.pathPrefix = "/" }
         }
-        let cluster = map.required("cluster")?.nonEmptyString()
+        let clusterValue = map.required("cluster")
+        let cluster = clusterValue?.nonEmptyString()
+        if let cluster, !clusters.contains(where: { $0.name == cluster }) {
+            let known = clusters.map(\.name).joined(separator: ", ")
+            clusterValue?.fail("unknown cluster '\(cluster)' (defined: \(known.isEmpty ? "none" : known))")
+        }
         var maxBody: Int64?? = nil
         if let section = map["limits"]?.mapping(allowed: ["max_body_bytes"]) {
             if let v = section["max_body_bytes"]?.byteSize() { maxBody = .some(v == 0 ? nil : v) }

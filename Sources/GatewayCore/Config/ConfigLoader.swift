@@ -36,9 +36,15 @@ public enum ConfigLoader {
 
     private static func yamlSyntaxError(_ error: YamlError, file: String) -> ConfigError {
         switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
             let what = context.map { "\($0.text) " } ?? ""
             return ConfigError(file: file, line: mark.line, column: mark.column, keyPath: "", message: "invalid YAML: \(what)\(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams's own description embeds the whole document; point at the (first) repeated key instead.
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return ConfigError(file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
+                               message: "duplicate key \(keys)")
         default:
             return ConfigError(file: file, line: 0, column: 0, keyPath: "", message: "invalid YAML: \(error)")
         }

@@ -11,7 +11,10 @@ public enum ConfigDuration: Sendable, Equatable, CustomStringConvertible {
             let number = trimmed.dropLast(suffix.count)
             // "5ms" also ends in "s": only accept when what precedes the suffix is a plain number.
             guard let value = Int64(number), value >= 0 else { continue }
-            self = value == 0 ? .disabled : .milliseconds(value * factor)
+            // A typo like 9999999999999h must be a config error, not a crash.
+            let (ms, overflow) = value.multipliedReportingOverflow(by: factor)
+            guard !overflow else { return nil }
+            self = value == 0 ? .disabled : .milliseconds(ms)
             return
         }
         return nil

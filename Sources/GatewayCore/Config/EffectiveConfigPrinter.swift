@@ -4,7 +4,8 @@ public enum EffectiveConfigPrinter {
     public static func yaml(_ config: GatewayConfig) -> String {
         var out = "workers: \(config.workers)\n"
         out += "access_log: { enabled: \(config.accessLog.enabled) }\n"
-        out += "listeners:\n"
+        // An empty list must print as `[]`: a bare `key:` reads back as null, i.e. a missing key.
+        out += config.listeners.isEmpty ? "listeners: []\n" : "listeners:\n"
         for listener in config.listeners {
             out += "  - name: \(quote(listener.name))\n"
             out += "    address: \(quote(listener.address.description))\n"
@@ -25,13 +26,13 @@ public enum EffectiveConfigPrinter {
                 if let timeout = route.requestTimeout { out += "        timeouts: { request: \(timeout) }\n" }
             }
         }
-        out += "clusters:\n"
+        out += config.clusters.isEmpty ? "clusters: []\n" : "clusters:\n"
         for cluster in config.clusters {
             out += "  - name: \(quote(cluster.name))\n"
             out += "    lb: \(cluster.lb.rawValue)\n"
             out += "    timeouts: { connect: \(cluster.connectTimeout), idle: \(cluster.idleTimeout) }\n"
             out += "    pool: { max_idle_per_endpoint: \(cluster.maxIdlePerEndpoint), max_requests_per_connection: \(cluster.maxRequestsPerConnection) }\n"
-            out += "    endpoints:\n"
+            out += cluster.endpoints.isEmpty ? "    endpoints: []\n" : "    endpoints:\n"
             for endpoint in cluster.endpoints {
                 out += "      - { address: \(quote(endpoint.address.description)), weight: \(endpoint.weight) }\n"
             }
