@@ -31,27 +31,64 @@ struct JSONLineWriter {
 
     mutating func field(_ name: StaticString, _ value: Int64) {
         key(name)
-        buffer.writeString(String(value))
+        writeInteger(value)
     }
 
     /// Nanoseconds as milliseconds with three decimals.
     mutating func field(_ name: StaticString, milliseconds nanos: Int64) {
         key(name)
         let micros = max(0, nanos / 1000)
-        buffer.writeString(String(micros / 1000))
+        writeInteger(micros / 1000)
         buffer.writeInteger(UInt8(ascii: "."))
-        let fraction = micros % 1000
-        if fraction < 100 { buffer.writeInteger(UInt8(ascii: "0")) }
-        if fraction < 10 { buffer.writeInteger(UInt8(ascii: "0")) }
-        buffer.writeString(String(fraction))
+        writeDigits(Int(micros % 1000), 3)
     }
 
-    /// `"2026-11-28T13:44:19.123Z"`.
+    /// `"2026-11-28T13:44:19.123Z"`, written digit by digit: this runs once per request.
     mutating func field(_ name: StaticString, rfc3339 unixNanos: Int64) {
         key(name)
         buffer.writeInteger(UInt8(ascii: "\""))
-        buffer.writeString(RFC3339.format(unixNanos: unixNanos))
-        buffer.writeInteger(UInt8(ascii: "\""))
+        let t = RFC3339.Components(unixNanos: unixNanos)
+        writeDigits(t.year, 4); buffer.writeInteger(UInt8(ascii: "-"))
+        writeDigits(t.month, 2); buffer.writeInteger(UInt8(ascii: "-"))
+        writeDigits(t.day, 2); buffer.writeInteger(UInt8(ascii: "T"))
+        writeDigits(t.hour, 2); buffer.writeInteger(UInt8(ascii: ":"))
+        writeDigits(t.minute, 2); buffer.writeInteger(UInt8(ascii: ":"))
+        writeDigits(t.second, 2); buffer.writeInteger(UInt8(ascii: "."))
+        writeDigits(t.millisecond, 3)
+        buffer.writeStaticString("Z\"")
+    }
+
+    private mutating func writeDigits(_ value: Int, _ width: Int) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            buffer.writeInteger(UInt8(0x30 + (rest / divisor) % 10))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
+    /// Non-negative integers without going through String.
+    private mutating func writeInteger(_ value: Int64) {
+        if value < 0 {
+            buffer.writeInteger(UInt8(ascii: "-"))
+            buffer.writeString(String(-value))
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { bytes in
+            repeat {
+                bytes[19 - count] = UInt8(0x30 + rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[(20 - count)...]))
+        }
     }
 
     private mutating func writeEscaped(_ value: String) {
@@ -78,25 +115,35 @@ struct JSONLineWriter {
 
 /// UTC timestamps without Foundation (civil-from-days, Howard Hinnant's algorithm).
 enum RFC3339 {
-    static func format(unixNanos: Int64) -> String {
-        let millisTotal = unixNanos / 1_000_000
-        let secondsTotal = millisTotal / 1000
-        let millis = Int(millisTotal % 1000)
-        let days = secondsTotal / 86_400
-        let secondOfDay = Int(secondsTotal % 86_400)
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = Int(dayOfYear - (153 * mp + 2) / 5 + 1)
-        let month = Int(mp < 10 ? mp + 3 : mp - 9)
-        let year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    struct Components {
+        var year, month, day, hour, minute, second, millisecond: Int
+
+        init(unixNanos: Int64) {
+            let millisTotal = unixNanos / 1_000_000
+            let secondsTotal = millisTotal / 1000
+            millisecond = Int(millisTotal % 1000)
+            let days = secondsTotal / 86_400
+            let secondOfDay = Int(secondsTotal % 86_400)
+            let z = days + 719_468
+            let era = (z >= 0 ? z : z - 146_096) / 146_097
+            let dayOfEra = z - era * 146_097
+            let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+            let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+            let mp = (5 * dayOfYear + 2) / 153
+            day = Int(dayOfYear - (153 * mp + 2) / 5 + 1)
+            month = Int(mp < 10 ? mp + 3 : mp - 9)
+            year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
+            hour = secondOfDay / 3600
+            minute = secondOfDay / 60 % 60
+            second = secondOfDay % 60
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
+    }
+
+    static func format(unixNanos: Int64) -> String {
+        var writer = JSONLineWriter(buffer: ByteBuffer())
+        writer.field("t", rfc3339: unixNanos)
+        // The writer emitted `"t":"…"`; keep what is between the quotes.
+        let text = String(buffer: writer.buffer)
+        return String(text.dropFirst(5).dropLast())
     }
 }

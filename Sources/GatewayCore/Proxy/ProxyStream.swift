@@ -185,6 +185,9 @@ public final class ProxyStream {
 
     private func startExchange(on connection: HTTP1UpstreamConnection) {
         state = .forwarding(connection)
+        // HTTP/1.0 clients may omit Host, but an HTTP/1.1 upstream requires one: use the endpoint's
+        // address, as nginx does with its default `proxy_set_header Host $proxy_host`.
+        if request.authority == nil { request.authority = connection.endpoint.label }
         connection.sendRequestHead(request, framing: requestFraming, delegate: self)
         for body in pendingBody { connection.sendBody(body) }
         if pendingEnd {
