@@ -1,32 +1,68 @@
 import HTTPTypes
 
-/// Interns the field names nearly every message carries, so parsing them allocates nothing.
-enum HTTP1FieldNames {
-    private static let common: [HTTPField.Name] = [
-        .hostField, .userAgent, .accept, .acceptEncoding, .acceptLanguage, .connection, .contentLength, .contentType,
-        .transferEncoding, .cookie, .authorization, .cacheControl, .date, .server, .setCookie, .location,
-        .xForwardedFor, .xForwardedProto, .xRequestID, .expect, .upgrade, .keepAlive, .proxyConnection, .te, .trailer,
-        .origin, .referer, .ifNoneMatch, .ifModifiedSince, .eTag, .lastModified, .vary, .contentEncoding,
-    ]
+/// Field names the framing and forwarding logic must notice while a head is parsed.
+enum KnownField: UInt8 {
+    case other
+    case host
+    case contentLength
+    case transferEncoding
+    case connection
+    case expect
+    /// Hop-by-hop fields other than Connection and Transfer-Encoding (RFC 9110 §7.6.1).
+    case otherHopByHop
+}
 
-    static func name(_ bytes: UnsafeRawBufferPointer) -> HTTPField.Name {
-        for candidate in common where candidate.canonicalName.utf8.count == bytes.count {
-            if equalsIgnoringASCIICase(bytes, candidate.canonicalName) {
-                return candidate.rawName.utf8.elementsEqual(bytes) ? candidate : HTTPField.Name(String(decoding: bytes, as: UTF8.self))!
+/// Interns the field names nearly every message carries, so parsing them allocates nothing, and
+/// classifies the ones framing depends on so the parser never searches the fields afterwards.
+enum HTTP1FieldNames {
+    private struct Entry {
+        let name: HTTPField.Name
+        let known: KnownField
+        let lowercase: [UInt8]
+        let raw: [UInt8]
+    }
+
+    private static let entries: [Entry] = {
+        let table: [(HTTPField.Name, KnownField)] = [
+            (.hostField, .host), (.contentLength, .contentLength), (.transferEncoding, .transferEncoding),
+            (.connection, .connection), (.expect, .expect), (.keepAlive, .otherHopByHop), (.proxyConnection, .otherHopByHop),
+            (.te, .otherHopByHop), (.upgrade, .otherHopByHop), (.trailer, .otherHopByHop),
+            (.userAgent, .other), (.accept, .other), (.acceptEncoding, .other), (.acceptLanguage, .other), (.contentType, .other),
+            (.cookie, .other), (.authorization, .other), (.cacheControl, .other), (.date, .other), (.server, .other),
+            (.setCookie, .other), (.location, .other), (.xForwardedFor, .other), (.xForwardedProto, .other), (.xRequestID, .other),
+            (.origin, .other), (.referer, .other), (.ifNoneMatch, .other), (.ifModifiedSince, .other), (.eTag, .other),
+            (.lastModified, .other), (.vary, .other), (.contentEncoding, .other), (.acceptRanges, .other),
+        ]
+        return table.map { Entry(name: $0.0, known: $0.1, lowercase: Array($0.0.canonicalName.utf8), raw: Array($0.0.rawName.utf8)) }
+    }()
+
+    /// Entry indexes by name length, so a lookup compares against two or three candidates at most.
+    private static let byLength: [[Int]] = {
+        var buckets = Array(repeating: [Int](), count: 33)
+        for (index, entry) in entries.enumerated() where entry.lowercase.count < 33 { buckets[entry.lowercase.count].append(index) }
+        return buckets
+    }()
+
+    static func name(_ bytes: UnsafeRawBufferPointer) -> (HTTPField.Name, KnownField) {
+        if bytes.count < 33 {
+            for index in byLength[bytes.count] {
+                let entry = entries[index]
+                if equalsIgnoringASCIICase(bytes, entry.lowercase) {
+                    let name = bytes.elementsEqual(entry.raw) ? entry.name : HTTPField.Name(String(decoding: bytes, as: UTF8.self))!
+                    return (name, entry.known)
+                }
             }
         }
         // The parser has checked the bytes are a token, which is all the initializer requires.
-        return HTTPField.Name(String(decoding: bytes, as: UTF8.self))!
+        return (HTTPField.Name(String(decoding: bytes, as: UTF8.self))!, .other)
     }
 
     @inline(__always)
-    private static func equalsIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercase: String) -> Bool {
-        var index = 0
-        for expected in lowercase.utf8 {
+    private static func equalsIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
+        for index in 0..<bytes.count {
             var byte = bytes[index]
             if byte >= 65 && byte <= 90 { byte += 32 }
-            if byte != expected { return false }
-            index += 1
+            if byte != lowercase[index] { return false }
         }
         return true
     }

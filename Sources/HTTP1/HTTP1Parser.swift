@@ -241,16 +241,14 @@ public struct HTTP1Parser: Sendable {
         let minor = try HTTP1Syntax.parseVersion(versionBytes)
 
         let method = HTTP1Syntax.method(methodBytes)
-        var fields = try parseFieldLines(&lines)
+        let (fields, summary) = try parseFieldLines(&lines, keepHost: false)
 
-        // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, with a valid value.
+        // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, with a valid value. It goes to `authority`.
         var authority: String? = nil
-        let hosts = fields[values: .hostField]
-        if hosts.count > 1 { throw .bad("more than one Host header") }
-        if let host = hosts.first {
+        if summary.hostCount > 1 { throw .bad("more than one Host header") }
+        if let host = summary.host {
             guard HTTP1Syntax.isValidHost(host) else { throw .bad("invalid Host header") }
             authority = host
-            fields[.hostField] = nil
         } else if minor == 1 {
             throw .bad("missing Host header")
         }
@@ -273,14 +271,16 @@ public struct HTTP1Parser: Sendable {
         }
         if method == .connect { throw HTTP1ParseError(.methodNotAllowed, "CONNECT is not supported") }
 
-        let framing = try Self.requestFraming(fields, minor: minor)
-        let keepAlive = HTTP1Syntax.keepAlive(fields, minor: minor)
+        let framing = try Self.requestFraming(fields, summary, minor: minor)
+        let keepAlive = summary.hasConnection ? HTTP1Syntax.keepAlive(fields, minor: minor) : minor >= 1
         var expectsContinue = false
-        if let expect = fields[.expect] {
+        if summary.hasExpect, let expect = fields[.expect] {
             if minor == 1 && expect.lowercased() == "100-continue" { expectsContinue = true }
         }
         let request = HTTPRequest(method: method, scheme: scheme, authority: authority, path: path, headerFields: fields)
-        return HTTP1RequestHead(request: request, minorVersion: minor, keepAlive: keepAlive, framing: framing, expectsContinue: expectsContinue)
+        var head = HTTP1RequestHead(request: request, minorVersion: minor, keepAlive: keepAlive, framing: framing, expectsContinue: expectsContinue)
+        head.hasConnectionSpecificFields = summary.hasHopByHop || summary.hasExpect
+        return head
     }
 
     private func parseResponseHead(_ head: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> HTTP1ResponseHead {
@@ -303,33 +303,78 @@ public struct HTTP1Parser: Sendable {
             guard reasonBytes.allSatisfy(HTTP1Syntax.isFieldValueChar) else { throw .bad("invalid reason phrase") }
             reason = String(decoding: reasonBytes, as: UTF8.self)
         }
-        let fields = try parseFieldLines(&lines)
+        let (fields, summary) = try parseFieldLines(&lines, keepHost: true)
         let toHEAD = responseToHEAD.first ?? false
-        let framing = try Self.responseFraming(fields, status: code, toHEAD: toHEAD)
-        var keepAlive = HTTP1Syntax.keepAlive(fields, minor: minor)
+        let framing = try Self.responseFraming(fields, summary, status: code, toHEAD: toHEAD)
+        var keepAlive = summary.hasConnection ? HTTP1Syntax.keepAlive(fields, minor: minor) : minor >= 1
         if framing == .untilClose { keepAlive = false }
         // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is suspect; the sender
         // may hold back bytes that a reused connection would misread.
-        if minor == 0 && fields[.transferEncoding] != nil { keepAlive = false }
+        if minor == 0 && summary.transferEncodingCount > 0 { keepAlive = false }
         let response = HTTPResponse(status: .init(code: code, reasonPhrase: reason), headerFields: fields)
-        return HTTP1ResponseHead(response: response, minorVersion: minor, keepAlive: keepAlive, framing: framing)
+        var head = HTTP1ResponseHead(response: response, minorVersion: minor, keepAlive: keepAlive, framing: framing)
+        head.hasConnectionSpecificFields = summary.hasHopByHop
+        return head
     }
 
-    private func parseFieldLines(_ lines: inout LineIterator) throws(HTTP1ParseError) -> HTTPFields {
+    /// What parsing the fields noticed, so framing decisions need no second search through them.
+    struct FieldSummary {
+        var hostCount = 0
+        var host: String?
+        var contentLengthCount = 0
+        var contentLength: String?
+        var transferEncodingCount = 0
+        var hasConnection = false
+        var hasExpect = false
+        /// Any of Connection, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade, Trailer.
+        var hasHopByHop = false
+    }
+
+    /// `keepHost: false` leaves Host out of the fields (requests carry it as `authority`).
+    private func parseFieldLines(_ lines: inout LineIterator, keepHost: Bool) throws(HTTP1ParseError) -> (HTTPFields, FieldSummary) {
         var fields = HTTPFields()
+        var summary = FieldSummary()
         var count = 0
         while let line = lines.next() {
             if line.isEmpty { break }
             count += 1
             if count > limits.maxHeaderCount { throw HTTP1ParseError(.tooManyHeaders, "too many header fields") }
-            fields.append(try HTTP1Syntax.parseFieldLine(line))
+            let (field, known) = try HTTP1Syntax.parseFieldLine(line)
+            switch known {
+            case .other:
+                break
+            case .host:
+                summary.hostCount += 1
+                if summary.host == nil { summary.host = field.value }
+                if !keepHost { continue }
+            case .contentLength:
+                summary.contentLengthCount += 1
+                if summary.contentLength == nil { summary.contentLength = field.value }
+            case .transferEncoding:
+                summary.transferEncodingCount += 1
+                summary.hasHopByHop = true
+            case .connection:
+                summary.hasConnection = true
+                summary.hasHopByHop = true
+            case .expect:
+                summary.hasExpect = true
+            case .otherHopByHop:
+                summary.hasHopByHop = true
+            }
+            fields.append(field)
         }
-        return fields
+        return (fields, summary)
     }
 
     // MARK: - Framing (RFC 9112 §6)
 
-    static func requestFraming(_ fields: HTTPFields, minor: UInt8) throws(HTTP1ParseError) -> HTTP1BodyFraming {
+    static func requestFraming(_ fields: HTTPFields, _ summary: FieldSummary, minor: UInt8) throws(HTTP1ParseError) -> HTTP1BodyFraming {
+        if summary.transferEncodingCount == 0 {
+            if summary.contentLengthCount > 1 { throw .bad("more than one Content-Length") }
+            guard let value = summary.contentLength else { return .none }
+            let length = try HTTP1Syntax.parseContentLength(value)
+            return length == 0 ? .none : .contentLength(length)
+        }
         let transferEncodings = fields[values: .transferEncoding]
         let contentLengths = fields[values: .contentLength]
         if !transferEncodings.isEmpty {
@@ -348,8 +393,11 @@ public struct HTTP1Parser: Sendable {
         return .none
     }
 
-    static func responseFraming(_ fields: HTTPFields, status: Int, toHEAD: Bool) throws(HTTP1ParseError) -> HTTP1BodyFraming {
+    static func responseFraming(_ fields: HTTPFields, _ summary: FieldSummary, status: Int, toHEAD: Bool) throws(HTTP1ParseError) -> HTTP1BodyFraming {
         if toHEAD || status == 204 || status == 304 || (status >= 100 && status < 200) { return .none }
+        if summary.transferEncodingCount == 0 && summary.contentLengthCount == 1, let value = summary.contentLength {
+            return .contentLength(try HTTP1Syntax.parseContentLength(value))
+        }
         let transferEncodings = fields[values: .transferEncoding]
         let contentLengths = fields[values: .contentLength]
         if !transferEncodings.isEmpty {
@@ -409,7 +457,7 @@ public struct HTTP1Parser: Sendable {
         }
         let trailers: HTTPFields = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTPFields in
             var lines = LineIterator(UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
-            return try parseFieldLines(&lines)
+            return try parseFieldLines(&lines, keepHost: true).0
         }
         buffer.moveReaderIndex(forwardBy: length)
         return .end(trailers)

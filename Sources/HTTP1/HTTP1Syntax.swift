@@ -63,7 +63,7 @@ enum HTTP1Syntax {
 
     /// field-name ":" OWS field-value OWS (RFC 9112 §5). Whitespace before the colon and obsolete line
     /// folding are refused (§5.1, §5.2).
-    static func parseFieldLine(_ line: Slice<UnsafeRawBufferPointer>) throws(HTTP1ParseError) -> HTTPField {
+    static func parseFieldLine(_ line: Slice<UnsafeRawBufferPointer>) throws(HTTP1ParseError) -> (HTTPField, KnownField) {
         guard let first = line.first else { throw .bad("empty field line") }
         if first == 0x20 || first == 0x09 { throw .bad("obsolete line folding") }
         var colon = line.startIndex
@@ -81,8 +81,8 @@ enum HTTP1Syntax {
         let value = UnsafeRawBufferPointer(rebasing: line[start..<end])
         guard value.allSatisfy(isFieldValueChar) else { throw .bad("invalid character in field value") }
         let nameBytes = UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon])
-        let name = HTTP1FieldNames.name(nameBytes)
-        return HTTPField(name: name, value: value)
+        let (name, known) = HTTP1FieldNames.name(nameBytes)
+        return (HTTPField(name: name, value: value), known)
     }
 
     /// Content-Length = 1*DIGIT, at most 18 digits so it fits an Int64.
@@ -143,6 +143,7 @@ enum HTTP1Syntax {
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
     static func keepAlive(_ fields: HTTPFields, minor: UInt8) -> Bool {
+        guard fields.contains(.connection) else { return minor >= 1 }
         var close = false
         var keepAlive = false
         for value in fields[values: .connection] {

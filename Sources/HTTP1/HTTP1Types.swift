@@ -25,6 +25,9 @@ public struct HTTP1RequestHead: Sendable {
     public var framing: HTTP1BodyFraming
     /// The client sent `Expect: 100-continue` and waits for an interim response before sending its body.
     public var expectsContinue: Bool
+    /// The head carries hop-by-hop fields or `Expect`, which a proxy must remove before forwarding.
+    /// False for most requests, which then skip the stripping pass.
+    public var hasConnectionSpecificFields = true
 
     public init(request: HTTPRequest, minorVersion: UInt8, keepAlive: Bool, framing: HTTP1BodyFraming, expectsContinue: Bool) {
         self.request = request
@@ -42,6 +45,8 @@ public struct HTTP1ResponseHead: Sendable {
     /// Whether the server lets the connection be reused after this response.
     public var keepAlive: Bool
     public var framing: HTTP1BodyFraming
+    /// The head carries hop-by-hop fields a proxy must remove.
+    public var hasConnectionSpecificFields = true
 
     public init(response: HTTPResponse, minorVersion: UInt8, keepAlive: Bool, framing: HTTP1BodyFraming) {
         self.response = response

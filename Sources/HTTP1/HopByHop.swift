@@ -12,7 +12,8 @@ public enum HopByHop {
         if keepTETrailers, let te = fields[.te] {
             teTrailers = te.split(separator: ",").contains { $0.trimmingOWS().caseInsensitiveEquals("trailers") }
         }
-        for value in fields[values: .connection] {
+        let hasConnection = fields.contains(.connection)
+        for value in hasConnection ? fields[values: .connection] : [] {
             for element in value.split(separator: ",") {
                 let token = element.trimmingOWS()
                 if let name = HTTPField.Name(String(token)) { fields[name] = nil }

@@ -166,7 +166,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         closeAfterResponse = false
         var request = head.request
         if request.scheme == nil { request.scheme = listener.scheme }
-        let stream = ProxyStream(request: request, framing: head.framing, protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
+        let stream = ProxyStream(request: request, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
+                                 protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
                                  downstreamAddress: downstreamAddress, listener: listener, loop: loop, responder: self)
         self.stream = stream
         stream.start()

@@ -31,7 +31,12 @@ public struct AccessLogRecord {
 
     /// Appends the record as one JSON object and a newline.
     public func write(to buffer: inout ByteBuffer) {
-        var json = JSONLineWriter(buffer: buffer)
+        // Move the buffer into the writer and back, rather than copy it: a second reference would make
+        // the first write copy the whole batch.
+        var json = JSONLineWriter(buffer: ByteBuffer())
+        swap(&json.buffer, &buffer)
+        defer { swap(&json.buffer, &buffer) }
+        json.buffer.reserveCapacity(minimumWritableBytes: 512)
         json.begin()
         json.field("time", rfc3339: startUnixNanos)
         json.field("request_id", requestID)
@@ -51,6 +56,5 @@ public struct AccessLogRecord {
         json.field("error_source", errorSource?.rawValue)
         json.field("error", error)
         json.end()
-        buffer = json.buffer
     }
 }

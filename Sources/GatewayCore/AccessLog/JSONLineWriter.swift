@@ -93,6 +93,19 @@ struct JSONLineWriter {
 
     private mutating func writeEscaped(_ value: String) {
         buffer.writeInteger(UInt8(ascii: "\""))
+        // Fast path: almost every value (paths, addresses, ids) needs no escaping, so copy it whole.
+        var value = value
+        let copied = value.withUTF8 { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x7F {
+                return false
+            }
+            buffer.writeBytes(bytes)
+            return true
+        }
+        if copied {
+            buffer.writeInteger(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")

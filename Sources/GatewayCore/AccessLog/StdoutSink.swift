@@ -60,8 +60,8 @@ public final class StdoutSink: Sendable {
     }
 }
 
-/// The access-log lines of one event loop, collected during a loop tick and handed to the sink as one
-/// batch at its end.
+/// The access-log lines of one event loop, collected for up to `batchInterval` (or 64 KiB) and handed
+/// to the sink as one batch.
 public final class AccessLogBuffer {
     private let eventLoop: EventLoop
     private let sink: StdoutSink
@@ -69,6 +69,8 @@ public final class AccessLogBuffer {
     private var lines = 0
     private var flushScheduled = false
     public let enabled: Bool
+
+    static let batchInterval = TimeAmount.milliseconds(10)
 
     public init(eventLoop: EventLoop, sink: StdoutSink, enabled: Bool) {
         self.eventLoop = eventLoop
@@ -84,9 +86,11 @@ public final class AccessLogBuffer {
         if batch.readableBytes >= 64 * 1024 {
             flush()
         } else if !flushScheduled {
+            // Batch for a few milliseconds: one hand-over to the writer thread per batch, not per
+            // request, and the lines still appear promptly.
             flushScheduled = true
             let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
-            eventLoop.execute { loopBoundSelf.value.flush() }
+            eventLoop.scheduleTask(in: Self.batchInterval) { loopBoundSelf.value.flush() }
         }
     }
 

@@ -25,6 +25,7 @@ public final class ProxyStream {
     private var responder: DownstreamResponder?
     private var request: HTTPRequest
     private let requestFraming: HTTP1BodyFraming
+    private let stripConnectionFields: Bool
     private var state: State = .waitingForUpstream
     private var route: Route?
     private var cluster: ClusterLoopState?
@@ -37,7 +38,6 @@ public final class ProxyStream {
     private var pendingTrailers: HTTPFields?
     private var requestBodyPaused = false
     private var retriedStaleConnection = false
-    private var timeout: Scheduled<Void>?
     private var record: AccessLogRecord
     private let started: NIODeadline
     private var upstreamStarted: NIODeadline?
@@ -45,13 +45,16 @@ public final class ProxyStream {
     /// - Parameters:
     ///   - request: The request as received; authority and path are what routing sees.
     ///   - framing: How its body is delimited: `.none`, a known length, or chunked (unknown length).
-    public init(request: HTTPRequest, framing: HTTP1BodyFraming, protocolName: String, downstreamAddress: String,
-                listener: ListenerRuntime, loop: LoopContext, responder: DownstreamResponder) {
+    ///   - hasConnectionSpecificFields: The request may carry hop-by-hop fields or `Expect` to strip;
+    ///     false lets the common request skip that pass.
+    public init(request: HTTPRequest, framing: HTTP1BodyFraming, hasConnectionSpecificFields: Bool = true, protocolName: String,
+                downstreamAddress: String, listener: ListenerRuntime, loop: LoopContext, responder: DownstreamResponder) {
         self.loop = loop
         self.listener = listener
         self.responder = responder
         self.request = request
         self.requestFraming = framing
+        self.stripConnectionFields = hasConnectionSpecificFields
         self.requestComplete = framing == .none
         self.started = .now()
         self.record = AccessLogRecord(startUnixNanos: Self.unixNanosNow(), listener: listener.name,
@@ -80,9 +83,7 @@ public final class ProxyStream {
         }
         prepareUpstreamRequest(requestID: requestID)
         if let requestTimeout = route.requestTimeout {
-            timeout = loop.eventLoop.assumeIsolated().scheduleTask(in: requestTimeout) { [self] in
-                fail(.requestTimeout)
-            }
+            loop.deadlines.watch(self, deadline: started + requestTimeout)
         }
         let cluster = loop.clusters[route.clusterIndex]
         self.cluster = cluster
@@ -149,8 +150,10 @@ public final class ProxyStream {
 
     private func prepareUpstreamRequest(requestID: String) {
         var fields = request.headerFields
-        HopByHop.strip(&fields, keepTETrailers: true)
-        fields[.expect] = nil
+        if stripConnectionFields {
+            HopByHop.strip(&fields, keepTETrailers: true)
+            fields[.expect] = nil
+        }
         fields[.xRequestID] = requestID
         let clientIP = Self.ipOnly(record.downstreamAddress)
         if let forwarded = fields[.xForwardedFor] {
@@ -251,8 +254,6 @@ public final class ProxyStream {
 
     private func finish(status: Int, closeConnection: Bool) {
         state = .finished
-        timeout?.cancel()
-        timeout = nil
         pendingBody = []
         let now = NIODeadline.now()
         record.status = status
@@ -286,11 +287,17 @@ public final class ProxyStream {
     }
 }
 
+extension ProxyStream: DeadlineTarget {
+    var isDeadlineSettled: Bool { isFinished }
+
+    func deadlineExpired() { fail(.requestTimeout) }
+}
+
 extension ProxyStream: UpstreamResponseDelegate {
     public func upstreamResponseHead(_ head: HTTP1ResponseHead) {
         guard let responder else { return }
         var response = head.response
-        HopByHop.strip(&response.headerFields)
+        if head.hasConnectionSpecificFields { HopByHop.strip(&response.headerFields) }
         let length: ResponseBodyLength
         switch head.framing {
         case .none: length = .none

@@ -10,12 +10,14 @@ public final class LoopContext {
     public let clusters: [ClusterLoopState]
     public let accessLog: AccessLogBuffer
     var requestIDs = RequestIDGenerator()
+    let deadlines: DeadlineSweeper
 
     public init(eventLoop: EventLoop, loopIndex: Int, runtime: GatewayRuntime, accessLog: AccessLogBuffer) {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.clusters = runtime.clusters.map { ClusterLoopState(cluster: $0, eventLoop: eventLoop, loopIndex: loopIndex) }
         self.accessLog = accessLog
+        self.deadlines = DeadlineSweeper(eventLoop: eventLoop)
     }
 }
 
@@ -40,31 +42,45 @@ public struct LoopContexts: @unchecked Sendable {
     public var all: [LoopContext] { Array(contexts.values) }
 }
 
-/// Random version-4 UUIDs for X-Request-Id, from a per-loop generator.
+/// Random version-4 UUIDs for X-Request-Id. A request id needs uniqueness, not secrecy, so a fast
+/// per-loop generator (wyrand, seeded from the system's random source) replaces two `getrandom`
+/// system calls per request.
 struct RequestIDGenerator {
-    private var generator = SystemRandomNumberGenerator()
+    private var state: UInt64
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    private mutating func nextWord() -> UInt64 {
+        state &+= 0xa076_1d64_78bd_642f
+        let product = state.multipliedFullWidth(by: state ^ 0xe703_7ed1_a0b4_28db)
+        return product.high ^ product.low
+    }
 
     mutating func next() -> String {
-        var high = generator.next() as UInt64
-        var low = generator.next() as UInt64
+        var high = nextWord()
+        var low = nextWord()
         high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000
         low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
-        var bytes = [UInt8](repeating: 0, count: 36)
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = 0
-        func put(_ value: UInt64, nibbles: Int, from shift: Int) {
-            var s = shift
-            for _ in 0..<nibbles {
-                bytes[out] = hex[Int((value >> UInt64(s)) & 0xF)]
-                out += 1
-                s -= 4
+        return String(unsafeUninitializedCapacity: 36) { bytes in
+            let hex: StaticString = "0123456789abcdef"
+            var out = 0
+            func put(_ value: UInt64, nibbles: Int, from shift: Int) {
+                var s = shift
+                for _ in 0..<nibbles {
+                    bytes[out] = hex.utf8Start[Int((value >> UInt64(s)) & 0xF)]
+                    out += 1
+                    s -= 4
+                }
             }
+            put(high, nibbles: 8, from: 60); bytes[out] = 0x2D; out += 1
+            put(high, nibbles: 4, from: 28); bytes[out] = 0x2D; out += 1
+            put(high, nibbles: 4, from: 12); bytes[out] = 0x2D; out += 1
+            put(low, nibbles: 4, from: 60); bytes[out] = 0x2D; out += 1
+            put(low, nibbles: 12, from: 44)
+            return 36
         }
-        put(high, nibbles: 8, from: 60); bytes[out] = 0x2D; out += 1
-        put(high, nibbles: 4, from: 28); bytes[out] = 0x2D; out += 1
-        put(high, nibbles: 4, from: 12); bytes[out] = 0x2D; out += 1
-        put(low, nibbles: 4, from: 60); bytes[out] = 0x2D; out += 1
-        put(low, nibbles: 12, from: 44)
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
