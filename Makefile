@@ -15,7 +15,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 # apt packages, by purpose
-DEPS_BUILD := libssl-dev libnghttp2-dev liblua5.4-dev pkg-config
+DEPS_BUILD := libssl-dev libnghttp2-dev liblua5.4-dev libyaml-dev pkg-config
 DEPS_TEST  := curl nghttp2-client openssl redis-server python3
 DEPS_BENCH := wrk nginx haproxy h2o hey nghttp2-client curl openssl python3
 DEPS_CERTS := openssl

@@ -53,6 +53,9 @@ public final class GatewayServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            // NIO keeps each connection's last receive buffer for reuse, so its initial size is paid by
+            // every idle keep-alive connection. Start small; the allocator grows it for busy ones.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let loop = contexts.context(for: channel.eventLoop)

@@ -493,7 +493,8 @@ struct ConfigLoaderTests {
     func duplicateYAMLKey() throws {
         let yaml = ConfigFixture.minimal(replacing: "    address: 127.0.0.1:8080", with: "    address: 127.0.0.1:8080\n    address: 127.0.0.1:8081")
         let error = try ConfigFixture.singleError(yaml)
-        #expect(error.line == 3)
+        // Reported at the repeated key (line 4), the line the user has to change.
+        #expect(error.line == 4)
         #expect(error.column > 0)
         #expect(error.message == "duplicate key 'address'")
     }

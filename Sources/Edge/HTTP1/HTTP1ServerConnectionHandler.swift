@@ -57,7 +57,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         self.context = context
         if let remote = context.channel.remoteAddress { downstreamAddress = Self.describe(remote) }
         readTimer.onExpiry = { [unowned self] kind in self.readTimedOut(kind) }
-        readTimer.update(.idle, on: context.eventLoop)
+        readTimer.update(.idle, sweeper: loop.connectionDeadlines)
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -204,7 +204,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     // MARK: - Timeouts
 
     private func updateReadTimer() {
-        guard let context, !closing else { return }
+        guard context != nil, !closing else { return }
         let kind: ReadTimer.Kind
         if let stream, !stream.isFinished {
             kind = parser.isInBody && !requestBodyPaused ? .bodyRead : .none
@@ -213,7 +213,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         } else {
             kind = .idle
         }
-        readTimer.update(kind, on: context.eventLoop)
+        readTimer.update(kind, sweeper: loop.connectionDeadlines)
     }
 
     private func readTimedOut(_ kind: ReadTimer.Kind) {

@@ -1,11 +1,10 @@
+import GatewayCore
 import NIOCore
 
-/// The one timer of a client connection, for whichever read deadline applies now: idle between
-/// requests, header read (slowloris), or body read (a dribbling upload).
-///
-/// Changing the deadline does not reschedule: when the timer fires early it re-arms for the current
-/// deadline. A keep-alive connection therefore costs one timer per idle period, not one per request.
-final class ReadTimer {
+/// The read deadline of a client connection, for whichever applies now: idle between requests, header
+/// read (slowloris), or body read (a dribbling upload). Checked by the event loop's connection sweeper,
+/// so an idle keep-alive connection holds no scheduled task of its own.
+final class ReadTimer: SweepTarget {
     enum Kind: Equatable {
         case none
         case idle
@@ -19,9 +18,8 @@ final class ReadTimer {
     private var kind = Kind.none
     private var deadline = NIODeadline.distantFuture
     private var lastRead = NIODeadline.now()
-    private var scheduled: Scheduled<Void>?
-    private var scheduledFor = NIODeadline.distantFuture
-    private var eventLoop: EventLoop?
+    private var registered = false
+    private var cancelled = false
     var onExpiry: ((Kind) -> Void)?
 
     init(headerRead: TimeAmount?, bodyRead: TimeAmount?, idle: TimeAmount?) {
@@ -32,8 +30,7 @@ final class ReadTimer {
 
     func noteRead() { lastRead = .now() }
 
-    func update(_ newKind: Kind, on eventLoop: EventLoop) {
-        self.eventLoop = eventLoop
+    func update(_ newKind: Kind, sweeper: Sweeper) {
         if newKind == kind && newKind != .idle { return }
         kind = newKind
         let now = NIODeadline.now()
@@ -41,39 +38,36 @@ final class ReadTimer {
         case .none: deadline = .distantFuture
         case .idle: deadline = idle.map { now + $0 } ?? .distantFuture
         case .headerRead: deadline = headerRead.map { now + $0 } ?? .distantFuture
-        case .bodyRead: deadline = bodyRead.map { lastRead + $0 } ?? .distantFuture
+        case .bodyRead: deadline = .distantFuture  // computed from the last read when checked
         }
-        arm()
+        if !registered && !cancelled {
+            registered = true
+            sweeper.add(self)
+        }
     }
 
     func cancel() {
         kind = .none
-        scheduled?.cancel()
-        scheduled = nil
+        cancelled = true
         onExpiry = nil
     }
 
-    private func arm() {
-        guard deadline != .distantFuture, let eventLoop else { return }
-        if scheduled != nil && scheduledFor <= deadline { return }
-        scheduled?.cancel()
-        scheduledFor = deadline
-        scheduled = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            self?.fired()
+    func sweep(now: NIODeadline) -> Bool {
+        if cancelled { return false }
+        let due: NIODeadline
+        switch kind {
+        case .none: return true
+        case .bodyRead:
+            guard let bodyRead else { return true }
+            due = lastRead + bodyRead
+        case .idle, .headerRead:
+            due = deadline
         }
-    }
-
-    private func fired() {
-        scheduled = nil
-        scheduledFor = .distantFuture
-        if kind == .bodyRead, let bodyRead { deadline = lastRead + bodyRead }
-        if kind == .none || deadline == .distantFuture { return }
-        if NIODeadline.now() >= deadline {
+        if now >= due {
             let expired = kind
             kind = .none
             onExpiry?(expired)
-        } else {
-            arm()
         }
+        return !cancelled
     }
 }

@@ -1,5 +1,3 @@
-import Yams
-
 /// Turns a YAML file into a validated `GatewayConfig`, reporting every problem with file, line and key.
 public enum ConfigLoader {
     public static func load(file: String) throws(ConfigErrors) -> GatewayConfig {
@@ -14,16 +12,16 @@ public enum ConfigLoader {
 
     public static func parse(yaml: String, file: String) throws(ConfigErrors) -> GatewayConfig {
         let diagnostics = ConfigDiagnostics(file: file)
-        let root: Node
+        let root: YAMLNode
         do {
-            guard let node = try Yams.compose(yaml: yaml) else {
+            guard let node = try YAMLComposer.compose(yaml), !node.isNull else {
                 throw ConfigErrors(errors: [ConfigError(file: file, line: 1, column: 1, keyPath: "", message: "the file is empty")])
             }
             root = node
+        } catch let error as YAMLSyntaxError {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: error.mark.line, column: error.mark.column, keyPath: "", message: error.message)])
         } catch let error as ConfigErrors {
             throw error
-        } catch let error as YamlError {
-            throw ConfigErrors(errors: [yamlSyntaxError(error, file: file)])
         } catch {
             throw ConfigErrors(errors: [ConfigError(file: file, line: 0, column: 0, keyPath: "", message: "invalid YAML: \(error)")])
         }
@@ -32,22 +30,6 @@ public enum ConfigLoader {
             throw ConfigErrors(errors: diagnostics.errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
         }
         return config!
-    }
-
-    private static func yamlSyntaxError(_ error: YamlError, file: String) -> ConfigError {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
-            let what = context.map { "\($0.text) " } ?? ""
-            return ConfigError(file: file, line: mark.line, column: mark.column, keyPath: "", message: "invalid YAML: \(what)\(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            // Yams's own description embeds the whole document; point at the (first) repeated key instead.
-            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return ConfigError(file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
-                               message: "duplicate key \(keys)")
-        default:
-            return ConfigError(file: file, line: 0, column: 0, keyPath: "", message: "invalid YAML: \(error)")
-        }
     }
 
     static func readFile(_ path: String) throws -> String {

@@ -1,5 +1,3 @@
-import Yams
-
 /// Collects errors while a YAML document is turned into typed config.
 final class ConfigDiagnostics {
     let file: String
@@ -7,7 +5,7 @@ final class ConfigDiagnostics {
 
     init(file: String) { self.file = file }
 
-    func error(_ node: Node?, _ path: String, _ message: String) {
+    func error(_ node: YAMLNode?, _ path: String, _ message: String) {
         let mark = node?.mark
         let error = ConfigError(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, keyPath: path, message: message)
         // Cross-reference checks revisit nodes; each problem is still reported once.
@@ -18,15 +16,14 @@ final class ConfigDiagnostics {
 /// A YAML node together with its key path, with typed accessors that report, never throw, so that
 /// one pass finds every error. Accessors return nil after reporting.
 struct ConfigValue {
-    let node: Node
+    let node: YAMLNode
     let path: String
     let diagnostics: ConfigDiagnostics
 
     func fail(_ message: String) { diagnostics.error(node, path, message) }
 
     var scalarString: String? {
-        guard case .scalar(let scalar) = node else { return nil }
-        return scalar.string
+        node.string
     }
 
     func string() -> String? {
@@ -74,23 +71,23 @@ struct ConfigValue {
     }
 
     func mapping(allowed: [String]) -> ConfigMapping? {
-        guard case .mapping(let mapping) = node else { fail("expected a mapping with keys: \(allowed.joined(separator: ", "))"); return nil }
+        guard case .mapping(let mapping, _) = node else { fail("expected a mapping with keys: \(allowed.joined(separator: ", "))"); return nil }
         return ConfigMapping(mapping: mapping, value: self, allowed: allowed)
     }
 
     func sequence() -> [ConfigValue]? {
-        guard case .sequence(let sequence) = node else { fail("expected a list"); return nil }
+        guard case .sequence(let sequence, _) = node else { fail("expected a list"); return nil }
         return sequence.enumerated().map { ConfigValue(node: $1, path: "\(path)[\($0)]", diagnostics: diagnostics) }
     }
 }
 
 /// A mapping whose keys are checked against the allowed set when reading is done.
 struct ConfigMapping {
-    let mapping: Node.Mapping
+    let mapping: [(key: YAMLNode, value: YAMLNode)]
     let value: ConfigValue
     let allowed: [String]
 
-    init(mapping: Node.Mapping, value: ConfigValue, allowed: [String]) {
+    init(mapping: [(key: YAMLNode, value: YAMLNode)], value: ConfigValue, allowed: [String]) {
         self.mapping = mapping
         self.value = value
         self.allowed = allowed
@@ -114,9 +111,7 @@ struct ConfigMapping {
     subscript(_ key: String) -> ConfigValue? {
         precondition(allowed.contains(key), "config reader asked for undeclared key \(key)")
         for (k, v) in mapping where k.string == key {
-            if case .scalar(let scalar) = v, scalar.tag == .implicit, scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty && scalar.style == .plain {
-                return nil
-            }
+            if v.isNull { return nil }
             return ConfigValue(node: v, path: childPath(key), diagnostics: value.diagnostics)
         }
         return nil

@@ -40,6 +40,7 @@ public final class ProxyStream {
     private var retriedStaleConnection = false
     private var record: AccessLogRecord
     private let started: NIODeadline
+    private var deadline = NIODeadline.distantFuture
     private var upstreamStarted: NIODeadline?
 
     /// - Parameters:
@@ -83,7 +84,8 @@ public final class ProxyStream {
         }
         prepareUpstreamRequest(requestID: requestID)
         if let requestTimeout = route.requestTimeout {
-            loop.deadlines.watch(self, deadline: started + requestTimeout)
+            deadline = started + requestTimeout
+            loop.requestDeadlines.add(self)
         }
         let cluster = loop.clusters[route.clusterIndex]
         self.cluster = cluster
@@ -287,10 +289,13 @@ public final class ProxyStream {
     }
 }
 
-extension ProxyStream: DeadlineTarget {
-    var isDeadlineSettled: Bool { isFinished }
-
-    func deadlineExpired() { fail(.requestTimeout) }
+extension ProxyStream: SweepTarget {
+    public func sweep(now: NIODeadline) -> Bool {
+        if isFinished { return false }
+        if now < deadline { return true }
+        fail(.requestTimeout)
+        return false
+    }
 }
 
 extension ProxyStream: UpstreamResponseDelegate {

@@ -1,36 +1,33 @@
 import NIOCore
 
-/// Something with a deadline that a `DeadlineSweeper` watches.
-protocol DeadlineTarget: AnyObject {
-    /// True once the target no longer needs its deadline (finished normally).
-    var isDeadlineSettled: Bool { get }
-    func deadlineExpired()
+/// Something whose deadline a `Sweeper` checks periodically.
+public protocol SweepTarget: AnyObject {
+    /// Checks the deadline against `now`, acting if it passed. Returns false once the target no longer
+    /// needs checking (it finished, or its connection closed); it is then dropped.
+    func sweep(now: NIODeadline) -> Bool
 }
 
-/// Request deadlines of one event loop, checked by a single repeating timer instead of one scheduled
-/// task per request. Scheduling and cancelling a NIO task per request cost more than the rest of a
-/// small request's bookkeeping; here registering is an array append and settling is free.
-/// Deadlines fire up to `resolution` late, which is fine for timeouts measured in seconds.
-final class DeadlineSweeper {
-    private struct Entry {
-        let deadline: NIODeadline
-        let target: DeadlineTarget
-    }
-
-    static let resolution = TimeAmount.milliseconds(25)
-
+/// The timeouts of one event loop, checked by a single repeating timer instead of one scheduled task
+/// each. Scheduling and cancelling a NIO task per request costs more than the rest of a small request's
+/// bookkeeping, and every idle connection holding one costs memory; here registering is an array
+/// append. Deadlines fire up to `interval` late, which is fine for timeouts measured in seconds.
+public final class Sweeper {
     private let eventLoop: EventLoop
-    private var entries: [Entry] = []
-    private var spare: [Entry] = []
+    private let interval: TimeAmount
+    private var targets: [SweepTarget] = []
+    private var sweeping: [SweepTarget] = []
     private var task: RepeatedTask?
 
-    init(eventLoop: EventLoop) { self.eventLoop = eventLoop }
+    public init(eventLoop: EventLoop, interval: TimeAmount) {
+        self.eventLoop = eventLoop
+        self.interval = interval
+    }
 
-    func watch(_ target: DeadlineTarget, deadline: NIODeadline) {
-        entries.append(Entry(deadline: deadline, target: target))
+    public func add(_ target: SweepTarget) {
+        targets.append(target)
         if task == nil {
             let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
-            task = eventLoop.scheduleRepeatedTask(initialDelay: Self.resolution, delay: Self.resolution) { _ in
+            task = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
                 loopBoundSelf.value.sweep()
             }
         }
@@ -38,17 +35,14 @@ final class DeadlineSweeper {
 
     private func sweep() {
         let now = NIODeadline.now()
-        var expired: [DeadlineTarget] = []
-        spare.removeAll(keepingCapacity: true)
-        for entry in entries where !entry.target.isDeadlineSettled {
-            if entry.deadline <= now { expired.append(entry.target) } else { spare.append(entry) }
-        }
-        swap(&entries, &spare)
-        spare.removeAll(keepingCapacity: true)
-        if entries.isEmpty && expired.isEmpty {
+        // Targets may add new ones while being checked (a timed-out request lets the next pipelined one
+        // start): those land in `targets`, the survivors are appended after them.
+        swap(&targets, &sweeping)
+        for target in sweeping where target.sweep(now: now) { targets.append(target) }
+        sweeping.removeAll(keepingCapacity: true)
+        if targets.isEmpty {
             task?.cancel()
             task = nil
         }
-        for target in expired { target.deadlineExpired() }
     }
 }

@@ -1,8 +1,9 @@
 import HTTP1
 import NIOCore
 
-/// A listener's settings in the form the data path uses, computed once at load.
-public struct ListenerRuntime: Sendable {
+/// A listener's settings in the form the data path uses, computed once at load. A class, so each of
+/// thousands of connections holds a pointer to it rather than a copy.
+public final class ListenerRuntime: Sendable {
     public let name: String
     public let address: HostPort
     /// "http" or "https": the scheme clients used, for X-Forwarded-Proto.
@@ -14,6 +15,21 @@ public struct ListenerRuntime: Sendable {
     public let idleTimeout: TimeAmount?
     public let requestTimeout: TimeAmount?
     public let routes: RouteTable
+
+    public init(name: String, address: HostPort, scheme: String, parserLimits: HTTP1Limits, maxBodyBytes: Int64?,
+                headerReadTimeout: TimeAmount?, bodyReadTimeout: TimeAmount?, idleTimeout: TimeAmount?,
+                requestTimeout: TimeAmount?, routes: RouteTable) {
+        self.name = name
+        self.address = address
+        self.scheme = scheme
+        self.parserLimits = parserLimits
+        self.maxBodyBytes = maxBodyBytes
+        self.headerReadTimeout = headerReadTimeout
+        self.bodyReadTimeout = bodyReadTimeout
+        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
+        self.routes = routes
+    }
 }
 
 extension ConfigDuration {

@@ -10,14 +10,18 @@ public final class LoopContext {
     public let clusters: [ClusterLoopState]
     public let accessLog: AccessLogBuffer
     var requestIDs = RequestIDGenerator()
-    let deadlines: DeadlineSweeper
+    /// Request deadlines: checked often, since they end with a 504.
+    let requestDeadlines: Sweeper
+    /// Connection read deadlines (idle, header, body): many, mostly idle, checked less often.
+    public let connectionDeadlines: Sweeper
 
     public init(eventLoop: EventLoop, loopIndex: Int, runtime: GatewayRuntime, accessLog: AccessLogBuffer) {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.clusters = runtime.clusters.map { ClusterLoopState(cluster: $0, eventLoop: eventLoop, loopIndex: loopIndex) }
         self.accessLog = accessLog
-        self.deadlines = DeadlineSweeper(eventLoop: eventLoop)
+        self.requestDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(25))
+        self.connectionDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(100))
     }
 }
 
