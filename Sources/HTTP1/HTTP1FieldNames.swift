@@ -14,57 +14,78 @@ enum KnownField: UInt8 {
 
 /// Interns the field names nearly every message carries, so parsing them allocates nothing, and
 /// classifies the ones framing depends on so the parser never searches the fields afterwards.
+/// A switch on the length, then byte comparisons against static strings: no retains, no hashing.
 enum HTTP1FieldNames {
-    private struct Entry {
-        let name: HTTPField.Name
-        let known: KnownField
-        let lowercase: [UInt8]
-        let raw: [UInt8]
-    }
-
-    private static let entries: [Entry] = {
-        let table: [(HTTPField.Name, KnownField)] = [
-            (.hostField, .host), (.contentLength, .contentLength), (.transferEncoding, .transferEncoding),
-            (.connection, .connection), (.expect, .expect), (.keepAlive, .otherHopByHop), (.proxyConnection, .otherHopByHop),
-            (.te, .otherHopByHop), (.upgrade, .otherHopByHop), (.trailer, .otherHopByHop),
-            (.userAgent, .other), (.accept, .other), (.acceptEncoding, .other), (.acceptLanguage, .other), (.contentType, .other),
-            (.cookie, .other), (.authorization, .other), (.cacheControl, .other), (.date, .other), (.server, .other),
-            (.setCookie, .other), (.location, .other), (.xForwardedFor, .other), (.xForwardedProto, .other), (.xRequestID, .other),
-            (.origin, .other), (.referer, .other), (.ifNoneMatch, .other), (.ifModifiedSince, .other), (.eTag, .other),
-            (.lastModified, .other), (.vary, .other), (.contentEncoding, .other), (.acceptRanges, .other),
-        ]
-        return table.map { Entry(name: $0.0, known: $0.1, lowercase: Array($0.0.canonicalName.utf8), raw: Array($0.0.rawName.utf8)) }
-    }()
-
-    /// Entry indexes by name length, so a lookup compares against two or three candidates at most.
-    private static let byLength: [[Int]] = {
-        var buckets = Array(repeating: [Int](), count: 33)
-        for (index, entry) in entries.enumerated() where entry.lowercase.count < 33 { buckets[entry.lowercase.count].append(index) }
-        return buckets
-    }()
-
     static func name(_ bytes: UnsafeRawBufferPointer) -> (HTTPField.Name, KnownField) {
-        if bytes.count < 33 {
-            for index in byLength[bytes.count] {
-                let entry = entries[index]
-                if equalsIgnoringASCIICase(bytes, entry.lowercase) {
-                    let name = bytes.elementsEqual(entry.raw) ? entry.name : HTTPField.Name(String(decoding: bytes, as: UTF8.self))!
-                    return (name, entry.known)
-                }
-            }
+        switch bytes.count {
+        case 2:
+            if let hit = match(bytes, "te", "TE", .te, .otherHopByHop) { return hit }
+        case 4:
+            if let hit = match(bytes, "host", "Host", .hostField, .host) { return hit }
+            if let hit = match(bytes, "date", "Date", .date, .other) { return hit }
+            if let hit = match(bytes, "vary", "Vary", .vary, .other) { return hit }
+            if let hit = match(bytes, "etag", "ETag", .eTag, .other) { return hit }
+        case 6:
+            if let hit = match(bytes, "accept", "Accept", .accept, .other) { return hit }
+            if let hit = match(bytes, "cookie", "Cookie", .cookie, .other) { return hit }
+            if let hit = match(bytes, "server", "Server", .server, .other) { return hit }
+            if let hit = match(bytes, "expect", "Expect", .expect, .expect) { return hit }
+            if let hit = match(bytes, "origin", "Origin", .origin, .other) { return hit }
+        case 7:
+            if let hit = match(bytes, "upgrade", "Upgrade", .upgrade, .otherHopByHop) { return hit }
+            if let hit = match(bytes, "referer", "Referer", .referer, .other) { return hit }
+            if let hit = match(bytes, "trailer", "Trailer", .trailer, .otherHopByHop) { return hit }
+        case 8:
+            if let hit = match(bytes, "location", "Location", .location, .other) { return hit }
+        case 10:
+            if let hit = match(bytes, "connection", "Connection", .connection, .connection) { return hit }
+            if let hit = match(bytes, "user-agent", "User-Agent", .userAgent, .other) { return hit }
+            if let hit = match(bytes, "keep-alive", "Keep-Alive", .keepAlive, .otherHopByHop) { return hit }
+            if let hit = match(bytes, "set-cookie", "Set-Cookie", .setCookie, .other) { return hit }
+        case 12:
+            if let hit = match(bytes, "content-type", "Content-Type", .contentType, .other) { return hit }
+            if let hit = match(bytes, "x-request-id", "X-Request-Id", .xRequestID, .other) { return hit }
+        case 13:
+            if let hit = match(bytes, "cache-control", "Cache-Control", .cacheControl, .other) { return hit }
+            if let hit = match(bytes, "authorization", "Authorization", .authorization, .other) { return hit }
+            if let hit = match(bytes, "last-modified", "Last-Modified", .lastModified, .other) { return hit }
+            if let hit = match(bytes, "if-none-match", "If-None-Match", .ifNoneMatch, .other) { return hit }
+            if let hit = match(bytes, "accept-ranges", "Accept-Ranges", .acceptRanges, .other) { return hit }
+        case 14:
+            if let hit = match(bytes, "content-length", "Content-Length", .contentLength, .contentLength) { return hit }
+        case 15:
+            if let hit = match(bytes, "accept-encoding", "Accept-Encoding", .acceptEncoding, .other) { return hit }
+            if let hit = match(bytes, "accept-language", "Accept-Language", .acceptLanguage, .other) { return hit }
+            if let hit = match(bytes, "x-forwarded-for", "X-Forwarded-For", .xForwardedFor, .other) { return hit }
+        case 16:
+            if let hit = match(bytes, "content-encoding", "Content-Encoding", .contentEncoding, .other) { return hit }
+            if let hit = match(bytes, "proxy-connection", "Proxy-Connection", .proxyConnection, .otherHopByHop) { return hit }
+        case 17:
+            if let hit = match(bytes, "transfer-encoding", "Transfer-Encoding", .transferEncoding, .transferEncoding) { return hit }
+            if let hit = match(bytes, "if-modified-since", "If-Modified-Since", .ifModifiedSince, .other) { return hit }
+            if let hit = match(bytes, "x-forwarded-proto", "X-Forwarded-Proto", .xForwardedProto, .other) { return hit }
+        default:
+            break
         }
         // The parser has checked the bytes are a token, which is all the initializer requires.
         return (HTTPField.Name(String(decoding: bytes, as: UTF8.self))!, .other)
     }
 
+    /// When `bytes` spell `lowercase` in any case: the interned name if they are in its usual
+    /// spelling `canonical`, else a new name keeping the sender's spelling.
     @inline(__always)
-    private static func equalsIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
+    private static func match(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString, _ canonical: StaticString,
+                              _ name: @autoclosure () -> HTTPField.Name, _ known: KnownField) -> (HTTPField.Name, KnownField)? {
+        let expected = UnsafeRawBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        let spelled = UnsafeRawBufferPointer(start: canonical.utf8Start, count: canonical.utf8CodeUnitCount)
+        var exact = true
         for index in 0..<bytes.count {
-            var byte = bytes[index]
-            if byte >= 65 && byte <= 90 { byte += 32 }
-            if byte != lowercase[index] { return false }
+            let byte = bytes[index]
+            let folded = byte >= 65 && byte <= 90 ? byte + 32 : byte
+            if folded != expected[index] { return nil }
+            if byte != spelled[index] { exact = false }
         }
-        return true
+        return (exact ? name() : HTTPField.Name(String(decoding: bytes, as: UTF8.self))!, known)
     }
 }
 

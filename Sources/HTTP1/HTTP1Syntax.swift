@@ -79,9 +79,16 @@ enum HTTP1Syntax {
         while start < end && (line[start] == 0x20 || line[start] == 0x09) { start += 1 }
         while end > start && (line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
         let value = UnsafeRawBufferPointer(rebasing: line[start..<end])
-        guard value.allSatisfy(isFieldValueChar) else { throw .bad("invalid character in field value") }
+        var ascii = true
+        for byte in value {
+            guard isFieldValueChar(byte) else { throw .bad("invalid character in field value") }
+            if byte >= 0x80 { ascii = false }
+        }
         let nameBytes = UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon])
         let (name, known) = HTTP1FieldNames.name(nameBytes)
+        // ASCII values (nearly all) become Strings directly; HTTPTypes' byte initializer re-validates
+        // through an unspecialized generic path. Bytes above 0x7F (obs-text) take that path to stay exact.
+        if ascii { return (HTTPField(name: name, value: String(decoding: value, as: UTF8.self)), known) }
         return (HTTPField(name: name, value: value), known)
     }
 
@@ -143,18 +150,38 @@ enum HTTP1Syntax {
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
     static func keepAlive(_ fields: HTTPFields, minor: UInt8) -> Bool {
-        guard fields.contains(.connection) else { return minor >= 1 }
         var close = false
         var keepAlive = false
-        for value in fields[values: .connection] {
-            for element in value.split(separator: ",") {
-                let token = element.trimmingOWS()
-                if token.caseInsensitiveEquals("close") { close = true }
-                if token.caseInsensitiveEquals("keep-alive") { keepAlive = true }
+        for field in fields where field.name == .connection {
+            var value = field.value
+            value.withUTF8 { bytes in
+                // Walk the comma-separated tokens without splitting into new strings.
+                var start = 0
+                while start <= bytes.count {
+                    var end = start
+                    while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+                    var first = start, last = end
+                    while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
+                    while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
+                    let token = UnsafeBufferPointer(rebasing: bytes[first..<last])
+                    if equalsIgnoringCase(token, "close") { close = true }
+                    if equalsIgnoringCase(token, "keep-alive") { keepAlive = true }
+                    start = end + 1
+                }
             }
         }
         if close { return false }
         return minor >= 1 || keepAlive
+    }
+
+    static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            if (byte >= 65 && byte <= 90 ? byte + 32 : byte) != expected[index] { return false }
+        }
+        return true
     }
 
     /// uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2): a reg-name or IPv4 address, or an IP literal

@@ -1,5 +1,14 @@
 import HTTPTypes
 
+extension HTTPFields {
+    /// The first value of `name`, without the array and joined string that the subscript builds.
+    @inlinable
+    public func firstValue(_ name: HTTPField.Name) -> String? {
+        for field in self where field.name == name { return field.value }
+        return nil
+    }
+}
+
 /// The connection-specific fields a proxy must not forward (RFC 9110 §7.6.1), plus the fields the
 /// `Connection` header nominates.
 public enum HopByHop {

@@ -164,9 +164,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         requestMinorVersion = head.minorVersion
         requestKeepAlive = head.keepAlive
         closeAfterResponse = false
-        var request = head.request
-        if request.scheme == nil { request.scheme = listener.scheme }
-        let stream = ProxyStream(request: request, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
+        let stream = ProxyStream(request: head.request, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
                                  protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
                                  downstreamAddress: downstreamAddress, listener: listener, loop: loop, responder: self)
         self.stream = stream
@@ -268,7 +266,10 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
             responseFraming = .none
         } else if case .known(let length) = bodyLength {
             responseFraming = .contentLength
-            response.headerFields[.contentLength] = String(length)
+            // Usually the upstream's own Content-Length, already right: writing it again would copy the fields.
+            if response.headerFields.firstValue(.contentLength).flatMap(Int64.init) != length {
+                response.headerFields[.contentLength] = String(length)
+            }
         } else if requestMinorVersion >= 1 {
             responseFraming = .chunked
             response.headerFields[.contentLength] = nil

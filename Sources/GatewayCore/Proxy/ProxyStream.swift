@@ -69,7 +69,7 @@ public final class ProxyStream {
 
     /// Routes the request and starts the upstream exchange. Call once, right after init.
     public func start() {
-        let requestID = request.headerFields[.xRequestID].flatMap { Self.isAcceptableRequestID($0) ? $0 : nil } ?? loop.requestIDs.next()
+        let requestID = request.headerFields.firstValue(.xRequestID).flatMap { Self.isAcceptableRequestID($0) ? $0 : nil } ?? loop.requestIDs.next()
         record.requestID = requestID
 
         guard let route = listener.routes.match(authority: request.authority, path: request.path ?? "/") else {
@@ -151,21 +151,21 @@ public final class ProxyStream {
     // MARK: - Upstream exchange
 
     private func prepareUpstreamRequest(requestID: String) {
-        var fields = request.headerFields
+        // Edit the fields in place: a local copy would share storage with the request and make the
+        // first change copy every field.
         if stripConnectionFields {
-            HopByHop.strip(&fields, keepTETrailers: true)
-            fields[.expect] = nil
+            HopByHop.strip(&request.headerFields, keepTETrailers: true)
+            request.headerFields[.expect] = nil
         }
-        fields[.xRequestID] = requestID
+        request.headerFields[.xRequestID] = requestID
         let clientIP = Self.ipOnly(record.downstreamAddress)
-        if let forwarded = fields[.xForwardedFor] {
-            fields[.xForwardedFor] = "\(forwarded), \(clientIP)"
+        if request.headerFields.contains(.xForwardedFor), let forwarded = request.headerFields[.xForwardedFor] {
+            request.headerFields[.xForwardedFor] = "\(forwarded), \(clientIP)"
         } else {
-            fields[.xForwardedFor] = clientIP
+            request.headerFields.append(HTTPField(name: .xForwardedFor, value: clientIP))
         }
-        fields[.xForwardedProto] = listener.scheme
-        if requestFraming == .chunked { fields[.transferEncoding] = "chunked" }
-        request.headerFields = fields
+        request.headerFields[.xForwardedProto] = listener.scheme
+        if requestFraming == .chunked { request.headerFields[.transferEncoding] = "chunked" }
     }
 
     private func connect(to endpoint: Endpoint, fresh: Bool) {
