@@ -12,24 +12,44 @@ extension HTTPFields {
 /// The connection-specific fields a proxy must not forward (RFC 9110 §7.6.1), plus the fields the
 /// `Connection` header nominates.
 public enum HopByHop {
-    static let names: [HTTPField.Name] = [.connection, .keepAlive, .proxyConnection, .te, .transferEncoding, .upgrade, .trailer]
-
-    /// Removes hop-by-hop fields in place. `Transfer-Encoding` goes too: each hop frames its own body.
-    /// `TE: trailers` is the one value that may be forwarded (gRPC needs it); pass `keepTETrailers` for that.
+    /// Removes hop-by-hop fields in place, in one pass. `Transfer-Encoding` goes too: each hop frames its
+    /// own body. `TE: trailers` is the one value that may be forwarded (gRPC needs it); pass
+    /// `keepTETrailers` for that.
     public static func strip(_ fields: inout HTTPFields, keepTETrailers: Bool = false) {
         var teTrailers = false
-        if keepTETrailers, let te = fields[.te] {
-            teTrailers = te.split(separator: ",").contains { $0.trimmingOWS().caseInsensitiveEquals("trailers") }
-        }
-        let hasConnection = fields.contains(.connection)
-        for value in hasConnection ? fields[values: .connection] : [] {
-            for element in value.split(separator: ",") {
-                let token = element.trimmingOWS()
-                if let name = HTTPField.Name(String(token)) { fields[name] = nil }
+        var nominated: [HTTPField.Name] = []
+        var remove: [Int] = []
+        for (index, field) in fields.enumerated() {
+            let name = field.name.canonicalName
+            guard isHopByHop(name) else { continue }
+            remove.append(index)
+            if name == "connection" {
+                // Fields the Connection header names are hop-by-hop too; `close` and `keep-alive` are
+                // options, not field names worth a lookup.
+                for element in field.value.split(separator: ",") {
+                    let token = element.trimmingOWS()
+                    if token.caseInsensitiveEquals("close") || token.caseInsensitiveEquals("keep-alive") { continue }
+                    if let extra = HTTPField.Name(String(token)) { nominated.append(extra) }
+                }
+            } else if name == "te" && keepTETrailers {
+                teTrailers = teTrailers || field.value.split(separator: ",").contains { $0.trimmingOWS().caseInsensitiveEquals("trailers") }
             }
         }
-        // Fast path: most messages carry none of these.
-        for name in names where fields.contains(name) { fields[name] = nil }
-        if teTrailers { fields[.te] = "trailers" }
+        for index in remove.reversed() { fields.remove(at: index) }
+        for name in nominated where fields.contains(name) { fields[name] = nil }
+        if teTrailers { fields.append(HTTPField(name: .te, value: "trailers")) }
+    }
+
+    /// RFC 9110 §7.6.1's connection-specific fields, by lowercase name.
+    @inline(__always)
+    static func isHopByHop(_ canonicalName: String) -> Bool {
+        switch canonicalName.utf8.count {
+        case 2: return canonicalName == "te"
+        case 7: return canonicalName == "upgrade" || canonicalName == "trailer"
+        case 10: return canonicalName == "connection" || canonicalName == "keep-alive"
+        case 16: return canonicalName == "proxy-connection"
+        case 17: return canonicalName == "transfer-encoding"
+        default: return false
+        }
     }
 }

@@ -30,6 +30,7 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     var lastUsed = NIODeadline.now()
     private var readsPaused = false
     private var readPending = false
+    private var headBuffer = ByteBuffer()
 
     init(endpoint: Endpoint, pool: ClusterLoopState) {
         self.endpoint = endpoint
@@ -56,9 +57,11 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         let chunked = framing == .chunked
         state = .active(requestDone: framing == .none || framing == .contentLength(0), responseStarted: false, chunkedRequest: chunked)
         parser.expectResponse(toHEAD: request.method == .head)
-        var buffer = context.channel.allocator.buffer(capacity: 512)
-        buffer.writeHTTP1RequestHead(request)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        // Reuse one head buffer: once the previous write has gone out it is uniquely ours again, so
+        // clearing it allocates nothing.
+        headBuffer.clear()
+        headBuffer.writeHTTP1RequestHead(request)
+        context.write(wrapOutboundOut(headBuffer), promise: nil)
     }
 
     public func sendBody(_ body: ByteBuffer) {
