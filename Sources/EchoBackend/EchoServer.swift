@@ -29,6 +29,7 @@ public struct EchoServerHandle: Sendable {
 ///   omits Content-Length so the body is chunked).
 /// - `fail=reset`: reset the connection instead of answering; `fail=hang`: never answer.
 /// - `header=name:value`: add a response header.
+/// - `early=1`: answer as soon as the head arrives, before reading the body.
 ///
 /// `GET /healthz` answers `200 ok`.
 public enum EchoServer {
@@ -78,6 +79,12 @@ final class EchoHandler: ChannelInboundHandler {
             self.head = head
             bodyBytes = 0
             body.clear()
+            if Self.queryItems(head.uri)["early"] == "1" {
+                // Answer before the body arrives, as servers that reject or ignore bodies do.
+                stats.newRequest()
+                respond(context: context, head: head)
+                self.head = nil
+            }
         case .body(var chunk):
             bodyBytes += chunk.readableBytes
             if body.readableBytes < Self.maxEchoedBody {

@@ -217,3 +217,38 @@ extension RawClient {
         return (String(decoding: buffer[0..<count], as: UTF8.self), false)
     }
 }
+
+@Suite("Early responses")
+struct EarlyResponseTests {
+    @Test("a response that ends before the request body drains the body and keeps the client connection")
+    func earlyResponseKeepsConnection() async throws {
+        try await withGateway(simpleConfig()) { gw in
+            let client = try RawClient(port: gw.port())
+            let body = String(repeating: "b", count: 200_000)
+            try client.send("POST /early?early=1 HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let first = try #require(try client.readResponses(1).first)
+            #expect(first.status == 200)
+            #expect(first.header("connection") == nil)
+            try client.send("GET /after HTTP/1.1\r\nHost: t\r\n\r\n")
+            let second = try #require(try client.readResponses(1).first)
+            #expect(second.json["path"] as? String == "/after")
+        }
+    }
+
+    @Test("an early response to a body larger than the drain limit closes the client connection")
+    func earlyResponseWithHugeBodyCloses() async throws {
+        try await withGateway(simpleConfig()) { gw in
+            let client = try RawClient(port: gw.port())
+            try client.send("POST /early?early=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 50000000\r\n\r\n")
+            let first = try #require(try client.readResponses(1).first)
+            #expect(first.status == 200)
+            // Keep sending: past the 1 MiB drain limit the gateway gives up on the connection.
+            var closed = false
+            let chunk = [UInt8](repeating: 0x61, count: 65536)
+            for _ in 0..<200 {
+                do { try client.send(chunk) } catch { closed = true; break }
+            }
+            #expect(closed || client.isClosedByPeer())
+        }
+    }
+}

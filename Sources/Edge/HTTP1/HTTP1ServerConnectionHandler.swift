@@ -38,6 +38,11 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private var closing = false
 
     private var requestBodyPaused = false
+    /// Draining the rest of a request body whose response is already complete.
+    private var discardingRequestBody = false
+    private var discardedBytes = 0
+    /// Beyond this, draining is not worth it: the connection is closed instead.
+    static let maxDiscardedBodyBytes = 1 << 20
     private var readPending = false
     private var processing = false
     private var reprocess = false
@@ -150,9 +155,21 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
             case .requestHead(let head):
                 startStream(head)
             case .body(let body):
-                stream?.receiveBody(body)
+                if discardingRequestBody {
+                    discardedBytes += body.readableBytes
+                    if discardedBytes > Self.maxDiscardedBodyBytes {
+                        closeAfterFlush()
+                        return
+                    }
+                } else {
+                    stream?.receiveBody(body)
+                }
             case .end(let trailers):
-                stream?.receiveEnd(trailers)
+                if discardingRequestBody {
+                    discardingRequestBody = false
+                } else {
+                    stream?.receiveEnd(trailers)
+                }
             case .responseHead:
                 preconditionFailure("a server-role parser never yields response heads")
             }
@@ -204,7 +221,9 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private func updateReadTimer() {
         guard context != nil, !closing else { return }
         let kind: ReadTimer.Kind
-        if let stream, !stream.isFinished {
+        if discardingRequestBody {
+            kind = .bodyRead
+        } else if let stream, !stream.isFinished {
             kind = parser.isInBody && !requestBodyPaused ? .bodyRead : .none
         } else if (received?.readableBytes ?? 0) > 0 || !parser.isBetweenMessages {
             kind = .headerRead
@@ -232,7 +251,11 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
             sendResponseBody(reply.body)
             closeAfterFlush()
         case .bodyRead:
-            stream?.requestBodyTimedOut()
+            if discardingRequestBody {
+                context?.close(promise: nil)
+            } else {
+                stream?.requestBodyTimedOut()
+            }
         case .none:
             break
         }
@@ -344,6 +367,13 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         if closeConnection || closeAfterResponse {
             closeAfterFlush()
             return
+        }
+        if parser.isInBody {
+            // The response is complete but the client is still sending its body: read and drop the
+            // rest so the connection can carry the next request.
+            discardingRequestBody = true
+            discardedBytes = 0
+            requestBodyPaused = false
         }
         context?.flush()
         if readPending && !backlogIsFull, let context {

@@ -328,9 +328,10 @@ extension ProxyStream: UpstreamResponseDelegate {
         guard let responder else { return }
         responder.sendResponseEnd(trailers)
         responder.flush()
-        // A response that ends before its request body (an early 4xx, say) leaves unread bytes on the
-        // client connection: close it rather than guess where the next request starts.
-        finish(status: record.status, closeConnection: !requestComplete)
+        // A response may end before its request body (an early 4xx, or a backend that ignores bodies).
+        // The upstream connection is not reused then; the client side drains the rest of the body
+        // (bounded) so its connection can stay open, as nginx and Envoy do.
+        finish(status: record.status, closeConnection: false)
     }
 
     public func upstreamFailed(_ error: UpstreamError) {
