@@ -29,32 +29,38 @@ public struct AccessLogRecord {
         self.status = status
     }
 
+    /// An upper bound on the line's length: every string escaped at worst 6 bytes per byte (`\u00XX`).
+    var maximumSize: Int {
+        func size(_ text: String?) -> Int { text?.utf8.count ?? 0 }
+        let strings = size(requestID) + size(listener) + size(downstreamAddress) + size(method) + size(authority)
+            + size(path) + size(protocolName) + size(upstreamCluster) + size(upstreamAddress) + size(error)
+        return 512 + 6 * strings
+    }
+
     /// Appends the record as one JSON object and a newline.
     public func write(to buffer: inout ByteBuffer) {
-        // Move the buffer into the writer and back, rather than copy it: a second reference would make
-        // the first write copy the whole batch.
-        var json = JSONLineWriter(buffer: ByteBuffer())
-        swap(&json.buffer, &buffer)
-        defer { swap(&json.buffer, &buffer) }
-        json.buffer.reserveCapacity(minimumWritableBytes: 512)
-        json.begin()
-        json.field("time", rfc3339: startUnixNanos)
-        json.field("request_id", requestID)
-        json.field("listener", listener)
-        json.field("downstream_addr", downstreamAddress)
-        json.field("method", method)
-        json.field("authority", authority)
-        json.field("path", path)
-        json.field("protocol", protocolName)
-        json.field("status", Int64(status))
-        json.field("bytes_in", bytesIn)
-        json.field("bytes_out", bytesOut)
-        json.field("duration_ms", milliseconds: durationNanos)
-        json.field("upstream_cluster", upstreamCluster)
-        json.field("upstream_addr", upstreamAddress)
-        if let upstreamNanos { json.field("upstream_ms", milliseconds: upstreamNanos) } else { json.field("upstream_ms", nil as String?) }
-        json.field("error_source", errorSource?.rawValue)
-        json.field("error", error)
-        json.end()
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maximumSize) { bytes in
+            var json = JSONLineWriter(into: bytes)
+            json.begin()
+            json.field("time", rfc3339: startUnixNanos)
+            json.field("request_id", requestID)
+            json.field("listener", listener)
+            json.field("downstream_addr", downstreamAddress)
+            json.field("method", method)
+            json.field("authority", authority)
+            json.field("path", path)
+            json.field("protocol", protocolName)
+            json.field("status", Int64(status))
+            json.field("bytes_in", bytesIn)
+            json.field("bytes_out", bytesOut)
+            json.field("duration_ms", milliseconds: durationNanos)
+            json.field("upstream_cluster", upstreamCluster)
+            json.field("upstream_addr", upstreamAddress)
+            if let upstreamNanos { json.field("upstream_ms", milliseconds: upstreamNanos) } else { json.field("upstream_ms", nil as String?) }
+            json.field("error_source", errorSource?.rawValue)
+            json.field("error", error)
+            json.end()
+            return json.count
+        }
     }
 }

@@ -1,31 +1,48 @@
 import NIOCore
 
-/// Writes one flat JSON object straight into a ByteBuffer, escaping strings per RFC 8259.
-/// Cheaper than building a dictionary and encoding it, and the field order stays stable.
+/// Writes one flat JSON object straight into reserved memory, escaping strings per RFC 8259. Cheaper
+/// than building a dictionary and encoding it, and the field order stays stable. The caller reserves
+/// enough room (see `AccessLogRecord.maximumSize`); the writer itself never checks bounds.
 struct JSONLineWriter {
-    var buffer: ByteBuffer
+    private let base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
     private var first = true
 
-    init(buffer: ByteBuffer) { self.buffer = buffer }
+    init(into bytes: UnsafeMutableRawBufferPointer) {
+        base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    }
 
-    mutating func begin() { buffer.writeInteger(UInt8(ascii: "{")) }
+    @inline(__always)
+    private mutating func put(_ byte: UInt8) {
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    private mutating func put(_ text: StaticString) {
+        (base + count).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        count += text.utf8CodeUnitCount
+    }
+
+    mutating func begin() { put(UInt8(ascii: "{")) }
 
     mutating func end() {
-        buffer.writeInteger(UInt8(ascii: "}"))
-        buffer.writeInteger(UInt8(ascii: "\n"))
+        put(UInt8(ascii: "}"))
+        put(UInt8(ascii: "\n"))
     }
 
     private mutating func key(_ name: StaticString) {
-        if !first { buffer.writeInteger(UInt8(ascii: ",")) }
+        if !first { put(UInt8(ascii: ",")) }
         first = false
-        buffer.writeInteger(UInt8(ascii: "\""))
-        buffer.writeStaticString(name)
-        buffer.writeStaticString("\":")
+        put(UInt8(ascii: "\""))
+        put(name)
+        put(UInt8(ascii: "\""))
+        put(UInt8(ascii: ":"))
     }
 
     mutating func field(_ name: StaticString, _ value: String?) {
         key(name)
-        guard let value else { buffer.writeStaticString("null"); return }
+        guard let value else { put("null"); return }
         writeEscaped(value)
     }
 
@@ -39,23 +56,23 @@ struct JSONLineWriter {
         key(name)
         let micros = max(0, nanos / 1000)
         writeInteger(micros / 1000)
-        buffer.writeInteger(UInt8(ascii: "."))
+        put(UInt8(ascii: "."))
         writeDigits(Int(micros % 1000), 3)
     }
 
     /// `"2026-11-28T13:44:19.123Z"`, written digit by digit: this runs once per request.
     mutating func field(_ name: StaticString, rfc3339 unixNanos: Int64) {
         key(name)
-        buffer.writeInteger(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
         let t = RFC3339.Components(unixNanos: unixNanos)
-        writeDigits(t.year, 4); buffer.writeInteger(UInt8(ascii: "-"))
-        writeDigits(t.month, 2); buffer.writeInteger(UInt8(ascii: "-"))
-        writeDigits(t.day, 2); buffer.writeInteger(UInt8(ascii: "T"))
-        writeDigits(t.hour, 2); buffer.writeInteger(UInt8(ascii: ":"))
-        writeDigits(t.minute, 2); buffer.writeInteger(UInt8(ascii: ":"))
-        writeDigits(t.second, 2); buffer.writeInteger(UInt8(ascii: "."))
+        writeDigits(t.year, 4); put(UInt8(ascii: "-"))
+        writeDigits(t.month, 2); put(UInt8(ascii: "-"))
+        writeDigits(t.day, 2); put(UInt8(ascii: "T"))
+        writeDigits(t.hour, 2); put(UInt8(ascii: ":"))
+        writeDigits(t.minute, 2); put(UInt8(ascii: ":"))
+        writeDigits(t.second, 2); put(UInt8(ascii: "."))
         writeDigits(t.millisecond, 3)
-        buffer.writeStaticString("Z\"")
+        put("Z\"")
     }
 
     private mutating func writeDigits(_ value: Int, _ width: Int) {
@@ -63,66 +80,49 @@ struct JSONLineWriter {
         for _ in 1..<width { divisor *= 10 }
         var rest = value
         while divisor > 0 {
-            buffer.writeInteger(UInt8(0x30 + (rest / divisor) % 10))
+            put(UInt8(0x30 + (rest / divisor) % 10))
             rest %= divisor
             divisor /= 10
         }
     }
 
-    /// Non-negative integers without going through String.
     private mutating func writeInteger(_ value: Int64) {
-        if value < 0 {
-            buffer.writeInteger(UInt8(ascii: "-"))
-            buffer.writeString(String(-value))
-            return
-        }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        var rest = value
-        withUnsafeMutableBytes(of: &digits) { bytes in
-            repeat {
-                bytes[19 - count] = UInt8(0x30 + rest % 10)
-                rest /= 10
-                count += 1
-            } while rest > 0
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[(20 - count)...]))
-        }
+        var magnitude = value.magnitude
+        if value < 0 { put(UInt8(ascii: "-")) }
+        var digits = 1
+        var probe = magnitude
+        while probe >= 10 { probe /= 10; digits += 1 }
+        var index = count + digits - 1
+        repeat {
+            base[index] = UInt8(0x30 + magnitude % 10)
+            magnitude /= 10
+            index -= 1
+        } while magnitude > 0
+        count += digits
     }
 
     private mutating func writeEscaped(_ value: String) {
-        buffer.writeInteger(UInt8(ascii: "\""))
-        // Fast path: almost every value (paths, addresses, ids) needs no escaping, so copy it whole.
+        put(UInt8(ascii: "\""))
         var value = value
-        let copied = value.withUTF8 { bytes -> Bool in
-            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x7F {
-                return false
-            }
-            buffer.writeBytes(bytes)
-            return true
-        }
-        if copied {
-            buffer.writeInteger(UInt8(ascii: "\""))
-            return
-        }
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-            case 0x0A: buffer.writeStaticString("\\n")
-            case 0x0D: buffer.writeStaticString("\\r")
-            case 0x09: buffer.writeStaticString("\\t")
-            case 0x00..<0x20, 0x7F:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                buffer.writeStaticString("\\u00")
-                buffer.writeInteger(hex[Int(byte >> 4)])
-                buffer.writeInteger(hex[Int(byte & 0xF)])
-            default:
-                buffer.writeInteger(byte)
+        value.withUTF8 { bytes in
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): put("\\\"")
+                case UInt8(ascii: "\\"): put("\\\\")
+                case 0x0A: put("\\n")
+                case 0x0D: put("\\r")
+                case 0x09: put("\\t")
+                case 0x00..<0x20, 0x7F:
+                    let hex: StaticString = "0123456789abcdef"
+                    put("\\u00")
+                    put(hex.utf8Start[Int(byte >> 4)])
+                    put(hex.utf8Start[Int(byte & 0xF)])
+                default:
+                    put(byte)
+                }
             }
         }
-        buffer.writeInteger(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
     }
 }
 
@@ -153,10 +153,14 @@ enum RFC3339 {
     }
 
     static func format(unixNanos: Int64) -> String {
-        var writer = JSONLineWriter(buffer: ByteBuffer())
-        writer.field("t", rfc3339: unixNanos)
+        var buffer = ByteBuffer()
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 64) { bytes in
+            var writer = JSONLineWriter(into: bytes)
+            writer.field("t", rfc3339: unixNanos)
+            return writer.count
+        }
         // The writer emitted `"t":"…"`; keep what is between the quotes.
-        let text = String(buffer: writer.buffer)
+        let text = String(buffer: buffer)
         return String(text.dropFirst(5).dropLast())
     }
 }
