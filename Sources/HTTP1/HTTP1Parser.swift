@@ -256,6 +256,9 @@ public struct HTTP1Parser: Sendable {
         var scheme: String? = nil
         var path: String
         if target.first == UInt8(ascii: "/") {
+            // `/public/../admin` would match a `/public/` route and reach `/admin` once the backend
+            // normalises it: refuse dot-segments (plain or %2e-encoded) rather than route them.
+            if HTTP1Syntax.hasDotSegment(target) { throw .bad("dot-segment in request path") }
             path = String(decoding: target, as: UTF8.self)
         } else if target.count == 1 && target.first == UInt8(ascii: "*") {
             guard method == .options else { throw .bad("asterisk-form target is only for OPTIONS") }

@@ -92,6 +92,34 @@ enum HTTP1Syntax {
         return (HTTPField(name: name, value: value), known)
     }
 
+    /// True when a path segment (before any query) is `.` or `..`, also spelled with `%2e`.
+    static func hasDotSegment(_ target: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        let end = target.firstIndex(of: UInt8(ascii: "?")) ?? target.count
+        while index < end {
+            // At a segment start (just after a '/'): count the dots it consists of.
+            guard target[index] == UInt8(ascii: "/") else { index += 1; continue }
+            index += 1
+            var dots = 0
+            var onlyDots = true
+            while index < end && target[index] != UInt8(ascii: "/") {
+                if target[index] == UInt8(ascii: ".") {
+                    dots += 1
+                    index += 1
+                } else if target[index] == UInt8(ascii: "%"), index + 2 < end, target[index + 1] == UInt8(ascii: "2"),
+                          target[index + 2] | 0x20 == UInt8(ascii: "e") {
+                    dots += 1
+                    index += 3
+                } else {
+                    onlyDots = false
+                    index += 1
+                }
+            }
+            if onlyDots && (dots == 1 || dots == 2) { return true }
+        }
+        return false
+    }
+
     /// Content-Length = 1*DIGIT, at most 18 digits so it fits an Int64.
     static func parseContentLength(_ value: String) throws(HTTP1ParseError) -> Int64 {
         let utf8 = value.utf8

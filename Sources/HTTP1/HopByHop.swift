@@ -29,6 +29,9 @@ public enum HopByHop {
                 for element in field.value.split(separator: ",") {
                     let token = element.trimmingOWS()
                     if token.caseInsensitiveEquals("close") || token.caseInsensitiveEquals("keep-alive") { continue }
+                    // A sender must not be able to make a proxy drop the message's framing: with
+                    // `Connection: Content-Length` the body would go upstream undelimited (smuggling).
+                    if token.caseInsensitiveEquals("content-length") || token.caseInsensitiveEquals("host") { continue }
                     if let extra = HTTPField.Name(String(token)) { nominated.append(extra) }
                 }
             } else if name == "te" && keepTETrailers {

@@ -223,6 +223,13 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         self.delegate = nil
         let reusable = responseKeepAlive && requestDone && !pool.reachedRequestLimit(self)
         state = .idle
+        // A slow client may have paused this connection's reads during the response; in the pool it must
+        // read again, or it would miss the backend's close and hang the next request.
+        readsPaused = false
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
         if reusable {
             lastUsed = .now()
             pool.release(self)

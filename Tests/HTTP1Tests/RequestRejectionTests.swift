@@ -289,3 +289,4 @@ struct RequestRejectionTests {
         #expect(error?.reason.isEmpty == false)
     }
 }
+

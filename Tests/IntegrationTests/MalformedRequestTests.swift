@@ -31,6 +31,8 @@ struct MalformedRequestTests {
         ("header section too large", "GET / HTTP/1.1\r\nHost: t\r\nX-Big: \(bigHeader)\r\n\r\n", 431),
         ("too many header fields", "GET / HTTP/1.1\r\nHost: t\r\n" + (0..<120).map { "X-H\($0): v\r\n" }.joined() + "\r\n", 431),
         ("CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405),
+        ("dot-segment in the path", "GET /public/../admin HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        ("encoded dot-segment in the path", "GET /public/%2e%2E/admin HTTP/1.1\r\nHost: t\r\n\r\n", 400),
     ]
 
     @Test("malformed requests get the right status, are closed and never forwarded", arguments: 0..<cases.count)
@@ -103,6 +105,23 @@ struct MalformedRequestTests {
             let fine = try curl(["\(gw.baseURL)/ok"])
             #expect(fine.status == 200)
             #expect(gw.echoes[0].stats.requests == 1)
+        }
+    }
+}
+
+@Suite("Connection header abuse")
+struct ConnectionNominationTests {
+    @Test("Connection: Content-Length cannot strip the body's framing on the way upstream")
+    func contentLengthIsProtected() async throws {
+        try await withGateway(simpleConfig()) { gw in
+            let client = try RawClient(port: gw.port())
+            try client.send("POST /framed HTTP/1.1\r\nHost: t\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\nHost: t\r\n\r\n")
+            let responses = try client.readResponses(2)
+            #expect(responses[0].json["body"] as? String == "hello")
+            let headers = try #require(responses[0].json["headers"] as? [String: String])
+            #expect(headers["content-length"] == "5")
+            #expect(responses[1].json["path"] as? String == "/next")
+            #expect(gw.echoes[0].stats.requests == 2)
         }
     }
 }

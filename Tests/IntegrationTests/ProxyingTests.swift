@@ -252,3 +252,36 @@ struct EarlyResponseTests {
         }
     }
 }
+
+@Suite("Pipelining backpressure")
+struct PipeliningBackpressureTests {
+    @Test("a pipelining client that does not read gets no further requests started until it reads")
+    func pipelinedRequestsWaitForTheReader() async throws {
+        try await withGateway(workers: 1, simpleConfig(workers: 1)) { gw in
+            let client = try RawClient(port: gw.port(), timeoutSeconds: 10)
+            let count = 200
+            let request = "GET /?bytes=100000 HTTP/1.1\r\nHost: t\r\n\r\n"
+            try client.send(String(repeating: request, count: count))
+            try await Task.sleep(for: .milliseconds(800))
+            // 20 MB of responses cannot all fit in socket buffers: the gateway must have stopped.
+            let servedWhileBlocked = gw.echoes[0].stats.requests
+            #expect(servedWhileBlocked < count, "all \(count) requests were proxied into memory")
+            // Once the client reads, every response arrives, in order and complete.
+            let statusLine = Array("HTTP/1.1 200".utf8)
+            var seen = 0
+            var tail: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while seen < count {
+                let n = recv(client.fdForTests, &buffer, buffer.count, 0)
+                guard n > 0 else { break }
+                let window = tail + buffer[0..<n]
+                var i = 0
+                while i + statusLine.count <= window.count {
+                    if window[i] == statusLine[0] && Array(window[i..<(i + statusLine.count)]) == statusLine { seen += 1; i += statusLine.count } else { i += 1 }
+                }
+                tail = Array(window.suffix(statusLine.count - 1))
+            }
+            #expect(seen == count)
+        }
+    }
+}

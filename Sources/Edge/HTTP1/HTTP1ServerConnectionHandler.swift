@@ -43,6 +43,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private var discardedBytes = 0
     /// Beyond this, draining is not worth it: the connection is closed instead.
     static let maxDiscardedBodyBytes = 1 << 20
+    /// How long a closing connection may take to flush its last response.
+    static let closeGracePeriod = TimeAmount.seconds(5)
     private var readPending = false
     private var processing = false
     private var reprocess = false
@@ -96,7 +98,12 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        stream?.downstreamWritabilityChanged(context.channel.isWritable)
+        if let stream {
+            stream.downstreamWritabilityChanged(context.channel.isWritable)
+        } else if context.channel.isWritable {
+            // A pipelined request may have been held back while the client was not reading.
+            process()
+        }
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
@@ -114,7 +121,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     // MARK: - Parsing
 
     private var backlogIsFull: Bool {
-        stream != nil && !parser.isInBody && (received?.readableBytes ?? 0) > listener.parserLimits.maxHeadBytes
+        !parser.isInBody && (received?.readableBytes ?? 0) > listener.parserLimits.maxHeadBytes
     }
 
     /// Parses what is buffered. `flushUpstream` is for calls outside a read: within a read, the
@@ -140,8 +147,11 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         received = nil
         defer { if !closing && buffer.readableBytes > 0 { received = buffer } }
         while !closing {
-            // One request at a time: the next pipelined head waits until this response is done.
-            if stream != nil && !parser.isInBody && parser.isBetweenMessages { return }
+            // One request at a time: the next pipelined head waits until this response is done, and
+            // until the client reads what it was sent (else responses would pile up in memory).
+            if !parser.isInBody && parser.isBetweenMessages {
+                if stream != nil || !(context?.channel.isWritable ?? false) { return }
+            }
             if requestBodyPaused { return }
             let event: HTTP1Event?
             do {
@@ -177,6 +187,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func startStream(_ head: HTTP1RequestHead) {
+        // A new exchange: any header deadline belonged to the head just parsed.
+        readTimer.update(.none, sweeper: loop.connectionDeadlines)
         requestIsHEAD = head.request.method == .head
         requestMinorVersion = head.minorVersion
         requestKeepAlive = head.keepAlive
@@ -195,6 +207,11 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func rejectMalformed(_ error: HTTP1ParseError) {
+        if discardingRequestBody {
+            // The request was already answered; its leftover body is bad: just close.
+            closeAfterFlush()
+            return
+        }
         if let stream, !stream.isFinished {
             stream.requestMalformed(error)
             return
@@ -269,6 +286,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
             channel.close(promise: nil)
         }
+        // A client that never reads would keep the flush, and the connection, pending forever.
+        channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
     }
 
     static func describe(_ address: SocketAddress) -> String {
@@ -364,6 +383,8 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
 
     public func streamFinished(closeConnection: Bool) {
         stream = nil
+        // Whatever paused the request body belonged to the finished stream.
+        requestBodyPaused = false
         if closeConnection || closeAfterResponse {
             closeAfterFlush()
             return
@@ -373,7 +394,6 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
             // rest so the connection can carry the next request.
             discardingRequestBody = true
             discardedBytes = 0
-            requestBodyPaused = false
         }
         context?.flush()
         if readPending && !backlogIsFull, let context {

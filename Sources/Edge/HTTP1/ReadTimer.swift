@@ -38,7 +38,10 @@ final class ReadTimer: SweepTarget {
         case .none: deadline = .distantFuture
         case .idle: deadline = idle.map { now + $0 } ?? .distantFuture
         case .headerRead: deadline = headerRead.map { now + $0 } ?? .distantFuture
-        case .bodyRead: deadline = .distantFuture  // computed from the last read when checked
+        case .bodyRead:
+            // Time paused by backpressure does not count: the body clock starts now.
+            lastRead = now
+            deadline = .distantFuture  // computed from the last read when checked
         }
         if !registered && !cancelled {
             registered = true

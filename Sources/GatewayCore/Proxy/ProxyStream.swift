@@ -38,6 +38,7 @@ public final class ProxyStream {
     private var pendingTrailers: HTTPFields?
     private var requestBodyPaused = false
     private var retriedStaleConnection = false
+    private var logged = false
     private var record: AccessLogRecord
     private let started: NIODeadline
     private var deadline = NIODeadline.distantFuture
@@ -201,6 +202,9 @@ public final class ProxyStream {
             connection.flush()
         }
         if requestBodyPaused && connection.isWritable { resumeRequestBody() }
+        // The client socket may already be full (a pipelining client that does not read): its
+        // writability event fired before this stream existed, so start paused.
+        if let responder, !responder.isWritable { connection.pauseReading() }
     }
 
     private func pauseRequestBody() {
@@ -255,6 +259,9 @@ public final class ProxyStream {
     }
 
     private func finish(status: Int, closeConnection: Bool) {
+        // Exactly one access-log line, however the ending was reached.
+        guard !logged else { return }
+        logged = true
         state = .finished
         pendingBody = []
         let now = NIODeadline.now()
@@ -326,6 +333,9 @@ extension ProxyStream: UpstreamResponseDelegate {
 
     public func upstreamResponseEnd(_ trailers: HTTPFields?) {
         guard let responder else { return }
+        // The exchange is complete (the connection may already be back in the pool): a client that
+        // disconnects during the final flush must not fail the stream or touch that connection.
+        state = .finished
         responder.sendResponseEnd(trailers)
         responder.flush()
         // A response may end before its request body (an early 4xx, or a backend that ignores bodies).
