@@ -28,7 +28,7 @@ public struct EchoServerHandle: Sendable {
 /// - `bytes=N`: answer with N bytes of `x` instead of JSON, streamed with backpressure (`chunked=1`
 ///   omits Content-Length so the body is chunked).
 /// - `fail=reset`: reset the connection instead of answering; `fail=hang`: never answer.
-/// - `header=name:value`: add a response header.
+/// - `header=name:value` (and `header2=`): add response headers.
 /// - `early=1`: answer as soon as the head arrives, before reading the body.
 ///
 /// `GET /healthz` answers `200 ok`.
@@ -128,8 +128,10 @@ final class EchoHandler: ChannelInboundHandler {
         var status = HTTPResponseStatus(statusCode: Int(query["status"] ?? "") ?? 200)
         var headers = HTTPHeaders()
         headers.add(name: "x-echo-name", value: name)
-        if let extra = query["header"], let colon = extra.firstIndex(of: ":") {
-            headers.add(name: String(extra[..<colon]), value: String(extra[extra.index(after: colon)...]))
+        for key in ["header", "header2"] {
+            if let extra = query[key], let colon = extra.firstIndex(of: ":") {
+                headers.add(name: String(extra[..<colon]), value: String(extra[extra.index(after: colon)...]))
+            }
         }
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "connection", value: "close") }

@@ -1,7 +1,7 @@
 import HTTPTypes
 
 /// Field names the framing and forwarding logic must notice while a head is parsed.
-enum KnownField: UInt8 {
+public enum KnownField: UInt8, Sendable {
     case other
     case host
     case contentLength
@@ -69,6 +69,33 @@ enum HTTP1FieldNames {
         }
         // The parser has checked the bytes are a token, which is all the initializer requires.
         return (HTTPField.Name(String(decoding: bytes, as: UTF8.self))!, .other)
+    }
+
+    /// Only the classification, without making a name: for heads that are forwarded as bytes.
+    static func classify(_ bytes: UnsafeRawBufferPointer) -> KnownField {
+        switch bytes.count {
+        case 2: return same(bytes, "te") ? .otherHopByHop : .other
+        case 4: return same(bytes, "host") ? .host : .other
+        case 6: return same(bytes, "expect") ? .expect : .other
+        case 7: return same(bytes, "upgrade") || same(bytes, "trailer") ? .otherHopByHop : .other
+        case 10:
+            if same(bytes, "connection") { return .connection }
+            return same(bytes, "keep-alive") ? .otherHopByHop : .other
+        case 14: return same(bytes, "content-length") ? .contentLength : .other
+        case 16: return same(bytes, "proxy-connection") ? .otherHopByHop : .other
+        case 17: return same(bytes, "transfer-encoding") ? .transferEncoding : .other
+        default: return .other
+        }
+    }
+
+    @inline(__always)
+    static func same(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        let expected = lowercase.utf8Start
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            if (byte >= 65 && byte <= 90 ? byte + 32 : byte) != expected[index] { return false }
+        }
+        return true
     }
 
     /// When `bytes` spell `lowercase` in any case: the interned name if they are in its usual

@@ -148,11 +148,12 @@ public struct HTTP1Parser: Sendable {
         guard let headLength = try scanForSectionEnd(buffer, isHead: true) else { return nil }
         scanned = 0
         emptyLinesSkipped = 0
+        let headBytes = buffer.getSlice(at: buffer.readerIndex, length: headLength)!
         let event: HTTP1Event = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1Event in
             let head = UnsafeRawBufferPointer(rebasing: bytes[0..<headLength])
             switch role {
             case .server: return .requestHead(try parseRequestHead(head))
-            case .client: return .responseHead(try parseResponseHead(head))
+            case .client: return .responseHead(try parseResponseHead(head, headBytes: headBytes))
             }
         }
         buffer.moveReaderIndex(forwardBy: headLength)
@@ -161,7 +162,7 @@ public struct HTTP1Parser: Sendable {
             enterBody(head.framing)
             return event
         case .responseHead(let head):
-            let status = head.response.status.code
+            let status = head.status.code
             if status >= 100 && status < 200 {
                 // Interim responses (100 Continue, 103 Early Hints) are consumed here; the final one follows.
                 if status == 101 { throw .bad("upstream switched protocols, which is not supported") }
@@ -286,7 +287,7 @@ public struct HTTP1Parser: Sendable {
         return head
     }
 
-    private func parseResponseHead(_ head: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> HTTP1ResponseHead {
+    private func parseResponseHead(_ head: UnsafeRawBufferPointer, headBytes: ByteBuffer) throws(HTTP1ParseError) -> HTTP1ResponseHead {
         var lines = LineIterator(head)
         guard let statusLine = lines.next(), statusLine.count >= 12 else { throw .bad("malformed status line") }
         let minor = try HTTP1Syntax.parseVersion(UnsafeRawBufferPointer(rebasing: statusLine[statusLine.startIndex..<(statusLine.startIndex + 8)]))
@@ -306,18 +307,48 @@ public struct HTTP1Parser: Sendable {
             guard reasonBytes.allSatisfy(HTTP1Syntax.isFieldValueChar) else { throw .bad("invalid reason phrase") }
             reason = String(decoding: reasonBytes, as: UTF8.self)
         }
-        let (fields, summary) = try parseFieldLines(&lines, keepHost: true)
+        // Check and classify the field lines without building them: a proxy forwards them as bytes.
+        var summary = FieldSummary()
+        var transferEncodings: [String] = []
+        var contentLengths: [String] = []
+        var connectionClose = false, connectionKeepAlive = false, nominates = false
+        var count = 0
+        while let line = lines.next() {
+            if line.isEmpty { break }
+            count += 1
+            if count > limits.maxHeaderCount { throw HTTP1ParseError(.tooManyHeaders, "too many header fields") }
+            let parts = try HTTP1Syntax.splitFieldLine(line)
+            switch HTTP1FieldNames.classify(parts.name) {
+            case .other, .host, .expect:
+                break
+            case .contentLength:
+                summary.contentLengthCount += 1
+                contentLengths.append(String(decoding: parts.value, as: UTF8.self))
+            case .transferEncoding:
+                summary.transferEncodingCount += 1
+                summary.hasHopByHop = true
+                transferEncodings.append(String(decoding: parts.value, as: UTF8.self))
+            case .connection:
+                summary.hasHopByHop = true
+                HTTP1Syntax.connectionOptions(parts.value, close: &connectionClose, keepAlive: &connectionKeepAlive, others: &nominates)
+            case .otherHopByHop:
+                summary.hasHopByHop = true
+            }
+        }
         let toHEAD = responseToHEAD.first ?? false
-        let framing = try Self.responseFraming(fields, summary, status: code, toHEAD: toHEAD)
-        var keepAlive = summary.hasConnection ? HTTP1Syntax.keepAlive(fields, minor: minor) : minor >= 1
+        let framing = try Self.responseFraming(transferEncodings: transferEncodings, contentLengths: contentLengths, status: code, toHEAD: toHEAD)
+        var keepAlive = !connectionClose && (minor >= 1 || connectionKeepAlive)
         if framing == .untilClose { keepAlive = false }
         // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is suspect; the sender
         // may hold back bytes that a reused connection would misread.
         if minor == 0 && summary.transferEncodingCount > 0 { keepAlive = false }
-        let response = HTTPResponse(status: .init(code: code, reasonPhrase: reason), headerFields: fields)
-        var head = HTTP1ResponseHead(response: response, minorVersion: minor, keepAlive: keepAlive, framing: framing)
-        head.hasConnectionSpecificFields = summary.hasHopByHop
-        return head
+        let statusLineLength = statusLine.count + 2
+        let rawFields = headBytes.getSlice(at: headBytes.readerIndex + statusLineLength, length: headBytes.readableBytes - statusLineLength - 2)!
+        var result = HTTP1ResponseHead(status: .init(code: code, reasonPhrase: reason), minorVersion: minor, keepAlive: keepAlive,
+                                       framing: framing, rawFields: rawFields)
+        result.hasConnectionSpecificFields = summary.hasHopByHop
+        result.connectionNominatesFields = nominates
+        return result
     }
 
     /// What parsing the fields noticed, so framing decisions need no second search through them.
@@ -396,13 +427,8 @@ public struct HTTP1Parser: Sendable {
         return .none
     }
 
-    static func responseFraming(_ fields: HTTPFields, _ summary: FieldSummary, status: Int, toHEAD: Bool) throws(HTTP1ParseError) -> HTTP1BodyFraming {
+    static func responseFraming(transferEncodings: [String], contentLengths: [String], status: Int, toHEAD: Bool) throws(HTTP1ParseError) -> HTTP1BodyFraming {
         if toHEAD || status == 204 || status == 304 || (status >= 100 && status < 200) { return .none }
-        if summary.transferEncodingCount == 0 && summary.contentLengthCount == 1, let value = summary.contentLength {
-            return .contentLength(try HTTP1Syntax.parseContentLength(value))
-        }
-        let transferEncodings = fields[values: .transferEncoding]
-        let contentLengths = fields[values: .contentLength]
         if !transferEncodings.isEmpty {
             // RFC 9112 §6.3 lets Transfer-Encoding win, but a sender doing both is broken or hostile.
             if !contentLengths.isEmpty { throw .bad("upstream sent both Content-Length and Transfer-Encoding") }

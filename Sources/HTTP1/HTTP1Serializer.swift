@@ -6,15 +6,20 @@ extension ByteBuffer {
     /// `HTTP/1.1 <code> <reason>` and the fields. The caller has already decided the framing fields
     /// (Content-Length or Transfer-Encoding) and put them into `response.headerFields`.
     public mutating func writeHTTP1ResponseHead(_ response: HTTPResponse) {
+        writeHTTP1StatusLine(response.status)
+        writeHTTP1Fields(response.headerFields)
+        writeStaticString("\r\n")
+    }
+
+    /// `HTTP/1.1 <code> <reason>` CRLF.
+    public mutating func writeHTTP1StatusLine(_ status: HTTPResponse.Status) {
         writeStaticString("HTTP/1.1 ")
-        let code = response.status.code
+        let code = status.code
         writeInteger(UInt8(truncatingIfNeeded: 0x30 + code / 100))
         writeInteger(UInt8(truncatingIfNeeded: 0x30 + (code / 10) % 10))
         writeInteger(UInt8(truncatingIfNeeded: 0x30 + code % 10))
         writeInteger(UInt8(ascii: " "))
-        writeString(response.status.reasonPhrase)
-        writeStaticString("\r\n")
-        writeHTTP1Fields(response.headerFields)
+        writeString(status.reasonPhrase)
         writeStaticString("\r\n")
     }
 

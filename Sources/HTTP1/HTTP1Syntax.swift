@@ -64,6 +64,16 @@ enum HTTP1Syntax {
     /// field-name ":" OWS field-value OWS (RFC 9112 §5). Whitespace before the colon and obsolete line
     /// folding are refused (§5.1, §5.2).
     static func parseFieldLine(_ line: Slice<UnsafeRawBufferPointer>) throws(HTTP1ParseError) -> (HTTPField, KnownField) {
+        let parts = try splitFieldLine(line)
+        let (name, known) = HTTP1FieldNames.name(parts.name)
+        // ASCII values (nearly all) become Strings directly; HTTPTypes' byte initializer re-validates
+        // through an unspecialized generic path. Bytes above 0x7F (obs-text) take that path to stay exact.
+        if parts.ascii { return (HTTPField(name: name, value: String(decoding: parts.value, as: UTF8.self)), known) }
+        return (HTTPField(name: name, value: parts.value), known)
+    }
+
+    /// Checks one field line strictly and returns its name and (trimmed) value bytes.
+    static func splitFieldLine(_ line: Slice<UnsafeRawBufferPointer>) throws(HTTP1ParseError) -> (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, ascii: Bool) {
         guard let first = line.first else { throw .bad("empty field line") }
         if first == 0x20 || first == 0x09 { throw .bad("obsolete line folding") }
         var colon = line.startIndex
@@ -84,12 +94,7 @@ enum HTTP1Syntax {
             guard isFieldValueChar(byte) else { throw .bad("invalid character in field value") }
             if byte >= 0x80 { ascii = false }
         }
-        let nameBytes = UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon])
-        let (name, known) = HTTP1FieldNames.name(nameBytes)
-        // ASCII values (nearly all) become Strings directly; HTTPTypes' byte initializer re-validates
-        // through an unspecialized generic path. Bytes above 0x7F (obs-text) take that path to stay exact.
-        if ascii { return (HTTPField(name: name, value: String(decoding: value, as: UTF8.self)), known) }
-        return (HTTPField(name: name, value: value), known)
+        return (UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon]), value, ascii)
     }
 
     /// True when a path segment (before any query) is `.` or `..`, also spelled with `%2e`.
@@ -200,6 +205,28 @@ enum HTTP1Syntax {
         }
         if close { return false }
         return minor >= 1 || keepAlive
+    }
+
+    /// The options of one Connection value: `close`, `keep-alive`, and whether it names anything else.
+    static func connectionOptions(_ value: UnsafeRawBufferPointer, close: inout Bool, keepAlive: inout Bool, others: inout Bool) {
+        let bytes = UnsafeBufferPointer(start: value.baseAddress?.assumingMemoryBound(to: UInt8.self), count: value.count)
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var first = start, last = end
+            while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
+            while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
+            let token = UnsafeBufferPointer(rebasing: bytes[first..<last])
+            if equalsIgnoringCase(token, "close") {
+                close = true
+            } else if equalsIgnoringCase(token, "keep-alive") {
+                keepAlive = true
+            } else if !token.isEmpty {
+                others = true
+            }
+            start = end + 1
+        }
     }
 
     static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {

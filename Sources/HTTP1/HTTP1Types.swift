@@ -38,21 +38,52 @@ public struct HTTP1RequestHead: Sendable {
     }
 }
 
-/// A parsed HTTP/1.x response head.
+/// A parsed HTTP/1.x response head. The field lines are kept as received (`rawFields`) so a proxy can
+/// forward them as bytes; `response` builds the structured form only when something asks for it.
 public struct HTTP1ResponseHead: Sendable {
-    public var response: HTTPResponse
+    public var status: HTTPResponse.Status
     public var minorVersion: UInt8
     /// Whether the server lets the connection be reused after this response.
     public var keepAlive: Bool
     public var framing: HTTP1BodyFraming
     /// The head carries hop-by-hop fields a proxy must remove.
     public var hasConnectionSpecificFields = true
+    /// `Connection` names fields other than `close`/`keep-alive`, which must be removed too: forward
+    /// through `response` then, not through the raw lines.
+    public var connectionNominatesFields = false
+    /// The field lines as received, each ending in CRLF (checked by the parser).
+    public var rawFields: ByteBuffer
 
-    public init(response: HTTPResponse, minorVersion: UInt8, keepAlive: Bool, framing: HTTP1BodyFraming) {
-        self.response = response
+    public init(status: HTTPResponse.Status, minorVersion: UInt8, keepAlive: Bool, framing: HTTP1BodyFraming, rawFields: ByteBuffer) {
+        self.status = status
         self.minorVersion = minorVersion
         self.keepAlive = keepAlive
         self.framing = framing
+        self.rawFields = rawFields
+    }
+
+    /// The structured response, built from the raw lines (already validated, so this cannot fail).
+    public var response: HTTPResponse {
+        var fields = HTTPFields()
+        rawFields.withUnsafeReadableBytes { bytes in
+            var lines = LineIterator(bytes)
+            while let line = lines.next(), !line.isEmpty {
+                if let (field, _) = try? HTTP1Syntax.parseFieldLine(line) { fields.append(field) }
+            }
+        }
+        return HTTPResponse(status: status, headerFields: fields)
+    }
+
+    /// Calls `body` with each raw field line (without CRLF) and its classification.
+    public func forEachRawField(_ body: (UnsafeRawBufferPointer, KnownField) -> Void) {
+        rawFields.withUnsafeReadableBytes { bytes in
+            var lines = LineIterator(bytes)
+            while let line = lines.next(), !line.isEmpty {
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+                let name = UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon])
+                body(UnsafeRawBufferPointer(rebasing: line), HTTP1FieldNames.classify(name))
+            }
+        }
     }
 }
 

@@ -285,3 +285,31 @@ struct PipeliningBackpressureTests {
         }
     }
 }
+
+@Suite("Response heads")
+struct ResponseHeadTests {
+    @Test("hop-by-hop fields of an upstream response are not forwarded; the others are, byte for byte")
+    func responseHopByHopStripped() async throws {
+        try await withGateway(simpleConfig()) { gw in
+            let client = try RawClient(port: gw.port())
+            try client.send("GET /?header=Keep-Alive:timeout%3D5&header2=X-Custom-Case:KeepMe HTTP/1.1\r\nHost: t\r\n\r\n")
+            let response = try #require(try client.readResponses(1).first)
+            #expect(response.header("keep-alive") == nil)
+            #expect(response.headers.contains { $0.0 == "X-Custom-Case" && $0.1 == "KeepMe" })
+            #expect(response.header("x-echo-name") == "echo-0")
+        }
+    }
+
+    @Test("fields named by the upstream's Connection header are removed too")
+    func responseNominatedFieldsStripped() async throws {
+        try await withGateway(simpleConfig()) { gw in
+            let client = try RawClient(port: gw.port())
+            try client.send("GET /?header=Connection:x-internal&header2=X-Internal:secret HTTP/1.1\r\nHost: t\r\n\r\n")
+            let response = try #require(try client.readResponses(1).first)
+            #expect(response.status == 200)
+            #expect(response.header("x-internal") == nil)
+            #expect(response.header("connection") == nil)
+            #expect(response.header("x-echo-name") == "echo-0")
+        }
+    }
+}

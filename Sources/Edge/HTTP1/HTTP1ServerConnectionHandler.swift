@@ -300,6 +300,54 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 }
 
 extension HTTP1ServerConnectionHandler: DownstreamResponder {
+    public func sendUpstreamResponseHead(_ head: HTTP1ResponseHead, bodyLength: ResponseBodyLength) {
+        guard let context, !closing else { return }
+        decideResponseFraming(code: head.status.code, bodyLength: bodyLength)
+        var buffer = context.channel.allocator.buffer(capacity: head.rawFields.readableBytes + 96)
+        buffer.writeHTTP1StatusLine(head.status)
+        let stripHopByHop = head.hasConnectionSpecificFields
+        let dropLength = responseFraming == .chunked || responseFraming == .closeDelimited
+        head.forEachRawField { line, known in
+            switch known {
+            case .connection, .transferEncoding, .otherHopByHop:
+                if stripHopByHop { return }
+            case .contentLength:
+                if dropLength { return }
+            case .other, .host, .expect:
+                break
+            }
+            buffer.writeBytes(line)
+            buffer.writeStaticString("\r\n")
+        }
+        writeFramingAndConnectionFields(into: &buffer)
+        buffer.writeStaticString("\r\n")
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Chooses how the response body is delimited on this connection, and whether it closes after.
+    private func decideResponseFraming(code: Int, bodyLength: ResponseBodyLength) {
+        if requestIsHEAD || code == 204 || code == 304 || (code >= 100 && code < 200) || bodyLength == .none {
+            responseFraming = .none
+        } else if case .known = bodyLength {
+            responseFraming = .contentLength
+        } else if requestMinorVersion >= 1 {
+            responseFraming = .chunked
+        } else {
+            responseFraming = .closeDelimited
+            closeAfterResponse = true
+        }
+        if !requestKeepAlive { closeAfterResponse = true }
+    }
+
+    private func writeFramingAndConnectionFields(into buffer: inout ByteBuffer) {
+        if responseFraming == .chunked { buffer.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if closeAfterResponse {
+            buffer.writeStaticString("Connection: close\r\n")
+        } else if requestMinorVersion == 0 {
+            buffer.writeStaticString("Connection: keep-alive\r\n")
+        }
+    }
+
     public func sendResponseHead(_ response: HTTPResponse, bodyLength: ResponseBodyLength) {
         guard let context, !closing else { return }
         var response = response

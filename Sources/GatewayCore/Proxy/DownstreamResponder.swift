@@ -1,3 +1,4 @@
+import HTTP1
 import HTTPTypes
 import NIOCore
 
@@ -14,6 +15,9 @@ public enum ResponseBodyLength: Sendable, Equatable {
 /// The proxy calls it on the connection's event loop only.
 public protocol DownstreamResponder: AnyObject {
     func sendResponseHead(_ response: HTTPResponse, bodyLength: ResponseBodyLength)
+    /// An upstream HTTP/1 response head forwarded as received, minus its hop-by-hop lines (the responder
+    /// skips them while writing). Never called when `Connection` names other fields to drop.
+    func sendUpstreamResponseHead(_ head: HTTP1ResponseHead, bodyLength: ResponseBodyLength)
     func sendResponseBody(_ body: ByteBuffer)
     func sendResponseEnd(_ trailers: HTTPFields?)
     func flush()

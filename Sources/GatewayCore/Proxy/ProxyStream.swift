@@ -308,8 +308,6 @@ extension ProxyStream: SweepTarget {
 extension ProxyStream: UpstreamResponseDelegate {
     public func upstreamResponseHead(_ head: HTTP1ResponseHead) {
         guard let responder else { return }
-        var response = head.response
-        if head.hasConnectionSpecificFields { HopByHop.strip(&response.headerFields) }
         let length: ResponseBodyLength
         switch head.framing {
         case .none: length = .none
@@ -317,8 +315,16 @@ extension ProxyStream: UpstreamResponseDelegate {
         case .chunked, .untilClose: length = .unknown
         }
         responseStarted = true
-        record.status = response.status.code
-        responder.sendResponseHead(response, bodyLength: length)
+        record.status = head.status.code
+        if head.connectionNominatesFields {
+            // Rare: Connection names extra fields to drop, so build the fields and strip them.
+            var response = head.response
+            HopByHop.strip(&response.headerFields)
+            responder.sendResponseHead(response, bodyLength: length)
+        } else {
+            // The common case: the head goes out as the bytes it came in, without building fields.
+            responder.sendUpstreamResponseHead(head, bodyLength: length)
+        }
     }
 
     public func upstreamResponseBody(_ body: ByteBuffer) {
