@@ -185,23 +185,10 @@ enum HTTP1Syntax {
     static func keepAlive(_ fields: HTTPFields, minor: UInt8) -> Bool {
         var close = false
         var keepAlive = false
+        var others = false
         for field in fields where field.name == .connection {
             var value = field.value
-            value.withUTF8 { bytes in
-                // Walk the comma-separated tokens without splitting into new strings.
-                var start = 0
-                while start <= bytes.count {
-                    var end = start
-                    while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
-                    var first = start, last = end
-                    while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
-                    while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
-                    let token = UnsafeBufferPointer(rebasing: bytes[first..<last])
-                    if equalsIgnoringCase(token, "close") { close = true }
-                    if equalsIgnoringCase(token, "keep-alive") { keepAlive = true }
-                    start = end + 1
-                }
-            }
+            value.withUTF8 { connectionOptions(UnsafeRawBufferPointer($0), close: &close, keepAlive: &keepAlive, others: &others) }
         }
         if close { return false }
         return minor >= 1 || keepAlive

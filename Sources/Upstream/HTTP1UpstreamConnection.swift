@@ -122,14 +122,7 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     public func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
-        if var received, received.readableBytes > 0 {
-            var bytes = bytes
-            received.writeBuffer(&bytes)
-            self.received = received
-        } else {
-            received = bytes
-        }
+        received.appendReceived(unwrapInboundIn(data))
         parseReceived()
     }
 

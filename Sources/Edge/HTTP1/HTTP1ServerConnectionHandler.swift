@@ -73,14 +73,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
-        if var received, received.readableBytes > 0 {
-            var bytes = bytes
-            received.writeBuffer(&bytes)
-            self.received = received
-        } else {
-            received = bytes
-        }
+        received.appendReceived(unwrapInboundIn(data))
         readTimer.noteRead()
         process(flushUpstream: false)
     }
