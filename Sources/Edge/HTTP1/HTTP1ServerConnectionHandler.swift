@@ -276,11 +276,12 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         closing = true
         readTimer.cancel()
         let channel = context.channel
+        // A client that never reads would keep the flush, and the connection, pending forever.
+        let deadline = channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            deadline.cancel()
             channel.close(promise: nil)
         }
-        // A client that never reads would keep the flush, and the connection, pending forever.
-        channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
     }
 
     static func describe(_ address: SocketAddress) -> String {
