@@ -23,6 +23,36 @@ extension ByteBuffer {
         writeStaticString("\r\n")
     }
 
+    /// The request a proxy forwards: `request` with the standard forwarding edits applied while writing,
+    /// so the fields are never copied or searched to make them.
+    public mutating func writeHTTP1RequestHead(_ request: HTTPRequest, edits: ForwardingEdits) {
+        writeString(request.method.rawValue)
+        writeInteger(UInt8(ascii: " "))
+        writeString(request.path ?? "/")
+        writeStaticString(" HTTP/1.1\r\n")
+        if let authority = request.authority {
+            writeStaticString("Host: ")
+            writeString(authority)
+            writeStaticString("\r\n")
+        }
+        for field in request.headerFields where !edits.replaces(field.name.canonicalName) {
+            writeString(field.name.rawName)
+            writeStaticString(": ")
+            writeString(field.value)
+            writeStaticString("\r\n")
+        }
+        writeStaticString("X-Request-Id: ")
+        writeString(edits.requestID)
+        writeStaticString("\r\nX-Forwarded-For: ")
+        writeString(edits.forwardedFor)
+        writeStaticString("\r\nX-Forwarded-Proto: ")
+        writeString(edits.forwardedProto)
+        writeStaticString("\r\n")
+        if edits.chunked { writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if edits.teTrailers { writeStaticString("TE: trailers\r\n") }
+        writeStaticString("\r\n")
+    }
+
     /// `<method> <path> HTTP/1.1`, `Host` from the authority, then the fields.
     public mutating func writeHTTP1RequestHead(_ request: HTTPRequest) {
         writeString(request.method.rawValue)
@@ -82,6 +112,42 @@ extension Optional where Wrapped == ByteBuffer {
             self = pending
         default:
             self = bytes
+        }
+    }
+}
+
+/// The edits a proxy makes to every forwarded request, applied while the head is written.
+public struct ForwardingEdits: Sendable {
+    public var requestID: String
+    /// The whole new `X-Forwarded-For` value (any received list plus the client address).
+    public var forwardedFor: String
+    public var forwardedProto: String
+    /// Leave out hop-by-hop fields and `Expect` (the request carries some).
+    public var stripConnectionFields: Bool
+    /// The body goes chunked on this hop.
+    public var chunked: Bool
+    /// The client sent `TE: trailers`, the one TE value that is forwarded.
+    public var teTrailers: Bool
+
+    public init(requestID: String, forwardedFor: String, forwardedProto: String, stripConnectionFields: Bool, chunked: Bool, teTrailers: Bool) {
+        self.requestID = requestID
+        self.forwardedFor = forwardedFor
+        self.forwardedProto = forwardedProto
+        self.stripConnectionFields = stripConnectionFields
+        self.chunked = chunked
+        self.teTrailers = teTrailers
+    }
+
+    /// Whether a received field is left out, because the edits replace or drop it.
+    @inline(__always)
+    func replaces(_ canonicalName: String) -> Bool {
+        switch canonicalName.utf8.count {
+        case 12: return canonicalName == "x-request-id"
+        case 15: return canonicalName == "x-forwarded-for"
+        case 17: return canonicalName == "x-forwarded-proto" || canonicalName == "transfer-encoding"
+        default:
+            guard stripConnectionFields else { return false }
+            return HopByHop.isHopByHop(canonicalName) || canonicalName == "expect"
         }
     }
 }

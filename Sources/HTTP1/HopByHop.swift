@@ -43,9 +43,27 @@ public enum HopByHop {
         if teTrailers { fields.append(HTTPField(name: .te, value: "trailers")) }
     }
 
+    /// Whether `Connection` names fields besides `close` and `keep-alive` (they must be removed too).
+    public static func connectionNominatesFields(_ fields: HTTPFields) -> Bool {
+        var close = false, keepAlive = false, others = false
+        for field in fields where field.name == .connection {
+            var value = field.value
+            value.withUTF8 { HTTP1Syntax.connectionOptions(UnsafeRawBufferPointer($0), close: &close, keepAlive: &keepAlive, others: &others) }
+        }
+        return others
+    }
+
+    /// Whether the request asks for `TE: trailers`, the one TE value a proxy forwards.
+    public static func asksForTrailers(_ fields: HTTPFields) -> Bool {
+        for field in fields where field.name == .te {
+            if field.value.split(separator: ",").contains(where: { $0.trimmingOWS().caseInsensitiveEquals("trailers") }) { return true }
+        }
+        return false
+    }
+
     /// RFC 9110 §7.6.1's connection-specific fields, by lowercase name.
     @inline(__always)
-    static func isHopByHop(_ canonicalName: String) -> Bool {
+    public static func isHopByHop(_ canonicalName: String) -> Bool {
         switch canonicalName.utf8.count {
         case 2: return canonicalName == "te"
         case 7: return canonicalName == "upgrade" || canonicalName == "trailer"

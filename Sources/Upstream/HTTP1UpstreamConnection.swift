@@ -47,7 +47,7 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     // MARK: - Exchange API, used by the proxy stream
 
     /// Starts an exchange. `framing` says how the request body will be delimited on this hop.
-    public func sendRequestHead(_ request: HTTPRequest, framing: HTTP1BodyFraming, delegate: UpstreamResponseDelegate) {
+    public func sendRequestHead(_ request: HTTPRequest, edits: ForwardingEdits, framing: HTTP1BodyFraming, delegate: UpstreamResponseDelegate) {
         guard let context, case .idle = state else {
             delegate.upstreamFailed(.connectionReset(beforeResponse: true))
             return
@@ -60,7 +60,7 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         // Reuse one head buffer: once the previous write has gone out it is uniquely ours again, so
         // clearing it allocates nothing.
         headBuffer.clear()
-        headBuffer.writeHTTP1RequestHead(request)
+        headBuffer.writeHTTP1RequestHead(request, edits: edits)
         context.write(wrapOutboundOut(headBuffer), promise: nil)
     }
 

@@ -313,3 +313,25 @@ struct ResponseHeadTests {
         }
     }
 }
+
+@Suite("Forwarding edits")
+struct ForwardingEditsTests {
+    @Test("hop-by-hop fields go, TE: trailers stays, and forwarding headers replace received ones")
+    func editsAppliedWhileWriting() async throws {
+        try await withGateway(simpleConfig()) { gw in
+            let client = try RawClient(port: gw.port())
+            try client.send("GET /edits HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nUpgrade: h2c\r\nTE: trailers\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 198.51.100.1\r\nX-Request-Id: edit-1\r\nX-Other: kept\r\n\r\n")
+            let response = try #require(try client.readResponses(1).first)
+            let headers = try #require(response.json["headers"] as? [String: String])
+            #expect(headers["connection"] == nil)
+            #expect(headers["keep-alive"] == nil)
+            #expect(headers["upgrade"] == nil)
+            #expect(headers["te"] == "trailers")
+            #expect(headers["x-forwarded-proto"] == "http")
+            #expect(headers["x-forwarded-for"] == "198.51.100.1, 127.0.0.1")
+            #expect(headers["x-request-id"] == "edit-1")
+            #expect(headers["x-other"] == "kept")
+            #expect(headers["host"] == "t")
+        }
+    }
+}

@@ -26,6 +26,7 @@ public final class ProxyStream {
     private var request: HTTPRequest
     private let requestFraming: HTTP1BodyFraming
     private let stripConnectionFields: Bool
+    private var edits: ForwardingEdits?
     private var state: State = .waitingForUpstream
     private var route: Route?
     private var cluster: ClusterLoopState?
@@ -152,21 +153,25 @@ public final class ProxyStream {
     // MARK: - Upstream exchange
 
     private func prepareUpstreamRequest(requestID: String) {
-        // Edit the fields in place: a local copy would share storage with the request and make the
-        // first change copy every field.
-        if stripConnectionFields {
-            HopByHop.strip(&request.headerFields, keepTETrailers: true)
-            request.headerFields[.expect] = nil
-        }
-        request.headerFields[.xRequestID] = requestID
         let clientIP = Self.ipOnly(record.downstreamAddress)
-        if request.headerFields.contains(.xForwardedFor), let forwarded = request.headerFields[.xForwardedFor] {
-            request.headerFields[.xForwardedFor] = "\(forwarded), \(clientIP)"
-        } else {
-            request.headerFields.append(HTTPField(name: .xForwardedFor, value: clientIP))
+        var forwardedFor = clientIP
+        if request.headerFields.contains(.xForwardedFor), let received = request.headerFields[.xForwardedFor] {
+            forwardedFor = "\(received), \(clientIP)"
         }
-        request.headerFields[.xForwardedProto] = listener.scheme
-        if requestFraming == .chunked { request.headerFields[.transferEncoding] = "chunked" }
+        var strip = stripConnectionFields
+        var teTrailers = false
+        if strip {
+            teTrailers = HopByHop.asksForTrailers(request.headerFields)
+            if HopByHop.connectionNominatesFields(request.headerFields) {
+                // Rare: the client names extra fields to drop; remove them (and the rest) structurally.
+                HopByHop.strip(&request.headerFields)
+                request.headerFields[.expect] = nil
+                strip = false
+            }
+        }
+        // The other edits are applied while the head is written: no copy or search of the fields.
+        edits = ForwardingEdits(requestID: requestID, forwardedFor: forwardedFor, forwardedProto: listener.scheme,
+                                stripConnectionFields: strip, chunked: requestFraming == .chunked, teTrailers: teTrailers)
     }
 
     private func connect(to endpoint: Endpoint, fresh: Bool) {
@@ -194,7 +199,7 @@ public final class ProxyStream {
         // HTTP/1.0 clients may omit Host, but an HTTP/1.1 upstream requires one: use the endpoint's
         // address, as nginx does with its default `proxy_set_header Host $proxy_host`.
         if request.authority == nil { request.authority = connection.endpoint.label }
-        connection.sendRequestHead(request, framing: requestFraming, delegate: self)
+        connection.sendRequestHead(request, edits: edits!, framing: requestFraming, delegate: self)
         for body in pendingBody { connection.sendBody(body) }
         if pendingEnd {
             connection.sendEnd(trailers: pendingTrailers)
