@@ -1,0 +1,35 @@
+/// The edits a proxy makes to every forwarded request, applied while the head is written.
+public struct ForwardingEdits: Sendable {
+    public var requestID: String
+    /// The whole new `X-Forwarded-For` value (any received list plus the client address).
+    public var forwardedFor: String
+    public var forwardedProto: String
+    /// Leave out hop-by-hop fields and `Expect` (the request carries some).
+    public var stripConnectionFields: Bool
+    /// The body goes chunked on this hop.
+    public var chunked: Bool
+    /// The client sent `TE: trailers`, the one TE value that is forwarded.
+    public var teTrailers: Bool
+
+    public init(requestID: String, forwardedFor: String, forwardedProto: String, stripConnectionFields: Bool, chunked: Bool, teTrailers: Bool) {
+        self.requestID = requestID
+        self.forwardedFor = forwardedFor
+        self.forwardedProto = forwardedProto
+        self.stripConnectionFields = stripConnectionFields
+        self.chunked = chunked
+        self.teTrailers = teTrailers
+    }
+
+    /// Whether a received field is left out, because the edits replace or drop it.
+    @inline(__always)
+    func replaces(_ canonicalName: String) -> Bool {
+        switch canonicalName.utf8.count {
+        case 12: return canonicalName == "x-request-id"
+        case 15: return canonicalName == "x-forwarded-for"
+        case 17: return canonicalName == "x-forwarded-proto" || canonicalName == "transfer-encoding"
+        default:
+            guard stripConnectionFields else { return false }
+            return HopByHop.isHopByHop(canonicalName) || canonicalName == "expect"
+        }
+    }
+}
