@@ -59,7 +59,11 @@ public final class GatewayServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let loop = contexts.context(for: channel.eventLoop)
-                    try channel.pipeline.syncOperations.addHandler(HTTP1ServerConnectionHandler(listener: listener, loop: loop))
+                    if listener.proxyProtocol == .off {
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ServerConnectionHandler(listener: listener, loop: loop))
+                    } else {
+                        try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler(listener: listener, loop: loop))
+                    }
                 }
             }
             .bind(host: listener.address.host, port: listener.address.port)

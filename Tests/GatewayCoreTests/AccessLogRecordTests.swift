@@ -17,7 +17,7 @@ struct AccessLogRecordTests {
     }
 
     private static let fields = [
-        "time", "request_id", "listener", "downstream_addr", "method", "authority", "path", "protocol", "status",
+        "time", "request_id", "listener", "downstream_addr", "downstream_l4_addr", "method", "authority", "path", "protocol", "status",
         "bytes_in", "bytes_out", "duration_ms", "upstream_cluster", "upstream_addr", "upstream_ms", "error_source", "error",
     ]
 

@@ -51,9 +51,13 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 
     private let readTimer: ReadTimer
 
-    public init(listener: ListenerRuntime, loop: LoopContext) {
+    /// The client named by a PROXY protocol header, and the L4 peer it replaced.
+    private let proxiedClient: (client: String, l4: String)?
+
+    public init(listener: ListenerRuntime, loop: LoopContext, proxiedClient: (client: String, l4: String)? = nil) {
         self.listener = listener
         self.loop = loop
+        self.proxiedClient = proxiedClient
         self.parser = HTTP1Parser(role: .server, limits: listener.parserLimits)
         self.readTimer = ReadTimer(headerRead: listener.headerReadTimeout, bodyRead: listener.bodyReadTimeout, idle: listener.idleTimeout)
     }
@@ -62,7 +66,11 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if let remote = context.channel.remoteAddress { downstreamAddress = Self.describe(remote) }
+        if let proxiedClient {
+            downstreamAddress = proxiedClient.client
+        } else if let remote = context.channel.remoteAddress {
+            downstreamAddress = Self.describe(remote)
+        }
         readTimer.onExpiry = { [unowned self] kind in self.readTimedOut(kind) }
         readTimer.update(.idle, sweeper: loop.connectionDeadlines)
     }
@@ -188,7 +196,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         closeAfterResponse = false
         let stream = ProxyStream(request: head.request, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
                                  protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
-                                 downstreamAddress: downstreamAddress, listener: listener, loop: loop, responder: self)
+                                 downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4, listener: listener,
+                                 loop: loop, responder: self)
         self.stream = stream
         stream.start()
         if head.expectsContinue && head.framing != .none && !stream.isFinished, let context {
@@ -284,7 +293,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    static func describe(_ address: SocketAddress) -> String {
+    public static func describe(_ address: SocketAddress) -> String {
         switch address {
         case .v4(let v4): return "\(address.ipAddress ?? v4.host):\(address.port ?? 0)"
         case .v6: return "[\(address.ipAddress ?? "")]:\(address.port ?? 0)"

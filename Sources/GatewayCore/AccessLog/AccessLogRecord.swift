@@ -7,6 +7,8 @@ public struct AccessLogRecord {
     public var requestID: String?
     public var listener: String
     public var downstreamAddress: String
+    /// The connection's own peer when a PROXY protocol header named another client (the L4 tier).
+    public var downstreamL4Address: String?
     public var method: String?
     public var authority: String?
     public var path: String?
@@ -33,7 +35,7 @@ public struct AccessLogRecord {
     var maximumSize: Int {
         func size(_ text: String?) -> Int { text?.utf8.count ?? 0 }
         let strings = size(requestID) + size(listener) + size(downstreamAddress) + size(method) + size(authority)
-            + size(path) + size(protocolName) + size(upstreamCluster) + size(upstreamAddress) + size(error)
+            + size(path) + size(protocolName) + size(downstreamL4Address) + size(upstreamCluster) + size(upstreamAddress) + size(error)
         return 512 + 6 * strings
     }
 
@@ -46,6 +48,7 @@ public struct AccessLogRecord {
             json.field("request_id", requestID)
             json.field("listener", listener)
             json.field("downstream_addr", downstreamAddress)
+            json.field("downstream_l4_addr", downstreamL4Address)
             json.field("method", method)
             json.field("authority", authority)
             json.field("path", path)

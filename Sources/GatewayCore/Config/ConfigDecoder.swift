@@ -46,7 +46,7 @@ struct ConfigDecoder {
         return listeners
     }
 
-    static let listenerKeys = ["name", "address", "limits", "timeouts", "routes"]
+    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "limits", "timeouts", "routes"]
     static let routeKeys = ["match", "cluster", "limits", "timeouts"]
 
     private func decodeListener(_ value: ConfigValue, clusters: [ClusterConfig]) -> ListenerConfig? {
@@ -73,8 +73,28 @@ struct ConfigDecoder {
         let routeValues = map.required("routes")?.sequence()
         let routes = routeValues?.compactMap { decodeRoute($0, clusters: clusters) } ?? []
         if routeValues?.isEmpty == true { map["routes"]?.fail("a listener needs at least one route") }
+        var proxyProtocol = ProxyProtocolMode.off
+        if let modeValue = map["proxy_protocol"], let text = modeValue.scalarString {
+            // YAML 1.1 habits: `off` may arrive as a boolean-looking scalar; it is read as text here.
+            if let mode = ProxyProtocolMode(rawValue: text.lowercased()) {
+                proxyProtocol = mode
+            } else if text.lowercased() == "false" || text.lowercased() == "no" {
+                proxyProtocol = .off
+            } else {
+                modeValue.fail("unknown proxy_protocol '\(text)' (use off, v1, v2 or any)")
+            }
+        }
+        var trusted: [CIDRBlock] = []
+        for item in map["trusted_sources"]?.sequence() ?? [] {
+            guard let text = item.string() else { continue }
+            if let block = CIDRBlock(parsing: text) { trusted.append(block) } else { item.fail("invalid CIDR '\(text)' (e.g. 10.0.0.0/8 or 2001:db8::/32)") }
+        }
+        if !trusted.isEmpty && proxyProtocol == .off { map["trusted_sources"]?.fail("trusted_sources needs proxy_protocol to be v1, v2 or any") }
         guard let name, let address else { return nil }
-        return ListenerConfig(name: name, address: address, limits: limits, timeouts: timeouts, routes: routes)
+        var listener = ListenerConfig(name: name, address: address, limits: limits, timeouts: timeouts, routes: routes)
+        listener.proxyProtocol = proxyProtocol
+        listener.trustedSources = trusted
+        return listener
     }
 
     private func decodeAddress(_ value: ConfigValue) -> HostPort? {

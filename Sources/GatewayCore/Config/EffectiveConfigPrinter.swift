@@ -9,6 +9,10 @@ public enum EffectiveConfigPrinter {
         for listener in config.listeners {
             out += "  - name: \(quote(listener.name))\n"
             out += "    address: \(quote(listener.address.description))\n"
+            out += "    proxy_protocol: \(listener.proxyProtocol.rawValue)\n"
+            if !listener.trustedSources.isEmpty {
+                out += "    trusted_sources: [\(listener.trustedSources.map { quote($0.description) }.joined(separator: ", "))]\n"
+            }
             let limits = listener.limits
             out += "    limits: { max_header_bytes: \(ByteSizeParser.format(Int64(limits.maxHeaderBytes))), max_headers: \(limits.maxHeaders), "
             out += "max_uri_bytes: \(ByteSizeParser.format(Int64(limits.maxURIBytes))), max_body_bytes: \(limits.maxBodyBytes.map(ByteSizeParser.format) ?? "0") }\n"

@@ -38,12 +38,28 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Whether a listener expects the PROXY protocol header from the L4 tier in front of it.
+public enum ProxyProtocolMode: String, Sendable, CaseIterable {
+    case off, v1, v2, any
+}
+
 public struct ListenerConfig: Sendable {
     public var name: String
     public var address: HostPort
+    public var proxyProtocol: ProxyProtocolMode = .off
+    /// Peers allowed to send a PROXY header; empty means any peer.
+    public var trustedSources: [CIDRBlock] = []
     public var limits: RequestLimits
     public var timeouts: ListenerTimeouts
     public var routes: [RouteConfig]
+
+    public init(name: String, address: HostPort, limits: RequestLimits, timeouts: ListenerTimeouts, routes: [RouteConfig]) {
+        self.name = name
+        self.address = address
+        self.limits = limits
+        self.timeouts = timeouts
+        self.routes = routes
+    }
 }
 
 /// Bounds on what a client may send; each has the status a client gets beyond it.

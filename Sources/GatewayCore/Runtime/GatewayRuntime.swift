@@ -55,7 +55,9 @@ public final class GatewayRuntime: Sendable {
                 bodyReadTimeout: listener.timeouts.bodyRead.timeAmount,
                 idleTimeout: listener.timeouts.idle.timeAmount,
                 requestTimeout: listener.timeouts.request.timeAmount,
-                routes: RouteTable(routes: routes))
+                routes: RouteTable(routes: routes),
+                proxyProtocol: listener.proxyProtocol,
+                trustedSources: listener.trustedSources)
         }
     }
 }

@@ -15,10 +15,15 @@ public final class ListenerRuntime: Sendable {
     public let idleTimeout: TimeAmount?
     public let requestTimeout: TimeAmount?
     public let routes: RouteTable
+    public let proxyProtocol: ProxyProtocolMode
+    public let trustedSources: [CIDRBlock]
 
     public init(name: String, address: HostPort, scheme: String, parserLimits: HTTP1Limits, maxBodyBytes: Int64?,
                 headerReadTimeout: TimeAmount?, bodyReadTimeout: TimeAmount?, idleTimeout: TimeAmount?,
-                requestTimeout: TimeAmount?, routes: RouteTable) {
+                requestTimeout: TimeAmount?, routes: RouteTable, proxyProtocol: ProxyProtocolMode = .off,
+                trustedSources: [CIDRBlock] = []) {
+        self.proxyProtocol = proxyProtocol
+        self.trustedSources = trustedSources
         self.name = name
         self.address = address
         self.scheme = scheme
