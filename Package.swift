@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "GatewayFilterAPI", "Upstream", "HTTP1", "CYAML",
+                "GatewayFilterAPI", "Upstream", "HTTP1", "CYAML", "GatewayTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,5 +1,8 @@
 #include "CGatewayShims.h"
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <string.h>
 #include <nghttp2/nghttp2.h>
 #include <lua.h>
 #include <lauxlib.h>
@@ -19,3 +22,57 @@ int pc_lua_runtime_version(void) {
     lua_close(L);
     return version;
 }
+
+void pc_ssl_ctx_set_servername_callback(void *ctx, pc_servername_callback callback, void *arg) {
+    SSL_CTX_set_tlsext_servername_callback((SSL_CTX *)ctx, (int (*)(SSL *, int *, void *))callback);
+    SSL_CTX_set_tlsext_servername_arg((SSL_CTX *)ctx, arg);
+}
+
+int pc_ssl_ctx_apply_defaults(void *ctx) {
+    SSL_CTX *c = (SSL_CTX *)ctx;
+    if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1) return 0;
+    SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    return 1;
+}
+
+int pc_ssl_select_alpn(const unsigned char **out, unsigned char *outlen, const unsigned char *server, unsigned int server_len,
+                       const unsigned char *client, unsigned int client_len) {
+    int result = SSL_select_next_proto((unsigned char **)out, outlen, server, server_len, client, client_len);
+    return result == OPENSSL_NPN_NEGOTIATED ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_NOACK;
+}
+
+static int append_name(char *out, int capacity, int used, const unsigned char *name, int length) {
+    if (length <= 0 || used + length + 1 > capacity) return used;
+    memcpy(out + used, name, (size_t)length);
+    out[used + length] = '\n';
+    return used + length + 1;
+}
+
+int pc_ssl_ctx_certificate_names(void *ctx, char *out, int capacity) {
+    X509 *cert = SSL_CTX_get0_certificate((SSL_CTX *)ctx);
+    if (cert == NULL) return -1;
+    int used = 0;
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    if (names != NULL) {
+        for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+            const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
+            if (name->type == GEN_DNS) {
+                used = append_name(out, capacity, used, ASN1_STRING_get0_data(name->d.dNSName), ASN1_STRING_length(name->d.dNSName));
+            }
+        }
+        GENERAL_NAMES_free(names);
+    }
+    if (used == 0) {
+        char cn[256];
+        int length = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+        if (length > 0) used = append_name(out, capacity, used, (const unsigned char *)cn, length);
+    }
+    return used;
+}
+
+const char *pc_ssl_servername(void *ssl) {
+    return SSL_get_servername((SSL *)ssl, TLSEXT_NAMETYPE_host_name);
+}
+
+int pc_alert_unrecognized_name(void) { return SSL_AD_UNRECOGNIZED_NAME; }

@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewayTLS
 import Logging
 import NIOCore
 import NIOPosix
@@ -60,7 +61,7 @@ public final class GatewayServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let loop = contexts.context(for: channel.eventLoop)
                     if listener.proxyProtocol == .off {
-                        try channel.pipeline.syncOperations.addHandler(HTTP1ServerConnectionHandler(listener: listener, loop: loop))
+                        try addHTTPHandlers(to: channel.pipeline.syncOperations, listener: listener, loop: loop, proxiedClient: nil)
                     } else {
                         try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler(listener: listener, loop: loop))
                     }
@@ -68,6 +69,23 @@ public final class GatewayServer: Sendable {
             }
             .bind(host: listener.address.host, port: listener.address.port)
             .get()
+    }
+
+    /// TLS (when the listener has it) and HTTP/1.1, after any PROXY protocol header.
+    static func addHTTPHandlers(to pipeline: ChannelPipeline.SynchronousOperations, listener: ListenerRuntime, loop: LoopContext,
+                                proxiedClient: (client: String, l4: String)?, after: ChannelHandler? = nil) throws {
+        var handlers: [ChannelHandler] = []
+        if let tls = listener.tls { handlers.append(TLSServerHandler(store: tls)) }
+        handlers.append(HTTP1ServerConnectionHandler(listener: listener, loop: loop, proxiedClient: proxiedClient))
+        if let after {
+            var anchor = after
+            for handler in handlers {
+                try pipeline.addHandler(handler, position: .after(anchor))
+                anchor = handler
+            }
+        } else {
+            for handler in handlers { try pipeline.addHandler(handler) }
+        }
     }
 
     /// Stops accepting. Connections already open are left to finish.

@@ -11,4 +11,24 @@ const char *pc_nghttp2_version(void);
 /// Liblua's version as a number (504 for 5.4), read from a fresh state so the runtime library is exercised.
 int pc_lua_runtime_version(void);
 
+// --- TLS (OpenSSL). Pointers are passed as void* so this header does not re-export OpenSSL's types.
+
+/// SNI callback: return 0 (SSL_TLSEXT_ERR_OK) to continue, 2 (ALERT_FATAL) to refuse with `*alert`.
+typedef int (*pc_servername_callback)(void *ssl, int *alert, void *arg);
+
+/// SSL_CTX_set_tlsext_servername_callback + _arg (macros).
+void pc_ssl_ctx_set_servername_callback(void *ctx, pc_servername_callback callback, void *arg);
+/// TLS 1.2 minimum, released buffers on idle connections, no renegotiation, server cipher preference.
+int pc_ssl_ctx_apply_defaults(void *ctx);
+/// SSL_select_next_proto with the const casts Swift cannot express. Returns SSL_TLSEXT_ERR_OK or _NOACK.
+int pc_ssl_select_alpn(const unsigned char **out, unsigned char *outlen, const unsigned char *server, unsigned int server_len,
+                       const unsigned char *client, unsigned int client_len);
+/// The certificate's DNS names (SAN dNSName entries, else the subject CN), '\n'-separated, into `out`.
+/// Returns the length written, or -1.
+int pc_ssl_ctx_certificate_names(void *ctx, char *out, int capacity);
+/// The SNI name the client sent, or NULL.
+const char *pc_ssl_servername(void *ssl);
+/// SSL_AD_UNRECOGNIZED_NAME.
+int pc_alert_unrecognized_name(void);
+
 #endif

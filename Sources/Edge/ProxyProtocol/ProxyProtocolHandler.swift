@@ -72,8 +72,8 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
         let l4 = context.channel.remoteAddress.map(HTTP1ServerConnectionHandler.describe) ?? "unknown"
         let proxied = header.source.map { (client: $0, l4: l4) }
         do {
-            try context.pipeline.syncOperations.addHandler(
-                HTTP1ServerConnectionHandler(listener: listener, loop: loop, proxiedClient: proxied), position: .after(self))
+            try GatewayServer.addHTTPHandlers(to: context.pipeline.syncOperations, listener: listener, loop: loop,
+                                              proxiedClient: proxied, after: self)
         } catch {
             context.close(promise: nil)
             return

@@ -1,3 +1,8 @@
+import GatewayTLS
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Reads each section of the document into typed config. Every accessor reports its own errors, so
 /// decoding continues past the first problem.
 struct ConfigDecoder {
@@ -46,7 +51,7 @@ struct ConfigDecoder {
         return listeners
     }
 
-    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "limits", "timeouts", "routes"]
+    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "tls", "limits", "timeouts", "routes"]
     static let routeKeys = ["match", "cluster", "limits", "timeouts"]
 
     private func decodeListener(_ value: ConfigValue, clusters: [ClusterConfig]) -> ListenerConfig? {
@@ -90,11 +95,51 @@ struct ConfigDecoder {
             if let block = CIDRBlock(parsing: text) { trusted.append(block) } else { item.fail("invalid CIDR '\(text)' (e.g. 10.0.0.0/8 or 2001:db8::/32)") }
         }
         if !trusted.isEmpty && proxyProtocol == .off { map["trusted_sources"]?.fail("trusted_sources needs proxy_protocol to be v1, v2 or any") }
+        let tls = map["tls"].flatMap(decodeTLS)
         guard let name, let address else { return nil }
         var listener = ListenerConfig(name: name, address: address, limits: limits, timeouts: timeouts, routes: routes)
+        listener.tls = tls
         listener.proxyProtocol = proxyProtocol
         listener.trustedSources = trusted
         return listener
+    }
+
+    private func decodeTLS(_ value: ConfigValue) -> TLSListenerConfig? {
+        guard let map = value.mapping(allowed: ["certificates", "alpn"]) else { return nil }
+        var certificates: [TLSCertificateFiles] = []
+        for item in map.required("certificates")?.sequence() ?? [] {
+            guard let pair = item.mapping(allowed: ["cert", "key"]) else { continue }
+            let cert = pair.required("cert").flatMap { existingFile($0) }
+            let key = pair.required("key").flatMap { existingFile($0) }
+            if let cert, let key { certificates.append(TLSCertificateFiles(certificateChain: cert, privateKey: key)) }
+        }
+        if let list = map["certificates"], list.sequence()?.isEmpty == true { list.fail("a TLS listener needs at least one certificate") }
+        var alpn = ["http/1.1"]
+        if let alpnValue = map["alpn"], let items = alpnValue.sequence() {
+            alpn = []
+            for item in items {
+                guard let name = item.string() else { continue }
+                if name == "http/1.1" {
+                    alpn.append(name)
+                } else if name == "h2" {
+                    item.fail("ALPN 'h2' is not supported yet (HTTP/2 arrives with the edge-listener work); use http/1.1")
+                } else {
+                    item.fail("unknown ALPN protocol '\(name)' (supported: http/1.1)")
+                }
+            }
+        }
+        return certificates.isEmpty ? nil : TLSListenerConfig(certificates: certificates, alpn: alpn)
+    }
+
+    /// A path that must name a readable file.
+    private func existingFile(_ value: ConfigValue) -> String? {
+        guard let path = value.nonEmptyString() else { return nil }
+        guard let handle = fopen(path, "r") else {
+            value.fail("cannot read '\(path)': \(String(cString: strerror(errno)))")
+            return nil
+        }
+        fclose(handle)
+        return path
     }
 
     private func decodeAddress(_ value: ConfigValue) -> HostPort? {

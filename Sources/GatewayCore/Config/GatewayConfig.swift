@@ -1,3 +1,5 @@
+import GatewayTLS
+
 /// The whole gateway configuration, typed and validated. Built by `ConfigLoader`; immutable and shared
 /// by every event loop.
 public struct GatewayConfig: Sendable {
@@ -38,6 +40,12 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// A TLS listener's certificates (the first is the default for unknown or missing SNI) and ALPN list.
+public struct TLSListenerConfig: Sendable, Equatable {
+    public var certificates: [TLSCertificateFiles]
+    public var alpn: [String]
+}
+
 /// Whether a listener expects the PROXY protocol header from the L4 tier in front of it.
 public enum ProxyProtocolMode: String, Sendable, CaseIterable {
     case off, v1, v2, any
@@ -49,6 +57,8 @@ public struct ListenerConfig: Sendable {
     public var proxyProtocol: ProxyProtocolMode = .off
     /// Peers allowed to send a PROXY header; empty means any peer.
     public var trustedSources: [CIDRBlock] = []
+    /// TLS termination; nil for plain HTTP.
+    public var tls: TLSListenerConfig?
     public var limits: RequestLimits
     public var timeouts: ListenerTimeouts
     public var routes: [RouteConfig]

@@ -1,3 +1,4 @@
+import GatewayTLS
 import HTTP1
 import Logging
 import NIOCore
@@ -36,6 +37,16 @@ public final class GatewayRuntime: Sendable {
         if !errors.isEmpty { throw ConfigErrors(errors: errors) }
         self.clusters = clusters
         let clusterIndex = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0.index) })
+        var tlsStores: [String: TLSContextStore] = [:]
+        for (index, listener) in config.listeners.enumerated() {
+            guard let tls = listener.tls else { continue }
+            do {
+                tlsStores[listener.name] = try TLSContextStore(certificates: tls.certificates, alpn: tls.alpn)
+            } catch {
+                errors.append(ConfigError(file: config.source, line: 0, column: 0, keyPath: "listeners[\(index)].tls", message: error.message))
+            }
+        }
+        if !errors.isEmpty { throw ConfigErrors(errors: errors) }
         self.listeners = config.listeners.map { listener in
             let routes = listener.routes.map { route in
                 Route(match: route.match,
@@ -47,7 +58,7 @@ public final class GatewayRuntime: Sendable {
             return ListenerRuntime(
                 name: listener.name,
                 address: listener.address,
-                scheme: "http",
+                scheme: listener.tls == nil ? "http" : "https",
                 parserLimits: HTTP1Limits(maxHeadBytes: listener.limits.maxHeaderBytes, maxHeaderCount: listener.limits.maxHeaders,
                                           maxURIBytes: listener.limits.maxURIBytes),
                 maxBodyBytes: listener.limits.maxBodyBytes,
@@ -57,7 +68,8 @@ public final class GatewayRuntime: Sendable {
                 requestTimeout: listener.timeouts.request.timeAmount,
                 routes: RouteTable(routes: routes),
                 proxyProtocol: listener.proxyProtocol,
-                trustedSources: listener.trustedSources)
+                trustedSources: listener.trustedSources,
+                tls: tlsStores[listener.name])
         }
     }
 }

@@ -1,3 +1,4 @@
+import GatewayTLS
 import HTTP1
 import NIOCore
 
@@ -17,11 +18,14 @@ public final class ListenerRuntime: Sendable {
     public let routes: RouteTable
     public let proxyProtocol: ProxyProtocolMode
     public let trustedSources: [CIDRBlock]
+    /// The listener's certificates, SNI and ALPN; nil for plain HTTP.
+    public let tls: TLSContextStore?
 
     public init(name: String, address: HostPort, scheme: String, parserLimits: HTTP1Limits, maxBodyBytes: Int64?,
                 headerReadTimeout: TimeAmount?, bodyReadTimeout: TimeAmount?, idleTimeout: TimeAmount?,
                 requestTimeout: TimeAmount?, routes: RouteTable, proxyProtocol: ProxyProtocolMode = .off,
-                trustedSources: [CIDRBlock] = []) {
+                trustedSources: [CIDRBlock] = [], tls: TLSContextStore? = nil) {
+        self.tls = tls
         self.proxyProtocol = proxyProtocol
         self.trustedSources = trustedSources
         self.name = name

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+
+/// Throwaway certificates made with the openssl command line for one test run.
+struct TestCertificates {
+    let folder: String
+
+    init(names: [String]) throws {
+        folder = NSTemporaryDirectory() + "portcullis-certs-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for name in names {
+            let file = name.replacingOccurrences(of: "*", with: "wildcard")
+            let result = try shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj '/CN=\(name)' -addext 'subjectAltName=DNS:\(name)' -keyout '\(folder)/\(file).key' -out '\(folder)/\(file).pem' 2>&1")
+            guard result.exitCode == 0 else { throw TestFailure("openssl failed: \(result.stdout)") }
+        }
+    }
+
+    func yaml(_ name: String) -> String {
+        let file = name.replacingOccurrences(of: "*", with: "wildcard")
+        return "{ cert: \"\(folder)/\(file).pem\", key: \"\(folder)/\(file).key\" }"
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: folder) }
+}
+
+@Suite("TLS termination")
+struct TLSTests {
+    static func config(_ certs: TestCertificates, names: [String]) -> String {
+        simpleConfig(listenerExtra: "tls:\n  certificates: [\(names.map(certs.yaml).joined(separator: ", "))]")
+    }
+
+    /// The certificate subject openssl s_client sees for a server name.
+    static func subject(port: Int, serverName: String?) throws -> String {
+        let sni = serverName.map { "-servername \($0)" } ?? "-noservername"
+        let output = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(port) \(sni) 2>/dev/null | grep '^subject='")
+        return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("HTTPS requests are proxied, with X-Forwarded-Proto https")
+    func httpsProxying() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        try await withGateway(Self.config(certs, names: ["a.test"])) { gw in
+            let result = try curl(["-k", "https://127.0.0.1:\(gw.port())/secure"])
+            #expect(result.status == 200)
+            let headers = try #require(result.json["headers"] as? [String: String])
+            #expect(headers["x-forwarded-proto"] == "https")
+            let big = try shell("curl -sk -o /dev/null -w '%{http_code} %{size_download}' 'https://127.0.0.1:\(gw.port())/?bytes=5000000'")
+            #expect(big.stdout == "200 5000000")
+            let upload = try shell("head -c 3000000 /dev/zero | curl -sk -T - -H 'Expect:' 'https://127.0.0.1:\(gw.port())/up'")
+            #expect(upload.stdout.contains("\"body_bytes\":3000000"))
+        }
+    }
+
+    @Test("SNI picks the certificate: exact name, wildcard, else the first", arguments: [
+        ("b.test", "b.test"), ("x.apps.test", "*.apps.test"), ("nope.test", "a.test"), (nil, "a.test"),
+    ] as [(String?, String)])
+    func sniSelection(serverName: String?, expected: String) async throws {
+        let names = ["a.test", "b.test", "*.apps.test"]
+        let certs = try TestCertificates(names: names)
+        defer { certs.remove() }
+        try await withGateway(Self.config(certs, names: names)) { gw in
+            let subject = try Self.subject(port: gw.port(), serverName: serverName)
+            #expect(subject == "subject=CN = \(expected)")
+        }
+    }
+
+    @Test("ALPN selects http/1.1; an unknown protocol gets no ALPN and still HTTP/1.1")
+    func alpn() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        try await withGateway(Self.config(certs, names: ["a.test"])) { gw in
+            let offered = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(gw.port()) -alpn http/1.1 2>/dev/null | grep 'ALPN'")
+            #expect(offered.stdout.contains("ALPN protocol: http/1.1"))
+            let other = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(gw.port()) -alpn spdy/3 2>/dev/null | grep 'ALPN'")
+            #expect(other.stdout.contains("No ALPN negotiated"))
+        }
+    }
+
+    @Test("a plaintext client on a TLS listener is closed without reaching the backend")
+    func plaintextOnTLS() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        try await withGateway(Self.config(certs, names: ["a.test"])) { gw in
+            let client = try RawClient(port: gw.port())
+            try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            let (_, closed) = client.readUntilClose()
+            #expect(closed)
+            #expect(gw.echoes[0].stats.requests == 0)
+        }
+    }
+
+    @Test("TLS behind the PROXY protocol: the header comes first, then the handshake")
+    func proxyProtocolThenTLS() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        let yaml = simpleConfig(listenerExtra: "proxy_protocol: v1\ntls:\n  certificates: [\(certs.yaml("a.test"))]")
+        try await withGateway(yaml) { gw in
+            // curl sends the PROXY v1 header itself with --haproxy-protocol.
+            let result = try curl(["-k", "--haproxy-protocol", "https://127.0.0.1:\(gw.port())/pp-tls"])
+            #expect(result.status == 200)
+            let line = try await gw.accessLogLine(path: "/pp-tls")
+            #expect(line["downstream_l4_addr"] is String)
+        }
+    }
+
+    @Test("a certificate file that does not exist is a config error naming the key")
+    func missingCertificate() throws {
+        let yaml = simpleConfig(endpoints: ["127.0.0.1:1"], listenerExtra: "tls:\n  certificates: [ { cert: /nonexistent.pem, key: /nonexistent.key } ]")
+        do {
+            _ = try TestGatewayConfig.parse(yaml)
+            Issue.record("expected a config error")
+        } catch {
+            #expect(error.errors.contains { $0.keyPath == "listeners[0].tls.certificates[0].cert" && $0.message.contains("cannot read '/nonexistent.pem'") })
+        }
+    }
+}
+
+import GatewayCore
+
+enum TestGatewayConfig {
+    static func parse(_ yaml: String) throws(ConfigErrors) -> GatewayConfig {
+        try ConfigLoader.parse(yaml: yaml, file: "inline.yaml")
+    }
+}
