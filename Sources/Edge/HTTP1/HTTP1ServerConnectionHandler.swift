@@ -1,4 +1,6 @@
 import GatewayCore
+import GatewayTLS
+import Logging
 import HTTP1
 import HTTPTypes
 import NIOCore
@@ -115,9 +117,14 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tlsError = error as? TLSConnectionError {
+            Self.logger.warning("TLS failure", metadata: ["listener": "\(listener.name)", "client": "\(downstreamAddress)", "reason": "\(tlsError.reason)"])
+        }
         // Socket errors (reset by peer and the like): the connection is gone either way.
         context.close(promise: nil)
     }
+
+    private static let logger = Logger(label: "portcullis.edge")
 
     // MARK: - Parsing
 
