@@ -20,7 +20,12 @@ public final class TLSContextStore: @unchecked Sendable {
 
     public var defaultContext: OpaquePointer { entries[0].context }
 
-    public init(certificates: [TLSCertificateFiles], alpn: [String]) throws(TLSConfigurationError) {
+    /// TLS 1.2 suites when the config names none: forward secrecy and AEAD only (Mozilla's
+    /// "intermediate" list). TLS 1.3 suites are OpenSSL's defaults, all of which qualify.
+    public static let defaultCiphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+    public init(certificates: [TLSCertificateFiles], alpn: [String], ciphers: String = TLSContextStore.defaultCiphers) throws(TLSConfigurationError) {
         guard !certificates.isEmpty else { throw TLSConfigurationError("a TLS listener needs at least one certificate") }
         var wire: [UInt8] = []
         for protocolName in alpn {
@@ -33,7 +38,7 @@ public final class TLSContextStore: @unchecked Sendable {
         var exact: [String: Int] = [:]
         var wildcard: [String: Int] = [:]
         for files in certificates {
-            let context = try Self.makeContext(files)
+            let context = try Self.makeContext(files, ciphers: ciphers)
             let names = Self.names(of: context)
             for name in names {
                 let lower = name.lowercased()
@@ -74,11 +79,15 @@ public final class TLSContextStore: @unchecked Sendable {
     /// A new server-side SSL object, not yet attached to any I/O.
     func makeConnection() -> OpaquePointer? { SSL_new(defaultContext) }
 
-    private static func makeContext(_ files: TLSCertificateFiles) throws(TLSConfigurationError) -> OpaquePointer {
+    private static func makeContext(_ files: TLSCertificateFiles, ciphers: String) throws(TLSConfigurationError) -> OpaquePointer {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSConfigurationError("cannot create an SSL context: \(OpenSSLError.drain())") }
         guard pc_ssl_ctx_apply_defaults(UnsafeMutableRawPointer(context)) == 1 else {
             SSL_CTX_free(context)
             throw TLSConfigurationError("cannot set TLS defaults: \(OpenSSLError.drain())")
+        }
+        guard SSL_CTX_set_cipher_list(context, ciphers) == 1 else {
+            SSL_CTX_free(context)
+            throw TLSConfigurationError("invalid cipher list '\(ciphers)': \(OpenSSLError.drain())")
         }
         guard SSL_CTX_use_certificate_chain_file(context, files.certificateChain) == 1 else {
             SSL_CTX_free(context)

@@ -123,3 +123,23 @@ enum TestGatewayConfig {
         try ConfigLoader.parse(yaml: yaml, file: "inline.yaml")
     }
 }
+
+@Suite("TLS policy")
+struct TLSPolicyTests {
+    @Test("TLS 1.0/1.1 and CBC-SHA1 suites are refused; GCM over TLS 1.2 works; sessions resume")
+    func defaults() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        try await withGateway(TLSTests.config(certs, names: ["a.test"])) { gw in
+            let port = gw.port()
+            let old = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' 2>&1")
+            #expect(old.stdout.contains("Cipher is (NONE)") && !old.stdout.contains("New, TLSv1.1"))
+            let cbc = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA 2>/dev/null | grep '^New,' || true")
+            #expect(!cbc.stdout.contains("AES128-SHA"))
+            let gcm = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 2>/dev/null | grep '^New,'")
+            #expect(gcm.stdout.contains("ECDHE-ECDSA-AES128-GCM-SHA256"))
+            let resumed = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -tls1_2 -reconnect 2>/dev/null | grep -c '^Reused,'")
+            #expect((Int(resumed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 5)
+        }
+    }
+}

@@ -105,7 +105,7 @@ struct ConfigDecoder {
     }
 
     private func decodeTLS(_ value: ConfigValue) -> TLSListenerConfig? {
-        guard let map = value.mapping(allowed: ["certificates", "alpn"]) else { return nil }
+        guard let map = value.mapping(allowed: ["certificates", "alpn", "ciphers"]) else { return nil }
         var certificates: [TLSCertificateFiles] = []
         for item in map.required("certificates")?.sequence() ?? [] {
             guard let pair = item.mapping(allowed: ["cert", "key"]) else { continue }
@@ -128,7 +128,10 @@ struct ConfigDecoder {
                 }
             }
         }
-        return certificates.isEmpty ? nil : TLSListenerConfig(certificates: certificates, alpn: alpn)
+        guard !certificates.isEmpty else { return nil }
+        var tls = TLSListenerConfig(certificates: certificates, alpn: alpn)
+        if let ciphers = map["ciphers"]?.nonEmptyString() { tls.ciphers = ciphers }
+        return tls
     }
 
     /// A path that must name a readable file.

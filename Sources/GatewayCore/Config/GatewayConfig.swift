@@ -44,6 +44,8 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
 public struct TLSListenerConfig: Sendable, Equatable {
     public var certificates: [TLSCertificateFiles]
     public var alpn: [String]
+    /// TLS 1.2 cipher list in OpenSSL syntax.
+    public var ciphers: String = TLSContextStore.defaultCiphers
 }
 
 /// Whether a listener expects the PROXY protocol header from the L4 tier in front of it.
