@@ -39,7 +39,11 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "GatewayTLS",
-            dependencies: ["COpenSSL", "CGatewayShims", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "COpenSSL", "CGatewayShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: strict),
         .target(
             name: "HTTP1",

@@ -75,7 +75,7 @@ public final class GatewayServer: Sendable {
     static func addHTTPHandlers(to pipeline: ChannelPipeline.SynchronousOperations, listener: ListenerRuntime, loop: LoopContext,
                                 proxiedClient: (client: String, l4: String)?, after: ChannelHandler? = nil) throws {
         var handlers: [ChannelHandler] = []
-        if let tls = listener.tls { handlers.append(TLSServerHandler(store: tls)) }
+        if let tls = listener.tls { handlers.append(TLSServerHandler(store: tls.current)) }
         handlers.append(HTTP1ServerConnectionHandler(listener: listener, loop: loop, proxiedClient: proxiedClient))
         if let after {
             var anchor = after
@@ -85,6 +85,33 @@ public final class GatewayServer: Sendable {
             }
         } else {
             for handler in handlers { try pipeline.addHandler(handler) }
+        }
+    }
+
+    /// Re-reads every TLS listener's certificate and key files: when they changed, or always with `force`
+    /// (SIGHUP). New connections get the new certificates; open ones keep theirs. A failed reload keeps
+    /// the old certificates and logs why.
+    public func reloadCertificates(force: Bool) {
+        for listener in runtime.listeners {
+            guard let tls = listener.tls else { continue }
+            switch tls.reload(force: force) {
+            case .unchanged:
+                break
+            case .reloaded:
+                logger.info("TLS certificates reloaded", metadata: ["listener": "\(listener.name)"])
+            case .failed(let reason):
+                logger.error("TLS certificate reload failed; keeping the previous certificates",
+                             metadata: ["listener": "\(listener.name)", "reason": "\(reason)"])
+            }
+        }
+    }
+
+    /// Checks the certificate files for changes every `interval`, on one event loop.
+    public func watchCertificates(every interval: TimeAmount) -> RepeatedTask? {
+        guard runtime.listeners.contains(where: { $0.tls != nil }) else { return nil }
+        let loop = group.next()
+        return loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            reloadCertificates(force: false)
         }
     }
 

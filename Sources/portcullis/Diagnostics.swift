@@ -60,3 +60,17 @@ enum ShutdownSignal {
     }
 }
 
+
+/// Runs `action` on every SIGHUP until cancelled.
+final class ReloadSignal {
+    private let source: DispatchSourceSignal
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        signal(SIGHUP, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler(handler: action)
+        source.resume()
+    }
+
+    func cancel() { source.cancel() }
+}

@@ -35,7 +35,12 @@ struct RunCommand: AsyncParsableCommand {
             "version": "\(PortcullisVersion.string)", "workers": "\(threads)", "config": "\(config)",
             "openssl": "\(OpenSSLLibrary.version)", "nghttp2": "\(NGHTTP2Library.version)",
         ])
+        // Certificates reload when their files change, and on SIGHUP.
+        let watcher = server.watchCertificates(every: .seconds(2))
+        let reloadSignal = ReloadSignal { server.reloadCertificates(force: true) }
         let signal = await ShutdownSignal.wait()
+        watcher?.cancel()
+        reloadSignal.cancel()
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
         await server.stopListening()
         try? await group.shutdownGracefully()

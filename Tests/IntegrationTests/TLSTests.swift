@@ -143,3 +143,50 @@ struct TLSPolicyTests {
         }
     }
 }
+
+@Suite("Certificate reload")
+struct CertificateReloadTests {
+    @Test("changed certificate files are served to new connections; an open connection carries on")
+    func reloadKeepsConnections() async throws {
+        let certs = try TestCertificates(names: ["a.test", "b.test"])
+        defer { certs.remove() }
+        // The listener serves "live.pem", which starts as a.test's certificate.
+        _ = try shell("cp '\(certs.folder)/a.test.pem' '\(certs.folder)/live.pem' && cp '\(certs.folder)/a.test.key' '\(certs.folder)/live.key'")
+        let yaml = simpleConfig(listenerExtra: "tls:\n  certificates: [ { cert: \"\(certs.folder)/live.pem\", key: \"\(certs.folder)/live.key\" } ]")
+        try await withGateway(yaml) { gw in
+            let port = gw.port()
+            #expect(try TLSTests.subject(port: port, serverName: nil) == "subject=CN = a.test")
+            // One keep-alive TLS connection sends a request, waits across the reload, then sends another.
+            let request = "GET /keep HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            // The second request asks to close, so s_client ends as soon as it is answered.
+            let last = "GET /keep HTTP/1.1\\r\\nHost: t\\r\\nConnection: close\\r\\n\\r\\n"
+            process.arguments = ["-c", "(printf '\(request)'; sleep 1.5; printf '\(last)'; sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -quiet -ign_eof 2>/dev/null"]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            try await Task.sleep(for: .milliseconds(500))
+            _ = try shell("cp '\(certs.folder)/b.test.pem' '\(certs.folder)/live.pem' && cp '\(certs.folder)/b.test.key' '\(certs.folder)/live.key'")
+            gw.server.reloadCertificates(force: false)
+            #expect(try TLSTests.subject(port: port, serverName: nil) == "subject=CN = b.test")
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(text.components(separatedBy: "HTTP/1.1 200").count - 1 == 2, "the open connection was dropped: \(text.prefix(200))")
+        }
+    }
+
+    @Test("a reload with a key that does not match keeps the previous certificate")
+    func failedReloadKeepsOld() async throws {
+        let certs = try TestCertificates(names: ["a.test", "b.test"])
+        defer { certs.remove() }
+        _ = try shell("cp '\(certs.folder)/a.test.pem' '\(certs.folder)/live.pem' && cp '\(certs.folder)/a.test.key' '\(certs.folder)/live.key'")
+        let yaml = simpleConfig(listenerExtra: "tls:\n  certificates: [ { cert: \"\(certs.folder)/live.pem\", key: \"\(certs.folder)/live.key\" } ]")
+        try await withGateway(yaml) { gw in
+            _ = try shell("cp '\(certs.folder)/b.test.pem' '\(certs.folder)/live.pem'")
+            gw.server.reloadCertificates(force: true)
+            #expect(try TLSTests.subject(port: gw.port(), serverName: nil) == "subject=CN = a.test")
+            #expect(try curl(["-k", "https://127.0.0.1:\(gw.port())/"]).status == 200)
+        }
+    }
+}

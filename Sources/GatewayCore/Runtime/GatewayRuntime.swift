@@ -37,11 +37,11 @@ public final class GatewayRuntime: Sendable {
         if !errors.isEmpty { throw ConfigErrors(errors: errors) }
         self.clusters = clusters
         let clusterIndex = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0.index) })
-        var tlsStores: [String: TLSContextStore] = [:]
+        var tlsStores: [String: ReloadableTLSContextStore] = [:]
         for (index, listener) in config.listeners.enumerated() {
             guard let tls = listener.tls else { continue }
             do {
-                tlsStores[listener.name] = try TLSContextStore(certificates: tls.certificates, alpn: tls.alpn, ciphers: tls.ciphers)
+                tlsStores[listener.name] = try ReloadableTLSContextStore(certificates: tls.certificates, alpn: tls.alpn, ciphers: tls.ciphers)
             } catch {
                 errors.append(ConfigError(file: config.source, line: 0, column: 0, keyPath: "listeners[\(index)].tls", message: error.message))
             }

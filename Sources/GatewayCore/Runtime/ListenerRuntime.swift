@@ -19,12 +19,12 @@ public final class ListenerRuntime: Sendable {
     public let proxyProtocol: ProxyProtocolMode
     public let trustedSources: [CIDRBlock]
     /// The listener's certificates, SNI and ALPN; nil for plain HTTP.
-    public let tls: TLSContextStore?
+    public let tls: ReloadableTLSContextStore?
 
     public init(name: String, address: HostPort, scheme: String, parserLimits: HTTP1Limits, maxBodyBytes: Int64?,
                 headerReadTimeout: TimeAmount?, bodyReadTimeout: TimeAmount?, idleTimeout: TimeAmount?,
                 requestTimeout: TimeAmount?, routes: RouteTable, proxyProtocol: ProxyProtocolMode = .off,
-                trustedSources: [CIDRBlock] = [], tls: TLSContextStore? = nil) {
+                trustedSources: [CIDRBlock] = [], tls: ReloadableTLSContextStore? = nil) {
         self.tls = tls
         self.proxyProtocol = proxyProtocol
         self.trustedSources = trustedSources

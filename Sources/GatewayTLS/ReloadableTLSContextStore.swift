@@ -1,0 +1,65 @@
+import NIOConcurrencyHelpers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A listener's TLS contexts that can be replaced while it serves: new connections take the current
+/// store, connections already open keep the one they started with (each handler holds it), so a
+/// reload drops nothing. A reload that fails (a bad file, a key that does not match) keeps the old
+/// certificates and reports why.
+public final class ReloadableTLSContextStore: Sendable {
+    private let certificates: [TLSCertificateFiles]
+    private let alpn: [String]
+    private let ciphers: String
+    private let state: NIOLockedValueBox<(store: TLSContextStore, stamps: [FileStamp])>
+
+    struct FileStamp: Equatable, Sendable {
+        var modified: timespec_equatable
+        var size: Int
+    }
+
+    struct timespec_equatable: Equatable, Sendable {
+        var seconds: Int
+        var nanoseconds: Int
+    }
+
+    public init(certificates: [TLSCertificateFiles], alpn: [String], ciphers: String) throws(TLSConfigurationError) {
+        self.certificates = certificates
+        self.alpn = alpn
+        self.ciphers = ciphers
+        let store = try TLSContextStore(certificates: certificates, alpn: alpn, ciphers: ciphers)
+        self.state = NIOLockedValueBox((store, Self.stamps(certificates)))
+    }
+
+    /// The store for a new connection. One lock per accepted TLS connection, none per request.
+    public var current: TLSContextStore { state.withLockedValue { $0.store } }
+
+    public enum ReloadResult: Equatable, Sendable {
+        case unchanged
+        case reloaded
+        case failed(String)
+    }
+
+    /// Rebuilds the contexts if any file changed (or always, with `force`, as on SIGHUP).
+    public func reload(force: Bool) -> ReloadResult {
+        let stamps = Self.stamps(certificates)
+        if !force && stamps == state.withLockedValue({ $0.stamps }) { return .unchanged }
+        do {
+            let store = try TLSContextStore(certificates: certificates, alpn: alpn, ciphers: ciphers)
+            state.withLockedValue { $0 = (store, stamps) }
+            return .reloaded
+        } catch {
+            // Remember the stamps so a broken file is reported once, not on every check.
+            state.withLockedValue { $0.stamps = stamps }
+            return .failed(error.message)
+        }
+    }
+
+    static func stamps(_ certificates: [TLSCertificateFiles]) -> [FileStamp] {
+        certificates.flatMap { [$0.certificateChain, $0.privateKey] }.map { path in
+            var info = stat()
+            guard stat(path, &info) == 0 else { return FileStamp(modified: .init(seconds: -1, nanoseconds: 0), size: -1) }
+            return FileStamp(modified: .init(seconds: Int(info.st_mtim.tv_sec), nanoseconds: Int(info.st_mtim.tv_nsec)), size: Int(info.st_size))
+        }
+    }
+}
