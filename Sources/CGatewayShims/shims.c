@@ -33,6 +33,9 @@ int pc_ssl_ctx_apply_defaults(void *ctx) {
     if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1) return 0;
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    /* Resumption through tickets only: a server-side cache costs a locked insert per handshake and
+       periodic sweeps, and is useless across instances behind an L4 balancer anyway. */
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
     return 1;
 }
 
