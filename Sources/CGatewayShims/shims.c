@@ -79,3 +79,27 @@ const char *pc_ssl_servername(void *ssl) {
 }
 
 int pc_alert_unrecognized_name(void) { return SSL_AD_UNRECOGNIZED_NAME; }
+
+int pc_ssl_ctx_verify_clients(void *ctx, const char *ca_file, int required) {
+    SSL_CTX *c = (SSL_CTX *)ctx;
+    if (SSL_CTX_load_verify_locations(c, ca_file, NULL) != 1) return 0;
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca_file);
+    if (names == NULL) return 0;
+    SSL_CTX_set_client_CA_list(c, names);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+    return 1;
+}
+
+int pc_ssl_peer_subject(void *ssl, char *out, int capacity) {
+    SSL *s = (SSL *)ssl;
+    X509 *cert = SSL_get0_peer_certificate(s);
+    if (cert == NULL || SSL_get_verify_result(s) != X509_V_OK || capacity < 1) return 0;
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL) return 0;
+    X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+    int length = BIO_read(bio, out, capacity - 1);
+    BIO_free(bio);
+    if (length < 0) length = 0;
+    out[length] = 0;
+    return length;
+}

@@ -11,6 +11,7 @@ public final class ReloadableTLSContextStore: Sendable {
     private let certificates: [TLSCertificateFiles]
     private let alpn: [String]
     private let ciphers: String
+    private let clientVerification: TLSClientVerification?
     private let state: NIOLockedValueBox<(store: TLSContextStore, stamps: [FileStamp])>
 
     struct FileStamp: Equatable, Sendable {
@@ -23,11 +24,13 @@ public final class ReloadableTLSContextStore: Sendable {
         var nanoseconds: Int
     }
 
-    public init(certificates: [TLSCertificateFiles], alpn: [String], ciphers: String) throws(TLSConfigurationError) {
+    public init(certificates: [TLSCertificateFiles], alpn: [String], ciphers: String,
+                clientVerification: TLSClientVerification? = nil) throws(TLSConfigurationError) {
         self.certificates = certificates
         self.alpn = alpn
         self.ciphers = ciphers
-        let store = try TLSContextStore(certificates: certificates, alpn: alpn, ciphers: ciphers)
+        self.clientVerification = clientVerification
+        let store = try TLSContextStore(certificates: certificates, alpn: alpn, ciphers: ciphers, clientVerification: clientVerification)
         self.state = NIOLockedValueBox((store, Self.stamps(certificates)))
     }
 
@@ -45,7 +48,7 @@ public final class ReloadableTLSContextStore: Sendable {
         let stamps = Self.stamps(certificates)
         if !force && stamps == state.withLockedValue({ $0.stamps }) { return .unchanged }
         do {
-            let store = try TLSContextStore(certificates: certificates, alpn: alpn, ciphers: ciphers)
+            let store = try TLSContextStore(certificates: certificates, alpn: alpn, ciphers: ciphers, clientVerification: clientVerification)
             state.withLockedValue { $0 = (store, stamps) }
             return .reloaded
         } catch {

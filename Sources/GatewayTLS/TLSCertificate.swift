@@ -15,3 +15,14 @@ public struct TLSConfigurationError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// mTLS: verify client certificates against a CA bundle; `required` refuses clients without one.
+public struct TLSClientVerification: Sendable, Equatable {
+    public var caFile: String
+    public var required: Bool
+
+    public init(caFile: String, required: Bool) {
+        self.caFile = caFile
+        self.required = required
+    }
+}

@@ -25,7 +25,8 @@ public final class TLSContextStore: @unchecked Sendable {
     public static let defaultCiphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
         + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
-    public init(certificates: [TLSCertificateFiles], alpn: [String], ciphers: String = TLSContextStore.defaultCiphers) throws(TLSConfigurationError) {
+    public init(certificates: [TLSCertificateFiles], alpn: [String], ciphers: String = TLSContextStore.defaultCiphers,
+                clientVerification: TLSClientVerification? = nil) throws(TLSConfigurationError) {
         guard !certificates.isEmpty else { throw TLSConfigurationError("a TLS listener needs at least one certificate") }
         var wire: [UInt8] = []
         for protocolName in alpn {
@@ -39,6 +40,11 @@ public final class TLSContextStore: @unchecked Sendable {
         var wildcard: [String: Int] = [:]
         for files in certificates {
             let context = try Self.makeContext(files, ciphers: ciphers)
+            if let clientVerification,
+               pc_ssl_ctx_verify_clients(UnsafeMutableRawPointer(context), clientVerification.caFile, clientVerification.required ? 1 : 0) != 1 {
+                SSL_CTX_free(context)
+                throw TLSConfigurationError("cannot load client CA \(clientVerification.caFile): \(OpenSSLError.drain())")
+            }
             let names = Self.names(of: context)
             for name in names {
                 let lower = name.lowercased()

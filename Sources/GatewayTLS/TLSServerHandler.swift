@@ -8,6 +8,8 @@ public struct TLSHandshakeCompleted: Sendable {
     public var applicationProtocol: String?
     /// The SNI name the client asked for.
     public var serverName: String?
+    /// The verified client certificate's subject (RFC 2253), when the listener verifies clients.
+    public var clientSubject: String?
 }
 
 /// TLS termination with OpenSSL over memory BIOs: ciphertext from the socket goes into the read BIO,
@@ -71,7 +73,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
                 state = .active
                 let alpn = Self.selectedALPN(ssl)
                 let name = pc_ssl_servername(UnsafeMutableRawPointer(ssl)).map { String(cString: $0) }
-                context.fireUserInboundEventTriggered(TLSHandshakeCompleted(applicationProtocol: alpn, serverName: name))
+                context.fireUserInboundEventTriggered(TLSHandshakeCompleted(applicationProtocol: alpn, serverName: name,
+                                                                            clientSubject: Self.clientSubject(ssl)))
                 let writes = pendingWrites
                 pendingWrites = []
                 for (buffer, promise) in writes { write(context: context, data: wrapOutboundOut(buffer), promise: promise) }
@@ -178,6 +181,13 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         context.flush()
         context.fireErrorCaught(TLSConnectionError(reason: "\(what): \(OpenSSLError.drain())"))
         context.close(promise: nil)
+    }
+
+    private static func clientSubject(_ ssl: OpaquePointer) -> String? {
+        var buffer = [CChar](repeating: 0, count: 1024)
+        let length = pc_ssl_peer_subject(UnsafeMutableRawPointer(ssl), &buffer, Int32(buffer.count))
+        guard length > 0 else { return nil }
+        return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func selectedALPN(_ ssl: OpaquePointer) -> String? {

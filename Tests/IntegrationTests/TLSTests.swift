@@ -190,3 +190,62 @@ struct CertificateReloadTests {
         }
     }
 }
+
+@Suite("Client certificates (mTLS)")
+struct MutualTLSTests {
+    /// A CA and a client certificate it signed, next to the server's own certificate.
+    static func makeClientPKI(in folder: String) throws {
+        let script = """
+        cd '\(folder)' && \
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj '/CN=Test Client CA' -keyout ca.key -out ca.pem && \
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/O=Portcullis Tests/CN=client.test' -keyout client.key -out client.csr && \
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem
+        """
+        let result = try shell(script + " 2>&1")
+        guard result.exitCode == 0 else { throw TestFailure("openssl failed: \(result.stdout)") }
+    }
+
+    static func config(_ certs: TestCertificates, auth: String) -> String {
+        simpleConfig(listenerExtra: "tls:\n  certificates: [\(certs.yaml("a.test"))]\n  client_ca: \"\(certs.folder)/ca.pem\"\n  client_auth: \(auth)")
+    }
+
+    @Test("required: a client without a certificate is refused; one with a CA-signed certificate is served and logged")
+    func required() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        try Self.makeClientPKI(in: certs.folder)
+        try await withGateway(Self.config(certs, auth: "required")) { gw in
+            let refused = try curl(["-k", "https://127.0.0.1:\(gw.port())/anonymous"])
+            #expect(refused.status == 0 && refused.exitCode != 0)
+            let served = try curl(["-k", "--cert", "\(certs.folder)/client.pem", "--key", "\(certs.folder)/client.key", "https://127.0.0.1:\(gw.port())/mtls"])
+            #expect(served.status == 200)
+            let line = try await gw.accessLogLine(path: "/mtls")
+            #expect(line["tls_client_subject"] as? String == "CN=client.test,O=Portcullis Tests")
+            #expect(gw.echoes[0].stats.requests == 1)
+        }
+    }
+
+    @Test("optional: clients without a certificate are served with no subject")
+    func optional() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        try Self.makeClientPKI(in: certs.folder)
+        try await withGateway(Self.config(certs, auth: "optional")) { gw in
+            #expect(try curl(["-k", "https://127.0.0.1:\(gw.port())/anon"]).status == 200)
+            let line = try await gw.accessLogLine(path: "/anon")
+            #expect(line["tls_client_subject"] is NSNull)
+        }
+    }
+
+    @Test("a certificate from another CA is refused")
+    func wrongCA() async throws {
+        let certs = try TestCertificates(names: ["a.test", "other.test"])
+        defer { certs.remove() }
+        try Self.makeClientPKI(in: certs.folder)
+        try await withGateway(Self.config(certs, auth: "optional")) { gw in
+            let result = try curl(["-k", "--cert", "\(certs.folder)/other.test.pem", "--key", "\(certs.folder)/other.test.key", "https://127.0.0.1:\(gw.port())/x"])
+            #expect(result.status == 0)
+            #expect(gw.echoes[0].stats.requests == 0)
+        }
+    }
+}

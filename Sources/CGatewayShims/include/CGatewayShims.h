@@ -28,6 +28,11 @@ int pc_ssl_select_alpn(const unsigned char **out, unsigned char *outlen, const u
 int pc_ssl_ctx_certificate_names(void *ctx, char *out, int capacity);
 /// The SNI name the client sent, or NULL.
 const char *pc_ssl_servername(void *ssl);
+/// Require (required != 0) or request client certificates signed by the CAs in `ca_file`. Returns 1 on success.
+int pc_ssl_ctx_verify_clients(void *ctx, const char *ca_file, int required);
+/// The verified client certificate's subject (RFC 2253) into `out`; returns its length, 0 when the client
+/// sent none or it did not verify.
+int pc_ssl_peer_subject(void *ssl, char *out, int capacity);
 /// SSL_AD_UNRECOGNIZED_NAME.
 int pc_alert_unrecognized_name(void);
 

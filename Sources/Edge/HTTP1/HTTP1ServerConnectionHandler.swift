@@ -53,6 +53,9 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 
     private let readTimer: ReadTimer
 
+    /// The verified client certificate's subject, from the TLS handshake (mTLS).
+    private var tlsClientSubject: String?
+
     /// The client named by a PROXY protocol header, and the L4 peer it replaced.
     private let proxiedClient: (client: String, l4: String)?
 
@@ -90,6 +93,11 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 
     public func channelReadComplete(context: ChannelHandlerContext) {
         stream?.downstreamReadComplete()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let handshake = event as? TLSHandshakeCompleted { tlsClientSubject = handshake.clientSubject }
+        context.fireUserInboundEventTriggered(event)
     }
 
     public func read(context: ChannelHandlerContext) {
@@ -203,7 +211,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         closeAfterResponse = false
         let stream = ProxyStream(request: head.request, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
                                  protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
-                                 downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4, listener: listener,
+                                 downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4,
+                                 tlsClientSubject: tlsClientSubject, listener: listener,
                                  loop: loop, responder: self)
         self.stream = stream
         stream.start()

@@ -9,6 +9,8 @@ public struct AccessLogRecord {
     public var downstreamAddress: String
     /// The connection's own peer when a PROXY protocol header named another client (the L4 tier).
     public var downstreamL4Address: String?
+    /// The verified TLS client certificate's subject (mTLS).
+    public var tlsClientSubject: String?
     public var method: String?
     public var authority: String?
     public var path: String?
@@ -35,7 +37,7 @@ public struct AccessLogRecord {
     var maximumSize: Int {
         func size(_ text: String?) -> Int { text?.utf8.count ?? 0 }
         let strings = size(requestID) + size(listener) + size(downstreamAddress) + size(method) + size(authority)
-            + size(path) + size(protocolName) + size(downstreamL4Address) + size(upstreamCluster) + size(upstreamAddress) + size(error)
+            + size(path) + size(protocolName) + size(downstreamL4Address) + size(tlsClientSubject) + size(upstreamCluster) + size(upstreamAddress) + size(error)
         return 512 + 6 * strings
     }
 
@@ -53,6 +55,7 @@ public struct AccessLogRecord {
             json.field("authority", authority)
             json.field("path", path)
             json.field("protocol", protocolName)
+            json.field("tls_client_subject", tlsClientSubject)
             json.field("status", Int64(status))
             json.field("bytes_in", bytesIn)
             json.field("bytes_out", bytesOut)

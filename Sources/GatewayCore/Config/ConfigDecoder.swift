@@ -105,7 +105,7 @@ struct ConfigDecoder {
     }
 
     private func decodeTLS(_ value: ConfigValue) -> TLSListenerConfig? {
-        guard let map = value.mapping(allowed: ["certificates", "alpn", "ciphers"]) else { return nil }
+        guard let map = value.mapping(allowed: ["certificates", "alpn", "ciphers", "client_ca", "client_auth"]) else { return nil }
         var certificates: [TLSCertificateFiles] = []
         for item in map.required("certificates")?.sequence() ?? [] {
             guard let pair = item.mapping(allowed: ["cert", "key"]) else { continue }
@@ -131,6 +131,13 @@ struct ConfigDecoder {
         guard !certificates.isEmpty else { return nil }
         var tls = TLSListenerConfig(certificates: certificates, alpn: alpn)
         if let ciphers = map["ciphers"]?.nonEmptyString() { tls.ciphers = ciphers }
+        let clientCA = map["client_ca"].flatMap { existingFile($0) }
+        var mode = clientCA == nil ? "off" : "required"
+        if let authValue = map["client_auth"], let text = authValue.string() {
+            if ["off", "optional", "required"].contains(text) { mode = text } else { authValue.fail("unknown client_auth '\(text)' (use off, optional or required)") }
+            if text != "off" && map["client_ca"] == nil { authValue.fail("client_auth needs client_ca, the CA bundle client certificates must chain to") }
+        }
+        if let clientCA, mode != "off" { tls.clientVerification = TLSClientVerification(caFile: clientCA, required: mode == "required") }
         return tls
     }
 

@@ -46,6 +46,8 @@ public struct TLSListenerConfig: Sendable, Equatable {
     public var alpn: [String]
     /// TLS 1.2 cipher list in OpenSSL syntax.
     public var ciphers: String = TLSContextStore.defaultCiphers
+    /// mTLS; nil when clients are not asked for certificates.
+    public var clientVerification: TLSClientVerification?
 }
 
 /// Whether a listener expects the PROXY protocol header from the L4 tier in front of it.

@@ -51,8 +51,8 @@ public final class ProxyStream {
     ///   - hasConnectionSpecificFields: The request may carry hop-by-hop fields or `Expect` to strip;
     ///     false lets the common request skip that pass.
     public init(request: HTTPRequest, framing: HTTP1BodyFraming, hasConnectionSpecificFields: Bool = true, protocolName: String,
-                downstreamAddress: String, downstreamL4Address: String? = nil, listener: ListenerRuntime, loop: LoopContext,
-                responder: DownstreamResponder) {
+                downstreamAddress: String, downstreamL4Address: String? = nil, tlsClientSubject: String? = nil,
+                listener: ListenerRuntime, loop: LoopContext, responder: DownstreamResponder) {
         self.loop = loop
         self.listener = listener
         self.responder = responder
@@ -64,6 +64,7 @@ public final class ProxyStream {
         self.record = AccessLogRecord(startUnixNanos: Self.unixNanosNow(), listener: listener.name,
                                       downstreamAddress: downstreamAddress, protocolName: protocolName, status: 0)
         record.downstreamL4Address = downstreamL4Address
+        record.tlsClientSubject = tlsClientSubject
         record.method = request.method.rawValue
         record.authority = request.authority
         record.path = request.path

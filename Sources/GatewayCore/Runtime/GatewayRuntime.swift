@@ -41,7 +41,8 @@ public final class GatewayRuntime: Sendable {
         for (index, listener) in config.listeners.enumerated() {
             guard let tls = listener.tls else { continue }
             do {
-                tlsStores[listener.name] = try ReloadableTLSContextStore(certificates: tls.certificates, alpn: tls.alpn, ciphers: tls.ciphers)
+                tlsStores[listener.name] = try ReloadableTLSContextStore(certificates: tls.certificates, alpn: tls.alpn, ciphers: tls.ciphers,
+                                                                      clientVerification: tls.clientVerification)
             } catch {
                 errors.append(ConfigError(file: config.source, line: 0, column: 0, keyPath: "listeners[\(index)].tls", message: error.message))
             }
