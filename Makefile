@@ -15,7 +15,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 # apt packages, by purpose
-DEPS_BUILD := libssl-dev libnghttp2-dev liblua5.4-dev libyaml-dev pkg-config
+DEPS_BUILD := libssl-dev libnghttp2-dev liblua5.4-dev libyaml-dev pkg-config openssl
 DEPS_TEST  := curl nghttp2-client openssl redis-server python3
 DEPS_BENCH := wrk nginx haproxy h2o hey nghttp2-client curl openssl python3
 DEPS_CERTS := openssl
@@ -65,9 +65,11 @@ build: check-swift
 
 run: deps-build
 	@$(MAKE) --no-print-directory build
+	certs/generate.sh >/dev/null
 	PORTCULLIS_BIN='$(RELEASE_BIN)' CONFIG='$(CONFIG)' scripts/run-demo.sh
 
 test: deps check-swift
+	certs/generate.sh >/dev/null
 	ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; \
 	echo "open files limit: $$(ulimit -n)"; \
 	$(SWIFT) build --build-tests; \

@@ -15,7 +15,7 @@ CONFIG="${CONFIG:-config/portcullis.yaml}"
 [ -f "$CONFIG" ] || { echo "run-demo: config $CONFIG not found" >&2; exit 1; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in 9001 9002 8080; do
+for p in 9001 9002 8080 8443; do
   if port_open "$p"; then echo "run-demo: port $p is already in use on 127.0.0.1; stop whatever holds it" >&2; exit 1; fi
 done
 
