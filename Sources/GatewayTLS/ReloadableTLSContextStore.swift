@@ -14,14 +14,10 @@ public final class ReloadableTLSContextStore: Sendable {
     private let clientVerification: TLSClientVerification?
     private let state: NIOLockedValueBox<(store: TLSContextStore, stamps: [FileStamp])>
 
+    /// What tells a changed file apart: modification time (ns) and size.
     struct FileStamp: Equatable, Sendable {
-        var modified: timespec_equatable
+        var modifiedNanoseconds: Int
         var size: Int
-    }
-
-    struct timespec_equatable: Equatable, Sendable {
-        var seconds: Int
-        var nanoseconds: Int
     }
 
     public init(certificates: [TLSCertificateFiles], alpn: [String], ciphers: String,
@@ -61,8 +57,8 @@ public final class ReloadableTLSContextStore: Sendable {
     static func stamps(_ certificates: [TLSCertificateFiles]) -> [FileStamp] {
         certificates.flatMap { [$0.certificateChain, $0.privateKey] }.map { path in
             var info = stat()
-            guard stat(path, &info) == 0 else { return FileStamp(modified: .init(seconds: -1, nanoseconds: 0), size: -1) }
-            return FileStamp(modified: .init(seconds: Int(info.st_mtim.tv_sec), nanoseconds: Int(info.st_mtim.tv_nsec)), size: Int(info.st_size))
+            guard stat(path, &info) == 0 else { return FileStamp(modifiedNanoseconds: -1, size: -1) }
+            return FileStamp(modifiedNanoseconds: Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec), size: Int(info.st_size))
         }
     }
 }

@@ -26,15 +26,7 @@ extension ByteBuffer {
     /// The request a proxy forwards: `request` with the standard forwarding edits applied while writing,
     /// so the fields are never copied or searched to make them.
     public mutating func writeHTTP1RequestHead(_ request: HTTPRequest, edits: ForwardingEdits) {
-        writeString(request.method.rawValue)
-        writeInteger(UInt8(ascii: " "))
-        writeString(request.path ?? "/")
-        writeStaticString(" HTTP/1.1\r\n")
-        if let authority = request.authority {
-            writeStaticString("Host: ")
-            writeString(authority)
-            writeStaticString("\r\n")
-        }
+        writeHTTP1RequestLineAndHost(request)
         for field in request.headerFields where !edits.replaces(field.name.canonicalName) {
             writeString(field.name.rawName)
             writeStaticString(": ")
@@ -53,8 +45,8 @@ extension ByteBuffer {
         writeStaticString("\r\n")
     }
 
-    /// `<method> <path> HTTP/1.1`, `Host` from the authority, then the fields.
-    public mutating func writeHTTP1RequestHead(_ request: HTTPRequest) {
+    /// `<method> <path> HTTP/1.1` and `Host` from the authority (first, as RFC 9112 §3.2 advises).
+    private mutating func writeHTTP1RequestLineAndHost(_ request: HTTPRequest) {
         writeString(request.method.rawValue)
         writeInteger(UInt8(ascii: " "))
         writeString(request.path ?? "/")
@@ -64,6 +56,11 @@ extension ByteBuffer {
             writeString(authority)
             writeStaticString("\r\n")
         }
+    }
+
+    /// `<method> <path> HTTP/1.1`, `Host` from the authority, then the fields.
+    public mutating func writeHTTP1RequestHead(_ request: HTTPRequest) {
+        writeHTTP1RequestLineAndHost(request)
         writeHTTP1Fields(request.headerFields)
         writeStaticString("\r\n")
     }

@@ -111,3 +111,31 @@ struct SerializerTests {
         #expect(requestHead.request == original)
     }
 }
+
+@Suite("Forwarding edits serializer")
+struct ForwardingEditsSerializerTests {
+    @Test("edits replace forwarding fields and drop hop-by-hop ones while the head is written")
+    func editsApplied() {
+        let request = HTTPRequest(
+            method: .post, scheme: nil, authority: "a", path: "/p",
+            headerFields: [.connection: "keep-alive", .xForwardedFor: "1.1.1.1", .xRequestID: "old", .accept: "*/*",
+                           .transferEncoding: "chunked", .expect: "100-continue", .te: "trailers"])
+        let edits = ForwardingEdits(requestID: "new", forwardedFor: "1.1.1.1, 2.2.2.2", forwardedProto: "https",
+                                    stripConnectionFields: true, chunked: true, teTrailers: true)
+        var buffer = ByteBuffer()
+        buffer.writeHTTP1RequestHead(request, edits: edits)
+        #expect(String(buffer: buffer) == "POST /p HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-Request-Id: new\r\n"
+            + "X-Forwarded-For: 1.1.1.1, 2.2.2.2\r\nX-Forwarded-Proto: https\r\nTransfer-Encoding: chunked\r\nTE: trailers\r\n\r\n")
+    }
+
+    @Test("without stripping, connection fields stay but framing and forwarding fields are still replaced")
+    func noStrip() {
+        let request = HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/",
+                                  headerFields: [.connection: "close", .transferEncoding: "chunked", .xForwardedProto: "http"])
+        let edits = ForwardingEdits(requestID: "r", forwardedFor: "ip", forwardedProto: "http",
+                                    stripConnectionFields: false, chunked: false, teTrailers: false)
+        var buffer = ByteBuffer()
+        buffer.writeHTTP1RequestHead(request, edits: edits)
+        #expect(String(buffer: buffer) == "GET / HTTP/1.1\r\nConnection: close\r\nX-Request-Id: r\r\nX-Forwarded-For: ip\r\nX-Forwarded-Proto: http\r\n\r\n")
+    }
+}
