@@ -71,12 +71,23 @@ public final class GatewayServer: Sendable {
             .get()
     }
 
-    /// TLS (when the listener has it) and HTTP/1.1, after any PROXY protocol header.
+    /// TLS (when the listener has it) and HTTP/1.1 or HTTP/2, after any PROXY protocol header. When a
+    /// listener can speak both, a switch decides per connection (ALPN, or the h2c preface).
     static func addHTTPHandlers(to pipeline: ChannelPipeline.SynchronousOperations, listener: ListenerRuntime, loop: LoopContext,
                                 proxiedClient: (client: String, l4: String)?, after: ChannelHandler? = nil) throws {
         var handlers: [ChannelHandler] = []
-        if let tls = listener.tls { handlers.append(TLSServerHandler(store: tls.current)) }
-        handlers.append(HTTP1ServerConnectionHandler(listener: listener, loop: loop, proxiedClient: proxiedClient))
+        if let tls = listener.tls {
+            handlers.append(TLSServerHandler(store: tls.current))
+            if tls.offersHTTP2 {
+                handlers.append(HTTPProtocolSwitch(mode: .alpn, listener: listener, loop: loop, proxiedClient: proxiedClient))
+            } else {
+                handlers.append(HTTP1ServerConnectionHandler(listener: listener, loop: loop, proxiedClient: proxiedClient))
+            }
+        } else if listener.http2.cleartext {
+            handlers.append(HTTPProtocolSwitch(mode: .priorKnowledge, listener: listener, loop: loop, proxiedClient: proxiedClient))
+        } else {
+            handlers.append(HTTP1ServerConnectionHandler(listener: listener, loop: loop, proxiedClient: proxiedClient))
+        }
         if let after {
             var anchor = after
             for handler in handlers {

@@ -30,6 +30,9 @@ public final class ReloadableTLSContextStore: Sendable {
         self.state = NIOLockedValueBox((store, Self.stamps(certificates)))
     }
 
+    /// Whether ALPN may choose HTTP/2 on this listener.
+    public var offersHTTP2: Bool { alpn.contains("h2") }
+
     /// The store for a new connection. One lock per accepted TLS connection, none per request.
     public var current: TLSContextStore { state.withLockedValue { $0.store } }
 

@@ -51,7 +51,7 @@ struct ConfigDecoder {
         return listeners
     }
 
-    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "tls", "limits", "timeouts", "routes"]
+    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "tls", "http2", "limits", "timeouts", "routes"]
     static let routeKeys = ["match", "cluster", "limits", "timeouts"]
 
     private func decodeListener(_ value: ConfigValue, clusters: [ClusterConfig]) -> ListenerConfig? {
@@ -96,11 +96,14 @@ struct ConfigDecoder {
         }
         if !trusted.isEmpty && proxyProtocol == .off { map["trusted_sources"]?.fail("trusted_sources needs proxy_protocol to be v1, v2 or any") }
         let tls = map["tls"].flatMap(decodeTLS)
+        let http2 = map["http2"].map(decodeHTTP2) ?? HTTP2Config()
+        if http2.cleartext && tls != nil { map["http2"]?.fail("cleartext (h2c) is for plaintext listeners; TLS listeners offer h2 through tls.alpn") }
         guard let name, let address else { return nil }
         var listener = ListenerConfig(name: name, address: address, limits: limits, timeouts: timeouts, routes: routes)
         listener.tls = tls
         listener.proxyProtocol = proxyProtocol
         listener.trustedSources = trusted
+        listener.http2 = http2
         return listener
     }
 
@@ -114,17 +117,15 @@ struct ConfigDecoder {
             if let cert, let key { certificates.append(TLSCertificateFiles(certificateChain: cert, privateKey: key)) }
         }
         if let list = map["certificates"], list.sequence()?.isEmpty == true { list.fail("a TLS listener needs at least one certificate") }
-        var alpn = ["http/1.1"]
+        var alpn = ["h2", "http/1.1"]
         if let alpnValue = map["alpn"], let items = alpnValue.sequence() {
             alpn = []
             for item in items {
                 guard let name = item.string() else { continue }
-                if name == "http/1.1" {
-                    alpn.append(name)
-                } else if name == "h2" {
-                    item.fail("ALPN 'h2' is not supported yet (HTTP/2 arrives with the edge-listener work); use http/1.1")
+                if name == "http/1.1" || name == "h2" {
+                    if alpn.contains(name) { item.fail("ALPN protocol '\(name)' is listed twice") } else { alpn.append(name) }
                 } else {
-                    item.fail("unknown ALPN protocol '\(name)' (supported: http/1.1)")
+                    item.fail("unknown ALPN protocol '\(name)' (supported: h2, http/1.1)")
                 }
             }
         }

@@ -13,6 +13,16 @@ public enum EffectiveConfigPrinter {
             if !listener.trustedSources.isEmpty {
                 out += "    trusted_sources: [\(listener.trustedSources.map { quote($0.description) }.joined(separator: ", "))]\n"
             }
+            if let tls = listener.tls {
+                out += "    tls:\n"
+                out += "      certificates: [\(tls.certificates.map { "{ cert: \(quote($0.certificateChain)), key: \(quote($0.privateKey)) }" }.joined(separator: ", "))]\n"
+                out += "      alpn: [\(tls.alpn.map(quote).joined(separator: ", "))]\n"
+                out += "      ciphers: \(quote(tls.ciphers))\n"
+                if let client = tls.clientVerification {
+                    out += "      client_ca: \(quote(client.caFile))\n      client_auth: \(client.required ? "required" : "optional")\n"
+                }
+            }
+            out += http2YAML(listener.http2, defaultHeaderList: listener.limits.maxHeaderBytes)
             let limits = listener.limits
             out += "    limits: { max_header_bytes: \(ByteSizeParser.format(Int64(limits.maxHeaderBytes))), max_headers: \(limits.maxHeaders), "
             out += "max_uri_bytes: \(ByteSizeParser.format(Int64(limits.maxURIBytes))), max_body_bytes: \(limits.maxBodyBytes.map(ByteSizeParser.format) ?? "0") }\n"
@@ -41,6 +51,16 @@ public enum EffectiveConfigPrinter {
                 out += "      - { address: \(quote(endpoint.address.description)), weight: \(endpoint.weight) }\n"
             }
         }
+        return out
+    }
+
+    private static func http2YAML(_ h2: HTTP2Config, defaultHeaderList: Int) -> String {
+        var out = "    http2: { cleartext: \(h2.cleartext), max_concurrent_streams: \(h2.maxConcurrentStreams), "
+        out += "max_header_list_size: \(ByteSizeParser.format(Int64(h2.maxHeaderListBytes ?? defaultHeaderList))), "
+        out += "max_frame_size: \(h2.maxFrameSize), initial_stream_window: \(ByteSizeParser.format(Int64(h2.initialStreamWindow))), "
+        out += "connection_window: \(ByteSizeParser.format(Int64(h2.connectionWindow))), max_continuation_frames: \(h2.maxContinuationFrames), "
+        out += "max_resets_per_second: \(h2.maxResetsPerSecond), max_control_frames_per_second: \(h2.maxControlFramesPerSecond), "
+        out += "max_empty_data_frames_per_second: \(h2.maxEmptyDataFramesPerSecond) }\n"
         return out
     }
 

@@ -63,6 +63,7 @@ public struct ListenerConfig: Sendable {
     public var trustedSources: [CIDRBlock] = []
     /// TLS termination; nil for plain HTTP.
     public var tls: TLSListenerConfig?
+    public var http2 = HTTP2Config()
     public var limits: RequestLimits
     public var timeouts: ListenerTimeouts
     public var routes: [RouteConfig]

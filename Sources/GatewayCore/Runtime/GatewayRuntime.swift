@@ -70,7 +70,8 @@ public final class GatewayRuntime: Sendable {
                 routes: RouteTable(routes: routes),
                 proxyProtocol: listener.proxyProtocol,
                 trustedSources: listener.trustedSources,
-                tls: tlsStores[listener.name])
+                tls: tlsStores[listener.name],
+                http2: listener.http2)
         }
     }
 }

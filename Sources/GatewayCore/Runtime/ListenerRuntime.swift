@@ -20,12 +20,15 @@ public final class ListenerRuntime: Sendable {
     public let trustedSources: [CIDRBlock]
     /// The listener's certificates, SNI and ALPN; nil for plain HTTP.
     public let tls: ReloadableTLSContextStore?
+    public let http2: HTTP2Config
 
     public init(name: String, address: HostPort, scheme: String, parserLimits: HTTP1Limits, maxBodyBytes: Int64?,
                 headerReadTimeout: TimeAmount?, bodyReadTimeout: TimeAmount?, idleTimeout: TimeAmount?,
                 requestTimeout: TimeAmount?, routes: RouteTable, proxyProtocol: ProxyProtocolMode = .off,
-                trustedSources: [CIDRBlock] = [], tls: ReloadableTLSContextStore? = nil) {
+                trustedSources: [CIDRBlock] = [], tls: ReloadableTLSContextStore? = nil,
+                http2: HTTP2Config = HTTP2Config()) {
         self.tls = tls
+        self.http2 = http2
         self.proxyProtocol = proxyProtocol
         self.trustedSources = trustedSources
         self.name = name

@@ -1,0 +1,68 @@
+import CNGHTTP2
+
+/// Builds the header list of a HEADERS frame: names lowercased as HTTP/2 requires, all bytes in one
+/// reused storage, and the `nghttp2_nv` array pointing into it only for the duration of a submit call
+/// (nghttp2 copies them).
+struct HTTP2HeaderList {
+    private var storage: [UInt8] = []
+    private var entries: [(nameStart: Int, nameLength: Int, valueStart: Int, valueLength: Int)] = []
+    private var nv: [nghttp2_nv] = []
+
+    init() {
+        storage.reserveCapacity(1024)
+        entries.reserveCapacity(16)
+    }
+
+    mutating func reset() {
+        storage.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+    }
+
+    var isEmpty: Bool { entries.isEmpty }
+
+    mutating func append(name: String, value: String) {
+        let nameStart = storage.count
+        for byte in name.utf8 { storage.append(Self.lowercase(byte)) }
+        let valueStart = storage.count
+        storage.append(contentsOf: value.utf8)
+        entries.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
+    }
+
+    /// An HTTP/1 field line `Name: value` as received (already validated by the parser).
+    mutating func appendRawLine(_ line: UnsafeRawBufferPointer) {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let nameStart = storage.count
+        for byte in line[..<colon] { storage.append(Self.lowercase(byte)) }
+        var start = colon + 1
+        var end = line.count
+        while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+        while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
+        let valueStart = storage.count
+        storage.append(contentsOf: line[start..<end])
+        entries.append((nameStart, valueStart - nameStart, valueStart, end - start))
+    }
+
+    /// Calls `body` with the `nghttp2_nv` array; the pointers are valid only inside it.
+    mutating func withNV<R>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
+        let entries = self.entries
+        var nv = self.nv
+        self.nv = []
+        defer {
+            nv.removeAll(keepingCapacity: true)
+            self.nv = nv
+        }
+        return storage.withUnsafeMutableBufferPointer { bytes in
+            let base = bytes.baseAddress!
+            for entry in entries {
+                nv.append(nghttp2_nv(name: base + entry.nameStart, value: base + entry.valueStart,
+                                     namelen: entry.nameLength, valuelen: entry.valueLength,
+                                     flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+            }
+            return nv.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
+        }
+    }
+
+    private static func lowercase(_ byte: UInt8) -> UInt8 {
+        byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+    }
+}

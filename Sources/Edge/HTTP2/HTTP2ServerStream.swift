@@ -1,0 +1,196 @@
+import CNGHTTP2
+import GatewayCore
+import HTTP1
+import HTTPTypes
+import NIOCore
+
+/// One HTTP/2 stream on the client side: collects the request head from nghttp2's header callbacks,
+/// runs it as a `ProxyStream`, and is that stream's `DownstreamResponder`, queueing response bytes
+/// for nghttp2's data source (which copies them into frames only as flow control allows).
+final class HTTP2ServerStream {
+    let id: Int32
+    unowned let connection: HTTP2ServerConnectionHandler
+
+    // Request head, as the header callbacks deliver it.
+    var method: String?
+    var scheme: String?
+    var authority: String?
+    var path: String?
+    var fields = HTTPFields()
+    var cookie: String?
+    var hasTE = false
+    var headerListBytes = 0
+    var headerCount = 0
+    var headerListTooLarge = false
+    var receivingTrailers = false
+    var trailers: HTTPFields?
+
+    var proxy: ProxyStream?
+    var requestEnded = false
+
+    // Request body flow control: bytes received while the upstream side is paused are acknowledged
+    // (WINDOW_UPDATE) only on resume, so the client's window is what bounds the gateway's buffering.
+    private var requestPaused = false
+    private var unconsumedBytes = 0
+
+    // Response.
+    private(set) var responseSubmitted = false
+    private var bodyQueue = CircularBuffer<ByteBuffer>(initialCapacity: 4)
+    private(set) var queuedBytes = 0
+    private var responseEnded = false
+    private var responseTrailers: HTTPFields?
+    /// The data source returned DEFERRED and waits for `resume_data`.
+    private var deferred = false
+    private var writable = true
+
+    /// Above this many queued response bytes the upstream is paused; below the low mark it resumes.
+    static let highWatermark = 256 * 1024
+    static let lowWatermark = 64 * 1024
+
+    init(id: Int32, connection: HTTP2ServerConnectionHandler) {
+        self.id = id
+        self.connection = connection
+    }
+
+    // MARK: - Request side
+
+    /// A DATA payload arrived for this stream (a copy: nghttp2's buffer is only valid in the callback).
+    func receiveData(_ bytes: UnsafeRawBufferPointer) {
+        guard let proxy, !proxy.isFinished else {
+            connection.consume(stream: id, bytes.count)
+            return
+        }
+        var buffer = connection.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        proxy.receiveBody(buffer)
+        if requestPaused {
+            unconsumedBytes += bytes.count
+        } else {
+            connection.consume(stream: id, bytes.count)
+        }
+    }
+
+    // MARK: - Response side, for nghttp2's data source
+
+    /// How many queued bytes the next DATA frame may carry, and whether it ends the body.
+    func nextDataFrame(maxLength: Int) -> (length: Int, end: Bool)? {
+        let length = min(maxLength, queuedBytes)
+        if length == 0 && !responseEnded {
+            deferred = true
+            return nil
+        }
+        return (length, responseEnded && length == queuedBytes)
+    }
+
+    var pendingTrailers: HTTPFields? { responseTrailers }
+
+    /// Moves `length` queued bytes into the connection's output (the DATA payload).
+    func writeBody(length: Int, into out: inout ByteBuffer) {
+        var remaining = length
+        while remaining > 0, var head = bodyQueue.first {
+            let take = min(remaining, head.readableBytes)
+            if take == head.readableBytes {
+                out.writeBuffer(&head)
+                bodyQueue.removeFirst()
+            } else {
+                var slice = head.readSlice(length: take)!
+                out.writeBuffer(&slice)
+                bodyQueue[bodyQueue.startIndex] = head
+            }
+            remaining -= take
+        }
+        queuedBytes -= length
+        if !writable && queuedBytes <= Self.lowWatermark {
+            writable = true
+            connection.notifyWritableLater(self)
+        }
+    }
+
+    func notifyWritable() { proxy?.downstreamWritabilityChanged(true) }
+
+    /// The client is gone or reset the stream.
+    func closed() {
+        bodyQueue.removeAll()
+        queuedBytes = 0
+        if let proxy, !proxy.isFinished { proxy.downstreamClosed() }
+        proxy = nil
+    }
+
+    private func resumeDataIfDeferred() {
+        guard deferred, responseSubmitted else { return }
+        deferred = false
+        connection.resumeData(stream: id)
+    }
+}
+
+extension HTTP2ServerStream: DownstreamResponder {
+    func sendResponseHead(_ response: HTTPResponse, bodyLength: ResponseBodyLength) {
+        let hasBody = HTTP2ServerStream.mayHaveBody(status: response.status.code, bodyLength: bodyLength, method: method)
+        responseSubmitted = connection.submitResponse(stream: self, status: response.status.code, hasBody: hasBody) { nv in
+            for field in response.headerFields { nv.append(name: field.name.canonicalName, value: field.value) }
+        }
+        if !hasBody { responseEnded = true }
+    }
+
+    func sendUpstreamResponseHead(_ head: HTTP1ResponseHead, bodyLength: ResponseBodyLength) {
+        let hasBody = HTTP2ServerStream.mayHaveBody(status: head.status.code, bodyLength: bodyLength, method: method)
+        responseSubmitted = connection.submitResponse(stream: self, status: head.status.code, hasBody: hasBody) { nv in
+            head.forEachRawField { line, known in
+                switch known {
+                case .connection, .transferEncoding, .otherHopByHop: return
+                case .contentLength, .other, .host, .expect: nv.appendRawLine(line)
+                }
+            }
+        }
+        if !hasBody { responseEnded = true }
+    }
+
+    static func mayHaveBody(status: Int, bodyLength: ResponseBodyLength, method: String?) -> Bool {
+        !(bodyLength == .none || method == "HEAD" || status == 204 || status == 304 || status < 200)
+    }
+
+    func sendResponseBody(_ body: ByteBuffer) {
+        guard responseSubmitted, !responseEnded, body.readableBytes > 0 else { return }
+        queuedBytes += body.readableBytes
+        bodyQueue.append(body)
+        resumeDataIfDeferred()
+        if writable && queuedBytes > Self.highWatermark {
+            writable = false
+            proxy?.downstreamWritabilityChanged(false)
+        }
+    }
+
+    func sendResponseEnd(_ trailers: HTTPFields?) {
+        guard responseSubmitted, !responseEnded else { return }
+        responseEnded = true
+        if let trailers, !trailers.isEmpty { responseTrailers = trailers }
+        resumeDataIfDeferred()
+    }
+
+    func flush() { connection.sendPending() }
+
+    var isWritable: Bool { writable }
+
+    func pauseRequestBody() { requestPaused = true }
+
+    func resumeRequestBody() {
+        guard requestPaused else { return }
+        requestPaused = false
+        if unconsumedBytes > 0 {
+            connection.consume(stream: id, unconsumedBytes)
+            unconsumedBytes = 0
+        }
+        connection.sendPending()
+    }
+
+    func abortResponse() {
+        connection.resetStream(id, errorCode: NGHTTP2_INTERNAL_ERROR.rawValue)
+    }
+
+    func streamFinished(closeConnection: Bool) {
+        // HTTP/2 ends streams, not connections: `closeConnection` (an HTTP/1.1 notion) does not apply.
+        proxy = nil
+        if !responseSubmitted { connection.resetStream(id, errorCode: NGHTTP2_INTERNAL_ERROR.rawValue) }
+        connection.sendPending()
+    }
+}
