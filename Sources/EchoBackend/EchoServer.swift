@@ -30,6 +30,9 @@ public struct EchoServerHandle: Sendable {
 /// - `fail=reset`: reset the connection instead of answering; `fail=hang`: never answer.
 /// - `header=name:value` (and `header2=`): add response headers.
 /// - `early=1`: answer as soon as the head arrives, before reading the body.
+/// - `trailer=name:value`: send the JSON chunked, ending with that trailer field.
+///
+/// Request trailers, when the request has any, are echoed as `"trailers"`.
 ///
 /// `GET /healthz` answers `200 ok`.
 public enum EchoServer {
@@ -62,6 +65,7 @@ final class EchoHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
     private var body = ByteBuffer()
+    private var requestTrailers: HTTPHeaders?
     private static let maxEchoedBody = 64 * 1024
     private var streamRemaining = 0
     private var streamContext: ChannelHandlerContext?
@@ -79,6 +83,7 @@ final class EchoHandler: ChannelInboundHandler {
             self.head = head
             bodyBytes = 0
             body.clear()
+            requestTrailers = nil
             if Self.queryItems(head.uri)["early"] == "1" {
                 // Answer before the body arrives, as servers that reject or ignore bodies do.
                 stats.newRequest()
@@ -91,7 +96,8 @@ final class EchoHandler: ChannelInboundHandler {
                 var slice = chunk.readSlice(length: min(chunk.readableBytes, Self.maxEchoedBody - body.readableBytes))!
                 body.writeBuffer(&slice)
             }
-        case .end:
+        case .end(let trailers):
+            requestTrailers = trailers
             guard let head else { return }
             stats.newRequest()
             respond(context: context, head: head)
@@ -166,16 +172,29 @@ final class EchoHandler: ChannelInboundHandler {
             first = false
             json.writeString("\(Self.quote(lower)):\(Self.quote(head.headers[lower].joined(separator: ", ")))")
         }
-        json.writeString("},\"body_bytes\":\(bodyBytes),\"body\":\(Self.quote(String(buffer: body)))}\n")
+        json.writeString("},\"body_bytes\":\(bodyBytes),\"body\":\(Self.quote(String(buffer: body)))")
+        if let requestTrailers, !requestTrailers.isEmpty {
+            json.writeString(",\"trailers\":{")
+            json.writeString(requestTrailers.map { "\(Self.quote($0.name.lowercased())):\(Self.quote($0.value))" }.joined(separator: ","))
+            json.writeString("}")
+        }
+        json.writeString("}\n")
         headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "content-length", value: String(json.readableBytes))
-        finish(context: context, head: HTTPResponseHead(version: head.version, status: status, headers: headers), body: json, keepAlive: keepAlive)
+        var trailers: HTTPHeaders?
+        if let trailer = query["trailer"], let colon = trailer.firstIndex(of: ":") {
+            trailers = [String(trailer[..<colon]): String(trailer[trailer.index(after: colon)...])]
+            headers.add(name: "trailer", value: String(trailer[..<colon]))
+        } else {
+            headers.add(name: "content-length", value: String(json.readableBytes))
+        }
+        finish(context: context, head: HTTPResponseHead(version: head.version, status: status, headers: headers), body: json,
+               keepAlive: keepAlive, trailers: trailers)
     }
 
-    private func finish(context: ChannelHandlerContext, head: HTTPResponseHead, body: ByteBuffer, keepAlive: Bool) {
+    private func finish(context: ChannelHandlerContext, head: HTTPResponseHead, body: ByteBuffer, keepAlive: Bool, trailers: HTTPHeaders? = nil) {
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        let done = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
         if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
     }
 
