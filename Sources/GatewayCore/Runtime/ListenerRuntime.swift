@@ -20,12 +20,15 @@ public final class ListenerRuntime: Sendable {
     public let trustedSources: [CIDRBlock]
     /// The listener's certificates, SNI and ALPN; nil for plain HTTP.
     public let tls: ReloadableTLSContextStore?
+    /// The listener's own filters; they run before the route is chosen, so they may steer it.
+    public let filterChain: FilterChain
 
     public init(name: String, address: HostPort, scheme: String, parserLimits: HTTP1Limits, maxBodyBytes: Int64?,
                 headerReadTimeout: TimeAmount?, bodyReadTimeout: TimeAmount?, idleTimeout: TimeAmount?,
                 requestTimeout: TimeAmount?, routes: RouteTable, proxyProtocol: ProxyProtocolMode = .off,
-                trustedSources: [CIDRBlock] = [], tls: ReloadableTLSContextStore? = nil) {
+                trustedSources: [CIDRBlock] = [], tls: ReloadableTLSContextStore? = nil, filterChain: FilterChain = .empty) {
         self.tls = tls
+        self.filterChain = filterChain
         self.proxyProtocol = proxyProtocol
         self.trustedSources = trustedSources
         self.name = name

@@ -75,3 +75,11 @@ let packageRoot: String = {
     for _ in 0..<4 { url.deleteLastPathComponent() }
     return url.path
 }()
+
+/// A product built into the same folder as the running test bundle (`.build/debug`, or a `--scratch-path`).
+func builtBinary(_ name: String) -> String {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let directory = URL(fileURLWithPath: executable).deletingLastPathComponent().path
+    let candidate = directory + "/" + name
+    return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : packageRoot + "/.build/debug/" + name
+}
