@@ -143,6 +143,7 @@ let package = Package(
             dependencies: [
                 "Edge", "GatewayCore", "EchoBackend", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -17,6 +17,14 @@ struct CurlResult {
         return nil
     }
 
+    /// Every value of a response field, in order of appearance.
+    func headerValues(_ name: String) -> [String] {
+        headers.components(separatedBy: "\r\n").compactMap { line in
+            guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == name.lowercased() else { return nil }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+    }
+
     var json: [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
     }
