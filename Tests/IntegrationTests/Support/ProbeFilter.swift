@@ -89,8 +89,9 @@ final class ProbeFilter: HTTPFilter {
         let fails = config.throwIn == "future"
         let answer = verdict
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delay)) {
-            ProbeLog.record(requestID, "resumed:\(id)")
+            ProbeLog.record(requestID, "resuming:\(id)")
             if fails { promise.fail(ProbeError()) } else { promise.succeed(answer) }
+            ProbeLog.record(requestID, "resumed:\(id)")
         }
         return .suspend(promise.futureResult)
     }
@@ -125,7 +126,7 @@ enum ProbeLog {
     }
 
     /// Waits (bounded) until `requestID` has recorded `event`.
-    static func wait(for event: String, of requestID: String, within seconds: Double = 5) async throws {
+    static func wait(for event: String, of requestID: String, within seconds: Double = 10) async throws {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while !events(requestID).contains(event) {
             guard ContinuousClock.now < deadline else { throw TestFailure("no '\(event)' for \(requestID): \(events(requestID))") }
