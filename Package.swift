@@ -92,10 +92,27 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict),
+        // Built-in filters: one folder each under filters/, built against the filter API only.
+        .target(
+            name: "IPFilter",
+            dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            path: "filters/ip-filter/Sources",
+            swiftSettings: strict),
+        .target(
+            name: "HeadersFilter",
+            dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            path: "filters/headers/Sources",
+            swiftSettings: strict),
+        .target(
+            name: "CORSFilter",
+            dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            path: "filters/cors/Sources",
+            swiftSettings: strict),
         .executableTarget(
             name: "portcullis",
             dependencies: [
                 "Edge", "GatewayCore", "GatewayTLS", "Upstream", "EchoBackend", "CGatewayShims",
+                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -115,12 +132,18 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "GatewayCoreTests",
-            dependencies: ["GatewayCore", "Upstream"],
+            dependencies: ["GatewayCore", "Upstream", "GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
+        .testTarget(name: "IPFilterTests", dependencies: ["IPFilter"], path: "filters/ip-filter/Tests", swiftSettings: strict),
+        .testTarget(name: "HeadersFilterTests", dependencies: ["HeadersFilter", .product(name: "HTTPTypes", package: "swift-http-types")],
+                    path: "filters/headers/Tests", swiftSettings: strict),
+        .testTarget(name: "CORSFilterTests", dependencies: ["CORSFilter"], path: "filters/cors/Tests", swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Edge", "GatewayCore", "EchoBackend", "CNGHTTP2",
+                "Edge", "GatewayCore", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),

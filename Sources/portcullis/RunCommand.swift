@@ -70,8 +70,9 @@ struct CheckCommand: ParsableCommand {
 /// Config errors go to stderr, one per line, and the process exits with status 2.
 enum ConfigLoading {
     static func loadOrExit(_ path: String) throws -> GatewayConfig {
+        let filters = try BuiltinFilters.registry()
         do {
-            return try ConfigLoader.load(file: path)
+            return try ConfigLoader.load(file: path, filters: filters)
         } catch {
             for problem in error.errors { printError("config error: \(problem)") }
             throw ExitCode(2)

@@ -4,7 +4,8 @@ import Testing
 /// The real binary's config handling: errors name file, line and key, and the exit code is 2.
 @Suite("portcullis check")
 struct ConfigCommandTests {
-    static var binary: String { packageRoot + "/.build/debug/portcullis" }
+    /// The binary built beside this test bundle (whatever the build folder is called).
+    static var binary: String { builtBinary("portcullis") }
 
     func writeConfig(_ text: String) throws -> String {
         let path = NSTemporaryDirectory() + "portcullis-\(UUID().uuidString).yaml"

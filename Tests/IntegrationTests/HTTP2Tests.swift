@@ -180,10 +180,10 @@ struct HTTP2StreamTests {
     func clientReset() async throws {
         try await withGateway(h2cConfig()) { gw in
             let client = try H2(port: gw.port())
-            try client.sendRequest(stream: 1, path: "/slow?delay_ms=500")
+            try client.sendRequest(stream: 1, path: "/slow?fail=hang")
             try await Task.sleep(for: .milliseconds(100))
             try client.send(H2.frame(H2.FrameType.rstStream, stream: 1, [0, 0, 0, 8]))  // CANCEL
-            let line = try await gw.accessLogLine(path: "/slow?delay_ms=500")
+            let line = try await gw.accessLogLine(path: "/slow?fail=hang")
             #expect(line["status"] as? Int == 499)
         }
     }

@@ -24,6 +24,11 @@ public struct AccessLogRecord {
     public var upstreamNanos: Int64?
     public var errorSource: ErrorSource?
     public var error: String?
+    /// The filter that answered the request itself (`.respond`), if one did.
+    public var localReplyFilter: String?
+    /// `access_log.metadata` names and their values for this request; empty when none are configured.
+    public var metadataNames: [String] = []
+    public var metadataValues: [String?] = []
 
     public init(startUnixNanos: Int64, listener: String, downstreamAddress: String, protocolName: String, status: Int) {
         self.startUnixNanos = startUnixNanos
@@ -37,8 +42,12 @@ public struct AccessLogRecord {
     var maximumSize: Int {
         func size(_ text: String?) -> Int { text?.utf8.count ?? 0 }
         let strings = size(requestID) + size(listener) + size(downstreamAddress) + size(method) + size(authority)
-            + size(path) + size(protocolName) + size(downstreamL4Address) + size(tlsClientSubject) + size(upstreamCluster) + size(upstreamAddress) + size(error)
-        return 512 + 6 * strings
+            + size(path) + size(protocolName) + size(downstreamL4Address) + size(tlsClientSubject) + size(upstreamCluster) + size(upstreamAddress) + size(error) + size(localReplyFilter)
+        var metadata = 0
+        if !metadataNames.isEmpty {
+            metadata = 16 + metadataNames.reduce(0) { $0 + 8 + $1.utf8.count } + metadataValues.reduce(0) { $0 + size($1) }
+        }
+        return 512 + 6 * (strings + metadata)
     }
 
     /// Appends the record as one JSON object and a newline.
@@ -65,6 +74,8 @@ public struct AccessLogRecord {
             if let upstreamNanos { json.field("upstream_ms", milliseconds: upstreamNanos) } else { json.field("upstream_ms", nil as String?) }
             json.field("error_source", errorSource?.rawValue)
             json.field("error", error)
+            json.field("local_reply_filter", localReplyFilter)
+            if !metadataNames.isEmpty { json.field("metadata", names: metadataNames, values: metadataValues) }
             json.end()
             return json.count
         }

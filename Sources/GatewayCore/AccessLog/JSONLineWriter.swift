@@ -46,6 +46,19 @@ struct JSONLineWriter {
         writeEscaped(value)
     }
 
+    /// A nested object of string fields with names from config (`access_log.metadata`), in the given order.
+    mutating func field(_ name: StaticString, names: [String], values: [String?]) {
+        key(name)
+        put(UInt8(ascii: "{"))
+        for (index, fieldName) in names.enumerated() {
+            if index > 0 { put(UInt8(ascii: ",")) }
+            writeEscaped(fieldName)
+            put(UInt8(ascii: ":"))
+            if index < values.count, let value = values[index] { writeEscaped(value) } else { put("null") }
+        }
+        put(UInt8(ascii: "}"))
+    }
+
     mutating func field(_ name: StaticString, _ value: Int64) {
         key(name)
         writeInteger(value)

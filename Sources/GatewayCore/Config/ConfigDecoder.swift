@@ -1,3 +1,4 @@
+import GatewayFilterAPI
 import GatewayTLS
 #if canImport(Glibc)
 import Glibc
@@ -7,6 +8,7 @@ import Glibc
 /// decoding continues past the first problem.
 struct ConfigDecoder {
     let diagnostics: ConfigDiagnostics
+    let filters: FilterRegistry
 
     func decode(_ root: ConfigValue, file: String) -> GatewayConfig? {
         guard let top = root.mapping(allowed: ["workers", "listeners", "clusters", "access_log"]) else { return nil }
@@ -16,8 +18,12 @@ struct ConfigDecoder {
         let clusters = decodeClusters(top.required("clusters")?.sequence() ?? [])
         let listeners = decodeListeners(top.required("listeners")?.sequence() ?? [], clusters: clusters)
         var accessLog = AccessLogConfig()
-        if let section = top["access_log"]?.mapping(allowed: ["enabled"]) {
+        if let section = top["access_log"]?.mapping(allowed: ["enabled", "metadata"]) {
             accessLog.enabled = section["enabled"]?.bool() ?? true
+            for item in section["metadata"]?.sequence() ?? [] {
+                guard let name = item.nonEmptyString() else { continue }
+                if accessLog.metadata.contains(name) { item.fail("'\(name)' is listed twice") } else { accessLog.metadata.append(name) }
+            }
         }
         return GatewayConfig(workers: workers, listeners: listeners, clusters: clusters, accessLog: accessLog, source: file)
     }
@@ -51,13 +57,15 @@ struct ConfigDecoder {
         return listeners
     }
 
-    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "tls", "http2", "limits", "timeouts", "routes"]
-    static let routeKeys = ["match", "cluster", "limits", "timeouts"]
+    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "tls", "http2", "limits", "timeouts", "filters", "routes"]
+    static let routeKeys = ["match", "cluster", "limits", "timeouts", "filters"]
 
     private func decodeListener(_ value: ConfigValue, clusters: [ClusterConfig]) -> ListenerConfig? {
         guard let map = value.mapping(allowed: Self.listenerKeys) else { return nil }
         let name = map.required("name")?.nonEmptyString()
         let address = map.required("address").flatMap(decodeAddress)
+        let environment = FilterEnvironment(clusterNames: clusters.map(\.name), listenerName: name ?? "")
+        let listenerFilters = map["filters"].map { decodeFilters($0, environment: environment) } ?? []
         var limits = RequestLimits()
         if let section = map["limits"]?.mapping(allowed: ["max_header_bytes", "max_headers", "max_uri_bytes", "max_body_bytes"]) {
             if let v = section["max_header_bytes"]?.byteSize() { limits.maxHeaderBytes = Int(clamping: v) }
@@ -76,7 +84,7 @@ struct ConfigDecoder {
         }
         // Read the list once: every accessor reports, so asking again would report its errors again.
         let routeValues = map.required("routes")?.sequence()
-        let routes = routeValues?.compactMap { decodeRoute($0, clusters: clusters) } ?? []
+        let routes = routeValues?.compactMap { decodeRoute($0, clusters: clusters, environment: environment) } ?? []
         if routeValues?.isEmpty == true { map["routes"]?.fail("a listener needs at least one route") }
         var proxyProtocol = ProxyProtocolMode.off
         if let modeValue = map["proxy_protocol"], let text = modeValue.scalarString {
@@ -104,6 +112,7 @@ struct ConfigDecoder {
         listener.proxyProtocol = proxyProtocol
         listener.trustedSources = trusted
         listener.http2 = http2
+        listener.filters = listenerFilters
         return listener
     }
 
@@ -162,7 +171,7 @@ struct ConfigDecoder {
         return address
     }
 
-    private func decodeRoute(_ value: ConfigValue, clusters: [ClusterConfig]) -> RouteConfig? {
+    private func decodeRoute(_ value: ConfigValue, clusters: [ClusterConfig], environment: FilterEnvironment) -> RouteConfig? {
         guard let map = value.mapping(allowed: Self.routeKeys) else { return nil }
         var match = RouteMatch()
         if let section = map.required("match")?.mapping(allowed: ["host", "path_prefix", "path"]) {
@@ -198,8 +207,9 @@ struct ConfigDecoder {
         if let section = map["timeouts"]?.mapping(allowed: ["request"]) {
             requestTimeout = section["request"]?.duration()
         }
+        let filters = map["filters"].map { decodeFilters($0, environment: environment) } ?? []
         guard let cluster else { return nil }
-        return RouteConfig(match: match, cluster: cluster, maxBodyBytes: maxBody, requestTimeout: requestTimeout)
+        return RouteConfig(match: match, cluster: cluster, maxBodyBytes: maxBody, requestTimeout: requestTimeout, filters: filters)
     }
 
     private func decodeCluster(_ value: ConfigValue) -> ClusterConfig? {
@@ -236,5 +246,44 @@ struct ConfigDecoder {
         if let address, address.port == 0 { map["address"]?.fail("an endpoint needs a port") }
         guard let address else { return nil }
         return EndpointConfig(address: address, weight: weight)
+    }
+
+    /// `filters:` is a list of one-key maps, `- name: { config }`. Each factory reads and validates its own
+    /// config through the same diagnostics, so its errors carry file, line and key like any other.
+    private func decodeFilters(_ value: ConfigValue, environment: FilterEnvironment) -> [ConfiguredFilter] {
+        var result: [ConfiguredFilter] = []
+        for item in value.sequence() ?? [] {
+            guard case .mapping(let pairs, _) = item.node, pairs.count == 1, let name = pairs[0].key.string else {
+                item.fail("a filter is a map with one key, its name: `- ip_filter: { deny: [10.0.0.0/8] }`")
+                continue
+            }
+            let path = "\(item.path).\(name)"
+            guard let type = filters.factoryType(named: name) else {
+                let known = filters.names
+                let hint = ConfigMapping.closest(name, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+                diagnostics.error(pairs[0].key, path, "unknown filter '\(name)'\(hint); registered: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
+                continue
+            }
+            let config = ConfigValue(node: pairs[0].value, path: path, diagnostics: diagnostics)
+            if let factory = Self.makeFactory(type, config: config, environment: environment) {
+                result.append(ConfiguredFilter(name: name, factory: factory))
+            }
+        }
+        return result
+    }
+
+    private static func makeFactory<Factory: HTTPFilterFactory>(_ type: Factory.Type, config: ConfigValue,
+                                                               environment: FilterEnvironment) -> Factory? {
+        let before = config.diagnostics.errors.count
+        guard let parsed = Factory.parseConfig(FilterConfigNode(value: config), environment: environment) else {
+            if config.diagnostics.errors.count == before { config.fail("invalid filter config") }
+            return nil
+        }
+        do {
+            return try Factory(config: parsed, environment: environment)
+        } catch {
+            config.fail("\(error)")
+            return nil
+        }
     }
 }

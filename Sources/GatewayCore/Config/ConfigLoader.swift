@@ -1,16 +1,17 @@
 /// Turns a YAML file into a validated `GatewayConfig`, reporting every problem with file, line and key.
 public enum ConfigLoader {
-    public static func load(file: String) throws(ConfigErrors) -> GatewayConfig {
+    /// `filters` are the filter names the config may use (the executable's registry).
+    public static func load(file: String, filters: FilterRegistry = .empty) throws(ConfigErrors) -> GatewayConfig {
         let text: String
         do {
             text = try readFile(file)
         } catch {
             throw ConfigErrors(errors: [ConfigError(file: file, line: 0, column: 0, keyPath: "", message: "cannot read file: \(error)")])
         }
-        return try parse(yaml: text, file: file)
+        return try parse(yaml: text, file: file, filters: filters)
     }
 
-    public static func parse(yaml: String, file: String) throws(ConfigErrors) -> GatewayConfig {
+    public static func parse(yaml: String, file: String, filters: FilterRegistry = .empty) throws(ConfigErrors) -> GatewayConfig {
         let diagnostics = ConfigDiagnostics(file: file)
         let root: YAMLNode
         do {
@@ -25,7 +26,7 @@ public enum ConfigLoader {
         } catch {
             throw ConfigErrors(errors: [ConfigError(file: file, line: 0, column: 0, keyPath: "", message: "invalid YAML: \(error)")])
         }
-        let config = ConfigDecoder(diagnostics: diagnostics).decode(ConfigValue(node: root, path: "", diagnostics: diagnostics), file: file)
+        let config = ConfigDecoder(diagnostics: diagnostics, filters: filters).decode(ConfigValue(node: root, path: "", diagnostics: diagnostics), file: file)
         if !diagnostics.errors.isEmpty || config == nil {
             throw ConfigErrors(errors: diagnostics.errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
         }

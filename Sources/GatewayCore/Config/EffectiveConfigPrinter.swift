@@ -3,7 +3,8 @@
 public enum EffectiveConfigPrinter {
     public static func yaml(_ config: GatewayConfig) -> String {
         var out = "workers: \(config.workers)\n"
-        out += "access_log: { enabled: \(config.accessLog.enabled) }\n"
+        let metadata = config.accessLog.metadata.isEmpty ? "" : ", metadata: [\(config.accessLog.metadata.map(quote).joined(separator: ", "))]"
+        out += "access_log: { enabled: \(config.accessLog.enabled)\(metadata) }\n"
         // An empty list must print as `[]`: a bare `key:` reads back as null, i.e. a missing key.
         out += config.listeners.isEmpty ? "listeners: []\n" : "listeners:\n"
         for listener in config.listeners {
@@ -28,6 +29,7 @@ public enum EffectiveConfigPrinter {
             out += "max_uri_bytes: \(ByteSizeParser.format(Int64(limits.maxURIBytes))), max_body_bytes: \(limits.maxBodyBytes.map(ByteSizeParser.format) ?? "0") }\n"
             let t = listener.timeouts
             out += "    timeouts: { header_read: \(t.headerRead), body_read: \(t.bodyRead), idle: \(t.idle), request: \(t.request) }\n"
+            if !listener.filters.isEmpty { out += "    filters: [\(listener.filters.map(\.name).joined(separator: ", "))]\n" }
             out += "    routes:\n"
             for route in listener.routes {
                 var match: [String] = []
@@ -38,6 +40,7 @@ public enum EffectiveConfigPrinter {
                 out += "        cluster: \(quote(route.cluster))\n"
                 if let maxBody = route.maxBodyBytes { out += "        limits: { max_body_bytes: \(maxBody.map(ByteSizeParser.format) ?? "0") }\n" }
                 if let timeout = route.requestTimeout { out += "        timeouts: { request: \(timeout) }\n" }
+                if !route.filters.isEmpty { out += "        filters: [\(route.filters.map(\.name).joined(separator: ", "))]\n" }
             }
         }
         out += config.clusters.isEmpty ? "clusters: []\n" : "clusters:\n"

@@ -1,3 +1,4 @@
+import GatewayFilterAPI
 import GatewayTLS
 
 /// The whole gateway configuration, typed and validated. Built by `ConfigLoader`; immutable and shared
@@ -67,6 +68,8 @@ public struct ListenerConfig: Sendable {
     public var limits: RequestLimits
     public var timeouts: ListenerTimeouts
     public var routes: [RouteConfig]
+    /// Filters every request on this listener passes, before its route's own.
+    public var filters: [ConfiguredFilter] = []
 
     public init(name: String, address: HostPort, limits: RequestLimits, timeouts: ListenerTimeouts, routes: [RouteConfig]) {
         self.name = name
@@ -114,6 +117,8 @@ public struct RouteConfig: Sendable {
     public var maxBodyBytes: Int64??
     /// Overrides the listener's request timeout.
     public var requestTimeout: ConfigDuration?
+    /// Filters after the listener's, for requests on this route.
+    public var filters: [ConfiguredFilter] = []
 }
 
 public enum LoadBalancingPolicy: String, Sendable, CaseIterable {
@@ -140,4 +145,6 @@ public struct ClusterConfig: Sendable {
 
 public struct AccessLogConfig: Sendable {
     public var enabled: Bool = true
+    /// Filter metadata names printed in each line's `metadata` object, in this order.
+    public var metadata: [String] = []
 }

@@ -1,3 +1,4 @@
+import GatewayFilterAPI
 import HTTP1
 import HTTPTypes
 import NIOCore
@@ -10,40 +11,92 @@ import Upstream
 /// (`DownstreamResponder`, `UpstreamResponseDelegate`); backpressure is relayed both ways: a full
 /// upstream socket pauses the request body, a full client socket pauses the upstream response.
 public final class ProxyStream {
-    private enum State {
+    enum State {
+        /// Request filters are running (the heads, or a buffered body): no upstream is used yet. Request
+        /// body parts wait in `requestInput`.
+        case filtering
         /// Routing is done; an endpoint is being picked or connected. Request body parts wait here.
         case waitingForUpstream
         case forwarding(HTTP1UpstreamConnection)
+        /// The upstream side is done, or was never used (a filter answered): only the rest of the response
+        /// is left to pass the response filters and reach the client.
+        case completingResponse
         case finished
     }
 
     /// Request body bytes held while the upstream connection is being set up, before the client is paused.
     static let maxPendingBodyBytes = 64 * 1024
 
-    private let loop: LoopContext
-    private let listener: ListenerRuntime
-    private var responder: DownstreamResponder?
-    private var request: HTTPRequest
-    private let requestFraming: HTTP1BodyFraming
+    let loop: LoopContext
+    let listener: ListenerRuntime
+    var responder: DownstreamResponder?
+    var request: HTTPRequest
+    var requestFraming: HTTP1BodyFraming
     private let stripConnectionFields: Bool
     private var edits: ForwardingEdits?
-    private var state: State = .waitingForUpstream
-    private var route: Route?
-    private var cluster: ClusterLoopState?
+    var state: State = .filtering
+    var route: Route?
+    var cluster: ClusterLoopState?
     private var endpoint: Endpoint?
-    private var requestComplete: Bool
-    private var responseStarted = false
-    private var pendingBody: [ByteBuffer] = []
-    private var pendingBodyBytes = 0
+    var requestComplete: Bool
+    var responseStarted = false
+    var pendingBody: [ByteBuffer] = []
+    var pendingBodyBytes = 0
     private var pendingEnd = false
     private var pendingTrailers: HTTPFields?
-    private var requestBodyPaused = false
+    var requestBodyPaused = false
     private var retriedStaleConnection = false
-    private var logged = false
-    private var record: AccessLogRecord
+    var logged = false
+    var record: AccessLogRecord
     private let started: NIODeadline
     private var deadline = NIODeadline.distantFuture
+    private var deadlineRegistered = false
     private var upstreamStarted: NIODeadline?
+
+    // MARK: Filter state (ProxyStream+Filters.swift). A stream without filters never touches it past
+    // the two `isEmpty` checks in `start()`, and none of it allocates until used.
+
+    /// The listener's chain until the route is known, then the route's (the listener's filters first).
+    var chain = FilterChain.empty
+    /// One instance per configured filter that has been reached, in chain order.
+    var filters: [any HTTPFilter] = []
+    /// Every request-head hook has run and the route is chosen.
+    var headsDone = false
+    /// Request body parts go through `requestInput` and the body hooks rather than straight upstream.
+    var requestBodyHooked = false
+    /// The response goes through the response hooks (the chain has at least one).
+    var responseHooked = false
+    var filterMetadata = FilterMetadata()
+    var clusterOverride: (index: Int, name: String)?
+    var requestSuspended = false
+    var responseSuspended = false
+    /// A request-head hook asked for the whole body before anything goes upstream.
+    var bufferingRequest = false
+    /// The buffered body has passed the hooks; the upstream is connected with its length.
+    var connectAfterBufferedBody = false
+    var requestInput: [ByteBuffer] = []
+    var requestInputBytes = 0
+    var requestInputEnded = false
+    var requestInputTrailers: HTTPFields?
+    var requestEndForwarded = false
+    var requestChunk: ByteBuffer?
+    var requestChunkEnd = false
+    var requestTrailers: HTTPFields?
+    /// The response head while the response-head hooks have it.
+    var filterResponse: HTTPResponse?
+    var responseBodyLength = ResponseBodyLength.none
+    var responseHeadPending = false
+    /// Response hooks run from this filter down to the first: the last one reached, or the one before a
+    /// filter that answered.
+    var responseFilterTop = -1
+    var responseInput: [ByteBuffer] = []
+    var responseInputBytes = 0
+    var responseInputEnded = false
+    var responseInputTrailers: HTTPFields?
+    var responseChunk: ByteBuffer?
+    var responseChunkEnd = false
+    var responseTrailers: HTTPFields?
+    var upstreamPausedByFilters = false
 
     /// - Parameters:
     ///   - request: The request as received; authority and path are what routing sees.
@@ -72,27 +125,69 @@ public final class ProxyStream {
 
     // MARK: - From the client side
 
-    /// Routes the request and starts the upstream exchange. Call once, right after init.
+    /// Runs the listener's request-head filters, routes the request, runs the route's, and starts the
+    /// upstream exchange. Call once, right after init.
     public func start() {
         let requestID = request.headerFields.firstValue(.xRequestID).flatMap { Self.isAcceptableRequestID($0) ? $0 : nil } ?? loop.requestIDs.next()
         record.requestID = requestID
+        if listener.filterChain.isEmpty {
+            // No listener filters: route at once, as a gateway without filters always did.
+            guard routeRequest() else { return }
+            if chain.isEmpty {
+                headsDone = true
+                connectUpstream()
+                return
+            }
+        } else {
+            // A listener filter may wait on something that never comes: the listener's timeout bounds it.
+            setDeadline(listener.requestTimeout)
+            startListenerFilters()
+        }
+        guard runFilters(.requestHead, from: 0) else { return }
+        hookCompleted(.requestHead)
+    }
 
+    /// Chooses the route from the request as the listener's filters left it. False after failing the stream.
+    func routeRequest() -> Bool {
         guard let route = listener.routes.match(authority: request.authority, path: request.path ?? "/") else {
             fail(.noRoute)
-            return
+            return false
         }
         self.route = route
-        record.upstreamCluster = route.clusterName
-        if let max = route.maxBodyBytes, case .contentLength(let length) = requestFraming, length > max {
-            fail(.bodyTooLarge)
+        record.upstreamCluster = clusterOverride?.name ?? route.clusterName
+        if let max = route.maxBodyBytes {
+            if case .contentLength(let length) = requestFraming, length > max {
+                fail(.bodyTooLarge)
+                return false
+            }
+            if record.bytesIn > max {
+                fail(.bodyTooLarge)
+                return false
+            }
+        }
+        setDeadline(route.requestTimeout)
+        if !route.filterChain.isEmpty { startRouteFilters(route.filterChain) }
+        return true
+    }
+
+    private func setDeadline(_ timeout: TimeAmount?) {
+        guard let timeout else {
+            deadline = .distantFuture
             return
         }
-        prepareUpstreamRequest(requestID: requestID)
-        if let requestTimeout = route.requestTimeout {
-            deadline = started + requestTimeout
+        deadline = started + timeout
+        if !deadlineRegistered {
+            deadlineRegistered = true
             loop.requestDeadlines.add(self)
         }
-        let cluster = loop.clusters[route.clusterIndex]
+    }
+
+    /// Picks an endpoint of the route's cluster (or the one a filter chose) and connects.
+    func connectUpstream() {
+        guard let route else { return }
+        state = .waitingForUpstream
+        prepareUpstreamRequest(requestID: record.requestID ?? "")
+        let cluster = loop.clusters[clusterOverride?.index ?? route.clusterIndex]
         self.cluster = cluster
         guard let endpoint = cluster.pickEndpoint() else {
             fail(.upstream(.noHealthyEndpoint))
@@ -103,36 +198,53 @@ public final class ProxyStream {
 
     public func receiveBody(_ body: ByteBuffer) {
         record.bytesIn += Int64(body.readableBytes)
-        if let max = route?.maxBodyBytes, record.bytesIn > max {
+        let limit = bufferingRequest ? bufferedBodyLimit : route?.maxBodyBytes
+        if let limit, record.bytesIn > limit {
             fail(.bodyTooLarge)
             return
         }
-        switch state {
-        case .waitingForUpstream:
-            pendingBody.append(body)
-            pendingBodyBytes += body.readableBytes
-            if pendingBodyBytes > Self.maxPendingBodyBytes { pauseRequestBody() }
-        case .forwarding(let connection):
-            connection.sendBody(body)
-        case .finished:
-            break
+        if headsDone && !requestBodyHooked {
+            forwardRequestBody(body)
+        } else {
+            queueRequestBody(body)
         }
     }
 
     public func receiveEnd(_ trailers: HTTPFields?) {
         requestComplete = true
+        if headsDone && !requestBodyHooked {
+            forwardRequestEnd(trailers)
+        } else {
+            queueRequestEnd(trailers)
+        }
+    }
+
+    /// A body part that passed the filters (or met none) goes upstream, or waits for the connection.
+    func forwardRequestBody(_ body: ByteBuffer) {
         switch state {
-        case .waitingForUpstream:
-            pendingEnd = true
-            pendingTrailers = trailers
+        case .filtering, .waitingForUpstream:
+            pendingBody.append(body)
+            pendingBodyBytes += body.readableBytes
+            if pendingBodyBytes > Self.maxPendingBodyBytes { pauseRequestBody() }
         case .forwarding(let connection):
-            connection.sendEnd(trailers: trailers)
-        case .finished:
+            connection.sendBody(body)
+        case .completingResponse, .finished:
             break
         }
     }
 
-    /// The client's reads of this tick are done: push what was written upstream.
+    func forwardRequestEnd(_ trailers: HTTPFields?) {
+        switch state {
+        case .filtering, .waitingForUpstream:
+            pendingEnd = true
+            pendingTrailers = trailers
+        case .forwarding(let connection):
+            connection.sendEnd(trailers: trailers)
+        case .completingResponse, .finished:
+            break
+        }
+    }
+
     public func downstreamReadComplete() {
         if case .forwarding(let connection) = state { connection.flush() }
     }
@@ -204,28 +316,28 @@ public final class ProxyStream {
         if request.authority == nil { request.authority = connection.endpoint.label }
         connection.sendRequestHead(request, edits: edits!, framing: requestFraming, delegate: self)
         for body in pendingBody { connection.sendBody(body) }
+        pendingBody = []
+        pendingBodyBytes = 0
         if pendingEnd {
             connection.sendEnd(trailers: pendingTrailers)
         } else {
             connection.flush()
         }
-        if requestBodyPaused && connection.isWritable { resumeRequestBody() }
+        if requestBodyPaused && connection.isWritable && requestInputBytes <= Self.maxPendingBodyBytes { resumeRequestBody() }
         // The client socket may already be full (a pipelining client that does not read): its
         // writability event fired before this stream existed, so start paused.
         if let responder, !responder.isWritable { connection.pauseReading() }
     }
 
-    private func pauseRequestBody() {
+    func pauseRequestBody() {
         guard !requestBodyPaused, !requestComplete else { return }
         requestBodyPaused = true
         responder?.pauseRequestBody()
     }
 
-    private func resumeRequestBody() {
+    func resumeRequestBody() {
         guard requestBodyPaused else { return }
         requestBodyPaused = false
-        pendingBody = []
-        pendingBodyBytes = 0
         responder?.resumeRequestBody()
     }
 
@@ -233,7 +345,7 @@ public final class ProxyStream {
 
     /// Turns any failure into the client's answer, in one place: a local reply if nothing was sent
     /// yet, else an aborted response.
-    private func fail(_ error: GatewayError) {
+    func fail(_ error: GatewayError) {
         if case .finished = state { return }
         if case .forwarding(let connection) = state { connection.abort() }
         // Finished from here on: replying or aborting can close the client connection, which calls
@@ -266,7 +378,7 @@ public final class ProxyStream {
         responder.flush()
     }
 
-    private func finish(status: Int, closeConnection: Bool) {
+    func finish(status: Int, closeConnection: Bool) {
         // Exactly one access-log line, however the ending was reached.
         guard !logged else { return }
         logged = true
@@ -274,6 +386,11 @@ public final class ProxyStream {
         pendingBody = []
         let now = NIODeadline.now()
         record.status = status
+        if !filters.isEmpty { completeFilters() }
+        if !loop.accessLogMetadata.isEmpty {
+            record.metadataNames = loop.accessLogMetadata
+            record.metadataValues = loop.accessLogMetadata.map { filterMetadata.loggableValue(named: $0) }
+        }
         record.durationNanos = (now - started).nanoseconds
         if let upstreamStarted { record.upstreamNanos = (now - upstreamStarted).nanoseconds }
         loop.accessLog.append(record)
@@ -322,8 +439,12 @@ extension ProxyStream: UpstreamResponseDelegate {
         case .contentLength(let n): length = .known(n)
         case .chunked, .untilClose: length = .unknown
         }
-        responseStarted = true
         record.status = head.status.code
+        if responseHooked {
+            filterUpstreamResponseHead(head, bodyLength: length)
+            return
+        }
+        responseStarted = true
         if head.connectionNominatesFields {
             // Rare: Connection names extra fields to drop, so build the fields and strip them.
             var response = head.response
@@ -337,6 +458,10 @@ extension ProxyStream: UpstreamResponseDelegate {
 
     public func upstreamResponseBody(_ body: ByteBuffer) {
         guard let responder else { return }
+        if responseHooked {
+            queueResponseBody(body)
+            return
+        }
         record.bytesOut += Int64(body.readableBytes)
         // Backpressure needs no check here: a write that fills the client socket's buffer fires
         // `downstreamWritabilityChanged(false)` at once, which pauses the upstream reads.
@@ -347,6 +472,12 @@ extension ProxyStream: UpstreamResponseDelegate {
 
     public func upstreamResponseEnd(_ trailers: HTTPFields?) {
         guard let responder else { return }
+        if responseHooked {
+            // The exchange is complete; what is left belongs to the response filters and the client.
+            state = .completingResponse
+            queueResponseEnd(trailers)
+            return
+        }
         // The exchange is complete (the connection may already be back in the pool): a client that
         // disconnects during the final flush must not fail the stream or touch that connection.
         state = .finished
@@ -373,7 +504,11 @@ extension ProxyStream: UpstreamResponseDelegate {
     }
 
     public func upstreamWritabilityChanged(_ isWritable: Bool) {
-        if isWritable { resumeRequestBody() } else { pauseRequestBody() }
+        if !isWritable {
+            pauseRequestBody()
+        } else if requestInputBytes <= Self.maxPendingBodyBytes {
+            resumeRequestBody()
+        }
     }
 
     static func isIdempotent(_ method: HTTPRequest.Method) -> Bool {

@@ -10,6 +10,8 @@ public final class GatewayRuntime: Sendable {
     public let config: GatewayConfig
     public let listeners: [ListenerRuntime]
     public let clusters: [UpstreamCluster]
+    /// For filters that steer a request to a cluster by name.
+    public let clusterIndexByName: [String: Int]
 
     /// Resolves endpoint addresses (at load, not per request) and compiles routes.
     public init(config: GatewayConfig) throws(ConfigErrors) {
@@ -37,6 +39,7 @@ public final class GatewayRuntime: Sendable {
         if !errors.isEmpty { throw ConfigErrors(errors: errors) }
         self.clusters = clusters
         let clusterIndex = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0.index) })
+        self.clusterIndexByName = clusterIndex
         var tlsStores: [String: ReloadableTLSContextStore] = [:]
         for (index, listener) in config.listeners.enumerated() {
             guard let tls = listener.tls else { continue }
@@ -49,12 +52,14 @@ public final class GatewayRuntime: Sendable {
         }
         if !errors.isEmpty { throw ConfigErrors(errors: errors) }
         self.listeners = config.listeners.map { listener in
+            let listenerChain = FilterChain(filters: listener.filters)
             let routes = listener.routes.map { route in
                 Route(match: route.match,
                       clusterIndex: clusterIndex[route.cluster]!,
                       clusterName: route.cluster,
                       maxBodyBytes: route.maxBodyBytes ?? listener.limits.maxBodyBytes,
-                      requestTimeout: (route.requestTimeout ?? listener.timeouts.request).timeAmount)
+                      requestTimeout: (route.requestTimeout ?? listener.timeouts.request).timeAmount,
+                      filterChain: FilterChain(filters: listener.filters + route.filters))
             }
             return ListenerRuntime(
                 name: listener.name,
@@ -71,7 +76,8 @@ public final class GatewayRuntime: Sendable {
                 proxyProtocol: listener.proxyProtocol,
                 trustedSources: listener.trustedSources,
                 tls: tlsStores[listener.name],
-                http2: listener.http2)
+                http2: listener.http2,
+                filterChain: listenerChain)
         }
     }
 }

@@ -21,14 +21,17 @@ public final class ListenerRuntime: Sendable {
     /// The listener's certificates, SNI and ALPN; nil for plain HTTP.
     public let tls: ReloadableTLSContextStore?
     public let http2: HTTP2Config
+    /// The listener's own filters; they run before the route is chosen, so they may steer it.
+    public let filterChain: FilterChain
 
     public init(name: String, address: HostPort, scheme: String, parserLimits: HTTP1Limits, maxBodyBytes: Int64?,
                 headerReadTimeout: TimeAmount?, bodyReadTimeout: TimeAmount?, idleTimeout: TimeAmount?,
                 requestTimeout: TimeAmount?, routes: RouteTable, proxyProtocol: ProxyProtocolMode = .off,
                 trustedSources: [CIDRBlock] = [], tls: ReloadableTLSContextStore? = nil,
-                http2: HTTP2Config = HTTP2Config()) {
+                http2: HTTP2Config = HTTP2Config(), filterChain: FilterChain = .empty) {
         self.tls = tls
         self.http2 = http2
+        self.filterChain = filterChain
         self.proxyProtocol = proxyProtocol
         self.trustedSources = trustedSources
         self.name = name

@@ -9,6 +9,8 @@ public final class LoopContext {
     public let runtime: GatewayRuntime
     public let clusters: [ClusterLoopState]
     public let accessLog: AccessLogBuffer
+    /// `access_log.metadata`: the filter metadata names each line prints.
+    let accessLogMetadata: [String]
     var requestIDs = RequestIDGenerator()
     /// Request deadlines: checked often, since they end with a 504.
     let requestDeadlines: Sweeper
@@ -20,6 +22,7 @@ public final class LoopContext {
         self.runtime = runtime
         self.clusters = runtime.clusters.map { ClusterLoopState(cluster: $0, eventLoop: eventLoop, loopIndex: loopIndex) }
         self.accessLog = accessLog
+        self.accessLogMetadata = runtime.config.accessLog.metadata
         self.requestDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(25))
         self.connectionDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(100))
     }

@@ -7,6 +7,8 @@ public struct Route: Sendable {
     public let clusterName: String
     public let maxBodyBytes: Int64?
     public let requestTimeout: TimeAmount?
+    /// The listener's filters, then the route's: what a request on this route passes.
+    public let filterChain: FilterChain
 }
 
 /// Routes in config order; the first match wins, as in Envoy and HAProxy.

@@ -17,6 +17,14 @@ struct CurlResult {
         return nil
     }
 
+    /// Every value of a response field, in order of appearance.
+    func headerValues(_ name: String) -> [String] {
+        headers.components(separatedBy: "\r\n").compactMap { line in
+            guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == name.lowercased() else { return nil }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+    }
+
     var json: [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
     }
@@ -75,3 +83,11 @@ let packageRoot: String = {
     for _ in 0..<4 { url.deleteLastPathComponent() }
     return url.path
 }()
+
+/// A product built into the same folder as the running test bundle (`.build/debug`, or a `--scratch-path`).
+func builtBinary(_ name: String) -> String {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let directory = URL(fileURLWithPath: executable).deletingLastPathComponent().path
+    let candidate = directory + "/" + name
+    return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : packageRoot + "/.build/debug/" + name
+}

@@ -18,7 +18,7 @@ final class TestGateway: Sendable {
     let sink: StdoutSink
     let accessLogPath: String
 
-    static func start(backends: Int = 1, workers: Int = 2, _ yaml: String) async throws -> TestGateway {
+    static func start(backends: Int = 1, workers: Int = 2, filters: FilterRegistry = .testing, _ yaml: String) async throws -> TestGateway {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workers)
         var echoes: [EchoServerHandle] = []
         for index in 0..<backends {
@@ -29,7 +29,7 @@ final class TestGateway: Sendable {
             text = text.replacingOccurrences(of: "{{echo\(index)}}", with: "127.0.0.1:\(echo.port)")
         }
         text = text.replacingOccurrences(of: "{{closed}}", with: "127.0.0.1:\(try closedPort())")
-        let config = try ConfigLoader.parse(yaml: text, file: "inline.yaml")
+        let config = try ConfigLoader.parse(yaml: text, file: "inline.yaml", filters: filters)
         let runtime = try GatewayRuntime(config: config)
         let path = NSTemporaryDirectory() + "portcullis-access-\(UUID().uuidString).log"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)

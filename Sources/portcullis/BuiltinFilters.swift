@@ -1,0 +1,26 @@
+import ArgumentParser
+import CORSFilter
+import GatewayCore
+import GatewayFilterAPI
+import HeadersFilter
+import IPFilter
+
+/// The filters this build knows, by YAML name. Adding a filter: a folder under filters/, a target in
+/// Package.swift, and one line here.
+enum BuiltinFilters {
+    static let factories: [any HTTPFilterFactory.Type] = [
+        IPFilterFactory.self,
+        HeadersFilterFactory.self,
+        CORSFilterFactory.self,
+    ]
+
+    /// A name registered twice is a build mistake: refuse to start rather than pick one.
+    static func registry() throws -> FilterRegistry {
+        do {
+            return try FilterRegistry(factories)
+        } catch {
+            printError("startup error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
