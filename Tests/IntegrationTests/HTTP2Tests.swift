@@ -44,8 +44,12 @@ struct HTTP2TLSTests {
         try await withGateway(backends: 2, Self.config(certs)) { gw in
             for (offer, expected) in [("h2", "ALPN protocol: h2"), ("http/1.1", "ALPN protocol: http/1.1"), ("h2,http/1.1", "ALPN protocol: h2"),
                                       ("spdy/3", "No ALPN negotiated")] {
-                let output = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(gw.port()) -alpn \(offer) 2>/dev/null | grep -i 'ALPN'")
-                #expect(output.stdout.contains(expected), "offer \(offer): \(output.stdout)")
+                // s_client under a loaded machine occasionally exits before its summary: an empty answer is retried.
+                var output = ""
+                for _ in 0..<3 where output.isEmpty {
+                    output = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(gw.port()) -alpn \(offer) 2>&1 | grep -i 'ALPN'").stdout
+                }
+                #expect(output.contains(expected), "offer \(offer): \(output)")
             }
         }
     }
