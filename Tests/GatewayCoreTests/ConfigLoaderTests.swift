@@ -88,7 +88,7 @@ struct ConfigLoaderTests {
         #expect(cluster.lb == .roundRobin)
         #expect(cluster.connectTimeout == .milliseconds(5_000))
         #expect(cluster.idleTimeout == .milliseconds(30_000))
-        #expect(cluster.maxIdlePerEndpoint == 64)
+        #expect(cluster.maxIdlePerEndpoint == 1024)
         #expect(cluster.maxRequestsPerConnection == 0)
         #expect(cluster.endpoints == [EndpointConfig(address: HostPort(host: "127.0.0.1", port: 9001), weight: 1)])
     }

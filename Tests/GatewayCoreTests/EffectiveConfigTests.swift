@@ -66,7 +66,7 @@ struct EffectiveConfigTests {
             "      - match: { path_prefix: \"/\" }",
             "    lb: round_robin",
             "    timeouts: { connect: 5s, idle: 30s }",
-            "    pool: { max_idle_per_endpoint: 64, max_requests_per_connection: 0 }",
+            "    pool: { max_idle_per_endpoint: 1024, max_requests_per_connection: 0 }",
             "      - { address: \"127.0.0.1:9001\", weight: 1 }",
         ] {
             #expect(printed.split(separator: "\n").contains(Substring(line)), "missing line: \(line)\n\(printed)")

@@ -167,7 +167,7 @@ extension HTTP2ServerStream: DownstreamResponder {
         resumeDataIfDeferred()
     }
 
-    func flush() { connection.sendPending() }
+    func flush() { connection.scheduleSend() }
 
     var isWritable: Bool { writable }
 
@@ -180,7 +180,7 @@ extension HTTP2ServerStream: DownstreamResponder {
             connection.consume(stream: id, unconsumedBytes)
             unconsumedBytes = 0
         }
-        connection.sendPending()
+        connection.scheduleSend()
     }
 
     func abortResponse() {
@@ -191,6 +191,6 @@ extension HTTP2ServerStream: DownstreamResponder {
         // HTTP/2 ends streams, not connections: `closeConnection` (an HTTP/1.1 notion) does not apply.
         proxy = nil
         if !responseSubmitted { connection.resetStream(id, errorCode: NGHTTP2_INTERNAL_ERROR.rawValue) }
-        connection.sendPending()
+        connection.scheduleSend()
     }
 }

@@ -138,7 +138,7 @@ public struct ClusterConfig: Sendable {
     /// Idle pooled upstream connections are closed after this.
     public var idleTimeout: ConfigDuration = .milliseconds(30_000)
     /// Idle connections kept per endpoint and event loop.
-    public var maxIdlePerEndpoint: Int = 64
+    public var maxIdlePerEndpoint: Int = 1024
     /// A connection is closed after this many requests; 0 means no limit.
     public var maxRequestsPerConnection: Int = 0
 }
