@@ -126,6 +126,38 @@ public final class GatewayServer: Sendable {
         }
     }
 
+    /// Starts a new random session-ticket key on each TLS listener every `tls.session_ticket_rotation`
+    /// (not for listeners with key files: those rotate by replacing the files).
+    public func rotateTicketKeysPeriodically() -> [RepeatedTask] {
+        var tasks: [RepeatedTask] = []
+        for (listener, config) in zip(runtime.listeners, runtime.config.listeners) {
+            guard let tls = listener.tls, let settings = config.tls, settings.sessionTicketKeyFiles.isEmpty,
+                  let ms = settings.sessionTicketRotation.milliseconds else { continue }
+            let keys = tls.ticketKeys
+            tasks.append(group.next().scheduleRepeatedTask(initialDelay: .milliseconds(ms), delay: .milliseconds(ms)) { _ in keys.rotate() })
+        }
+        return tasks
+    }
+
+    /// Graceful shutdown: stops accepting, asks every open connection to finish (HTTP/1.1: the response
+    /// in progress is the last and says `Connection: close`; HTTP/2: GOAWAY, open streams complete),
+    /// and waits until they have closed or `timeout` passes. Returns how many were still open.
+    public func drain(timeout: TimeAmount) async -> Int {
+        await stopListening()
+        for context in contexts.all {
+            context.eventLoop.execute { context.connections.drainAll() }
+        }
+        let deadline = NIODeadline.now() + timeout
+        while true {
+            var open = 0
+            for context in contexts.all {
+                open += (try? await context.eventLoop.submit { context.connections.count }.get()) ?? 0
+            }
+            if open == 0 || NIODeadline.now() >= deadline { return open }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// Stops accepting. Connections already open are left to finish.
     public func stopListening() async {
         for channel in channels { try? await channel.close() }

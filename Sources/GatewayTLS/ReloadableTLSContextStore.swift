@@ -12,6 +12,8 @@ public final class ReloadableTLSContextStore: Sendable {
     private let alpn: [String]
     private let ciphers: String
     private let clientVerification: TLSClientVerification?
+    /// Session-ticket keys shared by every generation of contexts, so a reload keeps tickets valid.
+    public let ticketKeys: TLSSessionTicketKeys
     private let state: NIOLockedValueBox<(store: TLSContextStore, stamps: [FileStamp])>
 
     /// What tells a changed file apart: modification time (ns) and size.
@@ -21,13 +23,18 @@ public final class ReloadableTLSContextStore: Sendable {
     }
 
     public init(certificates: [TLSCertificateFiles], alpn: [String], ciphers: String,
-                clientVerification: TLSClientVerification? = nil) throws(TLSConfigurationError) {
+                clientVerification: TLSClientVerification? = nil, ticketKeys: TLSSessionTicketKeys? = nil) throws(TLSConfigurationError) {
+        let keys: TLSSessionTicketKeys
+        if let ticketKeys { keys = ticketKeys } else { keys = try TLSSessionTicketKeys() }
+        let ticketKeys = keys
+        self.ticketKeys = ticketKeys
         self.certificates = certificates
         self.alpn = alpn
         self.ciphers = ciphers
         self.clientVerification = clientVerification
-        let store = try TLSContextStore(certificates: certificates, alpn: alpn, ciphers: ciphers, clientVerification: clientVerification)
-        self.state = NIOLockedValueBox((store, Self.stamps(certificates)))
+        let store = try TLSContextStore(certificates: certificates, alpn: alpn, ciphers: ciphers, clientVerification: clientVerification,
+                                        ticketKeys: ticketKeys)
+        self.state = NIOLockedValueBox((store, Self.stamps(certificates, ticketKeys.keyFiles)))
     }
 
     /// Whether ALPN may choose HTTP/2 on this listener.
@@ -44,10 +51,12 @@ public final class ReloadableTLSContextStore: Sendable {
 
     /// Rebuilds the contexts if any file changed (or always, with `force`, as on SIGHUP).
     public func reload(force: Bool) -> ReloadResult {
-        let stamps = Self.stamps(certificates)
+        let stamps = Self.stamps(certificates, ticketKeys.keyFiles)
         if !force && stamps == state.withLockedValue({ $0.stamps }) { return .unchanged }
         do {
-            let store = try TLSContextStore(certificates: certificates, alpn: alpn, ciphers: ciphers, clientVerification: clientVerification)
+            try ticketKeys.reloadFiles()
+            let store = try TLSContextStore(certificates: certificates, alpn: alpn, ciphers: ciphers, clientVerification: clientVerification,
+                                            ticketKeys: ticketKeys)
             state.withLockedValue { $0 = (store, stamps) }
             return .reloaded
         } catch {
@@ -57,8 +66,8 @@ public final class ReloadableTLSContextStore: Sendable {
         }
     }
 
-    static func stamps(_ certificates: [TLSCertificateFiles]) -> [FileStamp] {
-        certificates.flatMap { [$0.certificateChain, $0.privateKey] }.map { path in
+    static func stamps(_ certificates: [TLSCertificateFiles], _ extraFiles: [String] = []) -> [FileStamp] {
+        (certificates.flatMap { [$0.certificateChain, $0.privateKey] } + extraFiles).map { path in
             var info = stat()
             guard stat(path, &info) == 0 else { return FileStamp(modifiedNanoseconds: -1, size: -1) }
             return FileStamp(modifiedNanoseconds: Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec), size: Int(info.st_size))

@@ -26,7 +26,7 @@ public final class TLSContextStore: @unchecked Sendable {
         + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
     public init(certificates: [TLSCertificateFiles], alpn: [String], ciphers: String = TLSContextStore.defaultCiphers,
-                clientVerification: TLSClientVerification? = nil) throws(TLSConfigurationError) {
+                clientVerification: TLSClientVerification? = nil, ticketKeys: TLSSessionTicketKeys? = nil) throws(TLSConfigurationError) {
         guard !certificates.isEmpty else { throw TLSConfigurationError("a TLS listener needs at least one certificate") }
         var wire: [UInt8] = []
         for protocolName in alpn {
@@ -44,6 +44,10 @@ public final class TLSContextStore: @unchecked Sendable {
                pc_ssl_ctx_verify_clients(UnsafeMutableRawPointer(context), clientVerification.caFile, clientVerification.required ? 1 : 0) != 1 {
                 SSL_CTX_free(context)
                 throw TLSConfigurationError("cannot load client CA \(clientVerification.caFile): \(OpenSSLError.drain())")
+            }
+            if let ticketKeys, !ticketKeys.attach(to: context) {
+                SSL_CTX_free(context)
+                throw TLSConfigurationError("cannot install session-ticket keys: \(OpenSSLError.drain())")
             }
             let names = Self.names(of: context)
             for name in names {

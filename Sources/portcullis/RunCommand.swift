@@ -37,12 +37,17 @@ struct RunCommand: AsyncParsableCommand {
         ])
         // Certificates reload when their files change, and on SIGHUP.
         let watcher = server.watchCertificates(every: .seconds(2))
+        let ticketRotation = server.rotateTicketKeysPeriodically()
         let reloadSignal = ReloadSignal { server.reloadCertificates(force: true) }
         let signal = await ShutdownSignal.wait()
         watcher?.cancel()
+        for task in ticketRotation { task.cancel() }
         reloadSignal.cancel()
-        logger.info("shutting down", metadata: ["signal": "\(signal)"])
-        await server.stopListening()
+        let drain = server.runtime.config.drain
+        logger.info("draining", metadata: ["signal": "\(signal)", "delay": "\(drain.delay)", "timeout": "\(drain.timeout)"])
+        if let delay = drain.delay.milliseconds { try? await Task.sleep(for: .milliseconds(delay)) }
+        let left = await server.drain(timeout: .milliseconds(drain.timeout.milliseconds ?? 0))
+        logger.info("shut down", metadata: ["connections_cut": "\(left)"])
         try? await group.shutdownGracefully()
         sink.shutdown()
     }

@@ -36,4 +36,16 @@ int pc_ssl_peer_subject(void *ssl, char *out, int capacity);
 /// SSL_AD_UNRECOGNIZED_NAME.
 int pc_alert_unrecognized_name(void);
 
+// --- Session-ticket keys (ticket_keys.c): a per-listener ring, newest key encrypts, all decrypt.
+
+typedef struct pc_ticket_ring pc_ticket_ring;
+/// A ring holding up to `keep` keys (1...8), with one fresh random key. Lives as long as its listener.
+pc_ticket_ring *pc_ticket_ring_new(int keep);
+/// A fresh random key becomes the encrypting one; the oldest beyond `keep` is dropped. Returns 1 on success.
+int pc_ticket_ring_rotate(pc_ticket_ring *ring);
+/// Replaces the ring with `count` keys of 80 bytes each (name 16, HMAC 32, AES 32; the first encrypts).
+int pc_ticket_ring_set(pc_ticket_ring *ring, const unsigned char *keys, int count);
+/// Encrypts and decrypts this context's tickets with the ring. Returns 1 on success.
+int pc_ssl_ctx_use_ticket_ring(void *ctx, pc_ticket_ring *ring);
+
 #endif

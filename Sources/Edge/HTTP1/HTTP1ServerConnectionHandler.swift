@@ -38,6 +38,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private var responseFraming = ResponseFraming.none
     private var closeAfterResponse = false
     private var closing = false
+    /// Shutting down: the response in progress is the last one.
+    private var draining = false
 
     private var requestBodyPaused = false
     /// Draining the rest of a request body whose response is already complete.
@@ -78,9 +80,11 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         }
         readTimer.onExpiry = { [unowned self] kind in self.readTimedOut(kind) }
         readTimer.update(.idle, sweeper: loop.connectionDeadlines)
+        loop.connections.add(self)
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
+        loop.connections.remove(self)
         readTimer.cancel()
         self.context = nil
     }
@@ -208,7 +212,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         requestIsHEAD = head.request.method == .head
         requestMinorVersion = head.minorVersion
         requestKeepAlive = head.keepAlive
-        closeAfterResponse = false
+        closeAfterResponse = draining
         let stream = ProxyStream(request: head.request, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
                                  protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
                                  downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4,
@@ -314,6 +318,20 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         case .v4(let v4): return "\(address.ipAddress ?? v4.host):\(address.port ?? 0)"
         case .v6: return "[\(address.ipAddress ?? "")]:\(address.port ?? 0)"
         case .unixDomainSocket: return "unix"
+        }
+    }
+}
+
+extension HTTP1ServerConnectionHandler: DrainableConnection {
+    public func drain() {
+        guard !draining, !closing else { return }
+        draining = true
+        if stream == nil && parser.isBetweenMessages && (received?.readableBytes ?? 0) == 0 {
+            // Idle: nothing to finish.
+            closeAfterFlush()
+        } else {
+            // The response in progress says `Connection: close` (if its head is not out yet) and is the last.
+            closeAfterResponse = true
         }
     }
 }

@@ -12,7 +12,7 @@ import NIOCore
 ///
 /// nghttp2 is not reentrant: its callbacks may submit frames but must not send. Sends requested
 /// while inside nghttp2 are done once it returns.
-final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler, DrainableConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -93,9 +93,11 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         readTimer.onExpiry = { [unowned self] _ in self.idleTimedOut() }
         readTimer.update(.idle, sweeper: loop.connectionDeadlines)
         sendPending()
+        loop.connections.add(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        loop.connections.remove(self)
         readTimer.cancel()
         failAllStreams()
         if let session { nghttp2_session_del(session) }
@@ -300,6 +302,8 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     /// Stops taking new streams (GOAWAY NO_ERROR with the last stream accepted); open streams finish,
     /// then the connection closes. Used for idle connections and drain.
+    func drain() { beginGracefulShutdown() }
+
     func beginGracefulShutdown() {
         guard let session, !closing else { return }
         nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),

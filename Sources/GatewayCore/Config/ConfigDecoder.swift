@@ -11,7 +11,7 @@ struct ConfigDecoder {
     let filters: FilterRegistry
 
     func decode(_ root: ConfigValue, file: String) -> GatewayConfig? {
-        guard let top = root.mapping(allowed: ["workers", "listeners", "clusters", "access_log"]) else { return nil }
+        guard let top = root.mapping(allowed: ["workers", "listeners", "clusters", "access_log", "drain"]) else { return nil }
         let workers = top["workers"]?.int(min: 0, max: 1024) ?? 0
         // Clusters first, so that each route checks its cluster where it is written, even when the
         // listener around it has errors of its own.
@@ -25,7 +25,14 @@ struct ConfigDecoder {
                 if accessLog.metadata.contains(name) { item.fail("'\(name)' is listed twice") } else { accessLog.metadata.append(name) }
             }
         }
-        return GatewayConfig(workers: workers, listeners: listeners, clusters: clusters, accessLog: accessLog, source: file)
+        var drain = DrainConfig()
+        if let section = top["drain"]?.mapping(allowed: ["delay", "timeout"]) {
+            if let v = section["delay"]?.duration() { drain.delay = v }
+            if let v = section["timeout"]?.duration() { drain.timeout = v }
+        }
+        var config = GatewayConfig(workers: workers, listeners: listeners, clusters: clusters, accessLog: accessLog, source: file)
+        config.drain = drain
+        return config
     }
 
     /// Each entry's errors are reported at that entry's own node: an invalid entry earlier in the list
@@ -117,7 +124,8 @@ struct ConfigDecoder {
     }
 
     private func decodeTLS(_ value: ConfigValue) -> TLSListenerConfig? {
-        guard let map = value.mapping(allowed: ["certificates", "alpn", "ciphers", "client_ca", "client_auth"]) else { return nil }
+        guard let map = value.mapping(allowed: ["certificates", "alpn", "ciphers", "client_ca", "client_auth",
+                                                "session_ticket_rotation", "session_ticket_keys"]) else { return nil }
         var certificates: [TLSCertificateFiles] = []
         for item in map.required("certificates")?.sequence() ?? [] {
             guard let pair = item.mapping(allowed: ["cert", "key"]) else { continue }
@@ -146,6 +154,12 @@ struct ConfigDecoder {
         if let authValue = map["client_auth"], let text = authValue.string() {
             if ["off", "optional", "required"].contains(text) { mode = text } else { authValue.fail("unknown client_auth '\(text)' (use off, optional or required)") }
             if text != "off" && map["client_ca"] == nil { authValue.fail("client_auth needs client_ca, the CA bundle client certificates must chain to") }
+        }
+        if let rotation = map["session_ticket_rotation"]?.duration() { tls.sessionTicketRotation = rotation }
+        if let files = map["session_ticket_keys"]?.sequence() {
+            tls.sessionTicketKeyFiles = files.compactMap { existingFile($0) }
+            if files.count > 8 { map["session_ticket_keys"]?.fail("at most 8 session-ticket key files") }
+            if map["session_ticket_rotation"] != nil { map["session_ticket_rotation"]?.fail("session_ticket_rotation applies to random keys; with session_ticket_keys, rotate by replacing the files") }
         }
         if let clientCA, mode != "off" { tls.clientVerification = TLSClientVerification(caFile: clientCA, required: mode == "required") }
         return tls

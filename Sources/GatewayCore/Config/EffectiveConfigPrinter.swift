@@ -19,6 +19,11 @@ public enum EffectiveConfigPrinter {
                 out += "      certificates: [\(tls.certificates.map { "{ cert: \(quote($0.certificateChain)), key: \(quote($0.privateKey)) }" }.joined(separator: ", "))]\n"
                 out += "      alpn: [\(tls.alpn.map(quote).joined(separator: ", "))]\n"
                 out += "      ciphers: \(quote(tls.ciphers))\n"
+                if tls.sessionTicketKeyFiles.isEmpty {
+                    out += "      session_ticket_rotation: \(tls.sessionTicketRotation)\n"
+                } else {
+                    out += "      session_ticket_keys: [\(tls.sessionTicketKeyFiles.map(quote).joined(separator: ", "))]\n"
+                }
                 if let client = tls.clientVerification {
                     out += "      client_ca: \(quote(client.caFile))\n      client_auth: \(client.required ? "required" : "optional")\n"
                 }

@@ -11,6 +11,23 @@ public struct GatewayConfig: Sendable {
     public var accessLog: AccessLogConfig
     /// The file this was loaded from, for messages.
     public var source: String
+    public var drain = DrainConfig()
+
+    public init(workers: Int, listeners: [ListenerConfig], clusters: [ClusterConfig], accessLog: AccessLogConfig, source: String) {
+        self.workers = workers
+        self.listeners = listeners
+        self.clusters = clusters
+        self.accessLog = accessLog
+        self.source = source
+    }
+}
+
+/// Graceful shutdown on SIGTERM: keep accepting for `delay` (the L4 tier's health checks notice the
+/// drain first), then stop accepting and let open requests finish for up to `timeout`.
+public struct DrainConfig: Sendable, Equatable {
+    public var delay: ConfigDuration = .disabled
+    public var timeout: ConfigDuration = .milliseconds(30_000)
+    public init() {}
 }
 
 public struct HostPort: Sendable, Equatable, CustomStringConvertible {
@@ -49,6 +66,10 @@ public struct TLSListenerConfig: Sendable, Equatable {
     public var ciphers: String = TLSContextStore.defaultCiphers
     /// mTLS; nil when clients are not asked for certificates.
     public var clientVerification: TLSClientVerification?
+    /// How often a new random session-ticket key takes over; `.disabled`: never (keys last the process).
+    public var sessionTicketRotation: ConfigDuration = .milliseconds(3_600_000)
+    /// Shared ticket keys (80-byte files, the first encrypts); when set, no random keys and no timer.
+    public var sessionTicketKeyFiles: [String] = []
 }
 
 /// Whether a listener expects the PROXY protocol header from the L4 tier in front of it.

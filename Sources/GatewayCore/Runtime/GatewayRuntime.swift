@@ -44,8 +44,9 @@ public final class GatewayRuntime: Sendable {
         for (index, listener) in config.listeners.enumerated() {
             guard let tls = listener.tls else { continue }
             do {
+                let ticketKeys = tls.sessionTicketKeyFiles.isEmpty ? try TLSSessionTicketKeys() : try TLSSessionTicketKeys(files: tls.sessionTicketKeyFiles)
                 tlsStores[listener.name] = try ReloadableTLSContextStore(certificates: tls.certificates, alpn: tls.alpn, ciphers: tls.ciphers,
-                                                                      clientVerification: tls.clientVerification)
+                                                                      clientVerification: tls.clientVerification, ticketKeys: ticketKeys)
             } catch {
                 errors.append(ConfigError(file: config.source, line: 0, column: 0, keyPath: "listeners[\(index)].tls", message: error.message))
             }

@@ -16,6 +16,8 @@ public final class LoopContext {
     let requestDeadlines: Sweeper
     /// Connection read deadlines (idle, header, body): many, mostly idle, checked less often.
     public let connectionDeadlines: Sweeper
+    /// Open client connections, for graceful drain.
+    public let connections = ConnectionRegistry()
 
     public init(eventLoop: EventLoop, loopIndex: Int, runtime: GatewayRuntime, accessLog: AccessLogBuffer) {
         self.eventLoop = eventLoop

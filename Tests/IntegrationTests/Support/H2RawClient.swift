@@ -4,8 +4,8 @@ import Foundation
 /// A blocking HTTP/2 client that writes frames byte by byte, for the cases real clients refuse to
 /// send (floods, CONTINUATION chains, header bombs, resets). Plaintext h2c with prior knowledge.
 /// Response header blocks are decoded with nghttp2's HPACK inflater (a library, not the gateway).
-final class H2RawClient {
-    struct Frame {
+final class H2RawClient: @unchecked Sendable {
+    struct Frame: Sendable {
         var type: UInt8
         var flags: UInt8
         var stream: UInt32

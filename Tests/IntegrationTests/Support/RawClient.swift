@@ -2,7 +2,8 @@ import Foundation
 
 /// A blocking TCP client on plain POSIX sockets, independent of the gateway's own code: it sends
 /// exactly the bytes a test gives it, including malformed ones, and reads what comes back.
-final class RawClient {
+// Used by one task at a time; `@unchecked` so blocking reads can move off the cooperative pool (`offPool`).
+final class RawClient: @unchecked Sendable {
     private let fd: Int32
     var fdForTests: Int32 { fd }
 
@@ -73,7 +74,7 @@ final class RawClient {
 }
 
 /// A parsed HTTP/1.1 response, for assertions.
-struct RawResponse {
+struct RawResponse: Sendable {
     var status: Int
     var headers: [(String, String)]
     var body: String

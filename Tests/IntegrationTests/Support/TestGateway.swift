@@ -141,3 +141,11 @@ func simpleConfig(endpoints: [String] = ["{{echo0}}"], listenerExtra: String = "
     \(clusterExtra.isEmpty ? "" : clusterExtra.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
     """
 }
+
+/// Runs blocking socket I/O off Swift's cooperative pool, so that concurrent async work in the same
+/// test (a drain, a second client) is not starved of threads while the test waits on a socket.
+func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import NIOCore
+import Testing
+
+@Suite("Graceful drain")
+struct DrainTests {
+    @Test("HTTP/1.1: the response in progress completes with Connection: close, idle connections close, nothing new is accepted")
+    func http1Drain() async throws {
+        try await withGateway(simpleConfig()) { gw in
+            let busy = try RawClient(port: gw.port())
+            let idle = try RawClient(port: gw.port())
+            try idle.send("GET /warm HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try idle.readResponses(1).first?.status == 200)
+            try busy.send("GET /slow?delay_ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(100))
+            async let left = gw.server.drain(timeout: .seconds(5))
+            let (responses, busyClosed, idleClosed) = try await offPool { (try busy.readResponses(1), busy.isClosedByPeer(), idle.isClosedByPeer()) }
+            let response = try #require(responses.first)
+            #expect(response.status == 200)
+            #expect(response.header("connection") == "close", "\(response.headers)")
+            #expect(busyClosed)
+            #expect(idleClosed)
+            #expect(await left == 0)
+            #expect(throws: (any Error).self) { try RawClient(port: gw.port()) }
+        }
+    }
+
+    @Test("HTTP/2: GOAWAY(NO_ERROR) first, the open stream still completes, then the connection closes")
+    func http2Drain() async throws {
+        try await withGateway(simpleConfig(listenerExtra: "http2: { cleartext: true }")) { gw in
+            let client = try H2RawClient(port: gw.port())
+            try client.sendRequest(stream: 1, path: "/slow?delay_ms=1000")
+            try await Task.sleep(for: .milliseconds(100))
+            async let left = gw.server.drain(timeout: .seconds(5))
+            let (frames, closed) = try await offPool { client.readFrames { _ in false } }
+            let status = client.headerBlocks[1]?.first?.first(where: { $0.0 == ":status" }).flatMap { Int($0.1) }
+            let goaway = try #require(frames.first { $0.type == H2RawClient.FrameType.goaway })
+            #expect(goaway.payload[4..<8].reduce(0) { $0 << 8 | UInt32($1) } == 0, "NO_ERROR")
+            #expect(goaway.payload[0..<4].reduce(0) { $0 << 8 | UInt32($1) } == 1, "last stream id")
+            #expect(status == 200)
+            #expect(frames.contains { $0.stream == 1 && $0.flags & H2RawClient.Flag.endStream != 0 })
+            #expect(closed)
+            #expect(await left == 0)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+@Suite("TLS session tickets")
+struct SessionTicketTests {
+    /// Connects with a saved session (if any) and saves the new one; returns "Reused" or "New".
+    static func handshake(port: Int, sessionFile: String, resume: Bool) throws -> String {
+        let input = resume ? "-sess_in '\(sessionFile)'" : ""
+        let output = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -tls1_2 \(input) -sess_out '\(sessionFile)' 2>/dev/null | grep -E '^(New|Reused),'")
+        return output.stdout.hasPrefix("Reused") ? "Reused" : (output.stdout.hasPrefix("New") ? "New" : "failed: \(output.stdout)")
+    }
+
+    @Test("a ticket resumes after one key rotation and after a certificate reload, but not once its key is retired")
+    func rotation() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        let session = certs.folder + "/session.pem"
+        try await withGateway(TLSTests.config(certs, names: ["a.test"])) { gw in
+            let port = gw.port()
+            let keys = try #require(gw.server.runtime.listeners[0].tls).ticketKeys
+            #expect(try Self.handshake(port: port, sessionFile: session, resume: false) == "New")
+            #expect(try Self.handshake(port: port, sessionFile: session, resume: true) == "Reused")
+            // One rotation: the ticket's key still decrypts (and the ticket is renewed under the new key).
+            keys.rotate()
+            #expect(try Self.handshake(port: port, sessionFile: session, resume: true) == "Reused")
+            // A forced certificate reload builds new SSL contexts; the keys carry over.
+            gw.server.reloadCertificates(force: true)
+            #expect(try Self.handshake(port: port, sessionFile: session, resume: true) == "Reused")
+            // Three more rotations retire the key of the saved (renewed) ticket: a full handshake.
+            keys.rotate(); keys.rotate(); keys.rotate()
+            #expect(try Self.handshake(port: port, sessionFile: session, resume: true) == "New")
+        }
+    }
+
+    @Test("two gateways sharing a ticket key file resume each other's sessions")
+    func sharedKeyFile() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        let keyFile = certs.folder + "/ticket.key"
+        _ = try shell("openssl rand 80 > '\(keyFile)'")
+        let session = certs.folder + "/session.pem"
+        let yaml = simpleConfig(listenerExtra: "tls:\n  certificates: [\(certs.yaml("a.test"))]\n  session_ticket_keys: [\"\(keyFile)\"]")
+        let first = try await TestGateway.start(yaml)
+        let second = try await TestGateway.start(yaml)
+        let unshared = try await TestGateway.start(TLSTests.config(certs, names: ["a.test"]))
+        let issued = try Self.handshake(port: first.port(), sessionFile: session, resume: false)
+        let onSecond = try Self.handshake(port: second.port(), sessionFile: session, resume: true)
+        // Without the shared file, another instance cannot resume.
+        let onUnshared = try Self.handshake(port: unshared.port(), sessionFile: session, resume: true)
+        for gateway in [first, second, unshared] { await gateway.stop() }
+        #expect(issued == "New")
+        #expect(onSecond == "Reused")
+        #expect(onUnshared == "New")
+    }
+}
