@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "Edge",
             dependencies: [
-                "GatewayCore", "GatewayTLS", "HTTP1", "CNGHTTP2",
+                "GatewayCore", "GatewayFilterAPI", "GatewayTLS", "HTTP1", "CNGHTTP2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

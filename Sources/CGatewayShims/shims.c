@@ -103,3 +103,33 @@ int pc_ssl_peer_subject(void *ssl, char *out, int capacity) {
     out[length] = 0;
     return length;
 }
+
+int pc_ssl_peer_sans(void *ssl, char *out, int capacity) {
+    SSL *s = (SSL *)ssl;
+    X509 *cert = SSL_get0_peer_certificate(s);
+    if (cert == NULL || SSL_get_verify_result(s) != X509_V_OK || capacity < 1) return 0;
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    if (names == NULL) return 0;
+    int used = 0;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
+        const char *prefix = NULL;
+        const ASN1_STRING *value = NULL;
+        switch (name->type) {
+        case GEN_DNS: prefix = "DNS:"; value = name->d.dNSName; break;
+        case GEN_URI: prefix = "URI:"; value = name->d.uniformResourceIdentifier; break;
+        case GEN_EMAIL: prefix = "email:"; value = name->d.rfc822Name; break;
+        default: break;
+        }
+        if (prefix == NULL) continue;
+        int prefix_length = (int)strlen(prefix);
+        int length = ASN1_STRING_length(value);
+        if (length <= 0 || used + prefix_length + length + 1 > capacity) continue;
+        memcpy(out + used, prefix, (size_t)prefix_length);
+        memcpy(out + used + prefix_length, ASN1_STRING_get0_data(value), (size_t)length);
+        used += prefix_length + length;
+        out[used++] = '\n';
+    }
+    GENERAL_NAMES_free(names);
+    return used;
+}

@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewayFilterAPI
 import GatewayTLS
 import NIOCore
 
@@ -32,7 +33,7 @@ final class HTTPProtocolSwitch: ChannelInboundHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if mode == .alpn, !switched, let handshake = event as? TLSHandshakeCompleted {
-            switchTo(http2: handshake.applicationProtocol == "h2", context: context, subject: handshake.clientSubject)
+            switchTo(http2: handshake.applicationProtocol == "h2", context: context, tls: DownstreamTLS(handshake))
             // The new handler sees the event too (it carries the client certificate's subject).
         }
         context.fireUserInboundEventTriggered(event)
@@ -50,7 +51,7 @@ final class HTTPProtocolSwitch: ChannelInboundHandler, RemovableChannelHandler {
         let compared = min(bytes.readableBytes, Self.preface.count)
         let matches = bytes.withUnsafeReadableBytes { raw in raw.prefix(compared).elementsEqual(Self.preface.prefix(compared)) }
         if matches && compared < Self.preface.count { return }
-        switchTo(http2: matches, context: context, subject: nil)
+        switchTo(http2: matches, context: context, tls: nil)
         buffered = nil
         context.fireChannelRead(wrapInboundOut(bytes))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
@@ -60,10 +61,10 @@ final class HTTPProtocolSwitch: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    private func switchTo(http2: Bool, context: ChannelHandlerContext, subject: String?) {
+    private func switchTo(http2: Bool, context: ChannelHandlerContext, tls: DownstreamTLS?) {
         switched = true
         let handler: ChannelHandler = http2
-            ? HTTP2ServerConnectionHandler(listener: listener, loop: loop, proxiedClient: proxiedClient, tlsClientSubject: subject)
+            ? HTTP2ServerConnectionHandler(listener: listener, loop: loop, proxiedClient: proxiedClient, tls: tls)
             : HTTP1ServerConnectionHandler(listener: listener, loop: loop, proxiedClient: proxiedClient)
         do {
             try context.pipeline.syncOperations.addHandler(handler, position: .after(self))

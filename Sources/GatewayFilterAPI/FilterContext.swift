@@ -15,6 +15,8 @@ public protocol FilterContext: AnyObject {
     var eventLoop: EventLoop { get }
     /// The client's address after PROXY protocol decoding, as `ip:port` or `[ipv6]:port`.
     var downstreamAddress: String { get }
+    /// The client connection's TLS details (SNI, verified client certificate); nil on plaintext listeners.
+    var tls: DownstreamTLS? { get }
     /// The request id (received `X-Request-Id` if acceptable, else generated).
     var requestID: String { get }
     /// The listener's name from the config.

@@ -10,6 +10,8 @@ public struct TLSHandshakeCompleted: Sendable {
     public var serverName: String?
     /// The verified client certificate's subject (RFC 2253), when the listener verifies clients.
     public var clientSubject: String?
+    /// The verified client certificate's subject alternative names, as `DNS:…`, `URI:…`, `email:…`.
+    public var clientSANs: [String] = []
 }
 
 /// TLS termination with OpenSSL over memory BIOs: ciphertext from the socket goes into the read BIO,
@@ -73,8 +75,9 @@ public final class TLSServerHandler: ChannelDuplexHandler {
                 state = .active
                 let alpn = Self.selectedALPN(ssl)
                 let name = pc_ssl_servername(UnsafeMutableRawPointer(ssl)).map { String(cString: $0) }
-                context.fireUserInboundEventTriggered(TLSHandshakeCompleted(applicationProtocol: alpn, serverName: name,
-                                                                            clientSubject: Self.clientSubject(ssl)))
+                let subject = Self.clientSubject(ssl)
+                context.fireUserInboundEventTriggered(TLSHandshakeCompleted(applicationProtocol: alpn, serverName: name, clientSubject: subject,
+                                                                            clientSANs: subject == nil ? [] : Self.clientSANs(ssl)))
                 let writes = pendingWrites
                 pendingWrites = []
                 for (buffer, promise) in writes { write(context: context, data: wrapOutboundOut(buffer), promise: promise) }
@@ -188,6 +191,14 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         let length = pc_ssl_peer_subject(UnsafeMutableRawPointer(ssl), &buffer, Int32(buffer.count))
         guard length > 0 else { return nil }
         return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private static func clientSANs(_ ssl: OpaquePointer) -> [String] {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = pc_ssl_peer_sans(UnsafeMutableRawPointer(ssl), &buffer, Int32(buffer.count))
+        guard length > 0 else { return [] }
+        let text = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.split(separator: "\n").map(String.init)
     }
 
     private static func selectedALPN(_ ssl: OpaquePointer) -> String? {

@@ -199,7 +199,8 @@ struct MutualTLSTests {
         cd '\(folder)' && \
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj '/CN=Test Client CA' -keyout ca.key -out ca.pem && \
         openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/O=Portcullis Tests/CN=client.test' -keyout client.key -out client.csr && \
-        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem
+        printf 'subjectAltName=DNS:client.test,URI:spiffe://portcullis.test/client' > client.ext && \
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out client.pem
         """
         let result = try shell(script + " 2>&1")
         guard result.exitCode == 0 else { throw TestFailure("openssl failed: \(result.stdout)") }
@@ -221,7 +222,14 @@ struct MutualTLSTests {
             #expect(served.status == 200)
             let line = try await gw.accessLogLine(path: "/mtls")
             #expect(line["tls_client_subject"] as? String == "CN=client.test,O=Portcullis Tests")
+            #expect(line["tls_client_san"] as? String == "DNS:client.test,URI:spiffe://portcullis.test/client")
             #expect(gw.echoes[0].stats.requests == 1)
+            // The same over HTTP/2.
+            let h2 = try shell("curl -sk --http2 --cert '\(certs.folder)/client.pem' --key '\(certs.folder)/client.key' -o /dev/null -w '%{http_version}' https://127.0.0.1:\(gw.port())/mtls-h2")
+            #expect(h2.stdout == "2")
+            let h2Line = try await gw.accessLogLine(path: "/mtls-h2")
+            #expect(h2Line["tls_client_subject"] as? String == "CN=client.test,O=Portcullis Tests")
+            #expect(h2Line["tls_client_san"] as? String == "DNS:client.test,URI:spiffe://portcullis.test/client")
         }
     }
 

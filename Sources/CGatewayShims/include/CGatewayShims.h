@@ -33,6 +33,9 @@ int pc_ssl_ctx_verify_clients(void *ctx, const char *ca_file, int required);
 /// The verified client certificate's subject (RFC 2253) into `out`; returns its length, 0 when the client
 /// sent none or it did not verify.
 int pc_ssl_peer_subject(void *ssl, char *out, int capacity);
+/// The verified client certificate's SAN entries (DNS:, URI:, email:), '\n'-separated, into `out`;
+/// returns the length written, 0 when none or not verified.
+int pc_ssl_peer_sans(void *ssl, char *out, int capacity);
 /// SSL_AD_UNRECOGNIZED_NAME.
 int pc_alert_unrecognized_name(void);
 

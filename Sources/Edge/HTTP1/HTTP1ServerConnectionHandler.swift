@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewayFilterAPI
 import GatewayTLS
 import Logging
 import HTTP1
@@ -55,8 +56,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 
     private let readTimer: ReadTimer
 
-    /// The verified client certificate's subject, from the TLS handshake (mTLS).
-    private var tlsClientSubject: String?
+    /// What the TLS handshake established (SNI, verified client certificate).
+    private var tls: DownstreamTLS?
 
     /// The client named by a PROXY protocol header, and the L4 peer it replaced.
     private let proxiedClient: (client: String, l4: String)?
@@ -100,7 +101,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let handshake = event as? TLSHandshakeCompleted { tlsClientSubject = handshake.clientSubject }
+        if let handshake = event as? TLSHandshakeCompleted { tls = DownstreamTLS(handshake) }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -216,7 +217,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         let stream = ProxyStream(request: head.request, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
                                  protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
                                  downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4,
-                                 tlsClientSubject: tlsClientSubject, listener: listener,
+                                 tls: tls, listener: listener,
                                  loop: loop, responder: self)
         self.stream = stream
         stream.start()

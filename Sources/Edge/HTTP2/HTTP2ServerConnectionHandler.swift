@@ -1,5 +1,6 @@
 import CNGHTTP2
 import GatewayCore
+import GatewayFilterAPI
 import GatewayTLS
 import HTTP1
 import HTTPTypes
@@ -40,18 +41,18 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     private var downstreamAddress = "unknown"
     private let proxiedClient: (client: String, l4: String)?
-    private var tlsClientSubject: String?
+    private var tls: DownstreamTLS?
 
     /// Most bytes of frames collected before they are handed to the channel.
     static let outboundChunk = 64 * 1024
     private static let logger = Logger(label: "portcullis.edge.h2")
 
-    init(listener: ListenerRuntime, loop: LoopContext, proxiedClient: (client: String, l4: String)?, tlsClientSubject: String? = nil) {
+    init(listener: ListenerRuntime, loop: LoopContext, proxiedClient: (client: String, l4: String)?, tls: DownstreamTLS? = nil) {
         self.listener = listener
         self.loop = loop
         self.settings = listener.http2
         self.proxiedClient = proxiedClient
-        self.tlsClientSubject = tlsClientSubject
+        self.tls = tls
         self.abuse = HTTP2AbuseGuard(listener.http2)
         self.maxHeaderListBytes = listener.http2.maxHeaderListBytes ?? listener.parserLimits.maxHeadBytes
         self.readTimer = ReadTimer(headerRead: listener.headerReadTimeout, bodyRead: nil, idle: listener.idleTimeout)
@@ -132,7 +133,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let handshake = event as? TLSHandshakeCompleted { tlsClientSubject = handshake.clientSubject }
+        if let handshake = event as? TLSHandshakeCompleted { tls = DownstreamTLS(handshake) }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -494,7 +495,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         stream.fields = HTTPFields()
         let proxy = ProxyStream(request: request, framing: framing, hasConnectionSpecificFields: stream.hasTE, protocolName: "HTTP/2",
                                 downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4,
-                                tlsClientSubject: tlsClientSubject, listener: listener, loop: loop, responder: stream)
+                                tls: tls, listener: listener, loop: loop, responder: stream)
         stream.proxy = proxy
         if let error = validate(stream, method: method) {
             proxy.requestMalformed(error)

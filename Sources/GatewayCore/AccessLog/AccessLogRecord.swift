@@ -11,6 +11,8 @@ public struct AccessLogRecord {
     public var downstreamL4Address: String?
     /// The verified TLS client certificate's subject (mTLS).
     public var tlsClientSubject: String?
+    /// The verified client certificate's SANs, comma-separated.
+    public var tlsClientSANs: String?
     public var method: String?
     public var authority: String?
     public var path: String?
@@ -42,7 +44,7 @@ public struct AccessLogRecord {
     var maximumSize: Int {
         func size(_ text: String?) -> Int { text?.utf8.count ?? 0 }
         let strings = size(requestID) + size(listener) + size(downstreamAddress) + size(method) + size(authority)
-            + size(path) + size(protocolName) + size(downstreamL4Address) + size(tlsClientSubject) + size(upstreamCluster) + size(upstreamAddress) + size(error) + size(localReplyFilter)
+            + size(path) + size(protocolName) + size(downstreamL4Address) + size(tlsClientSubject) + size(tlsClientSANs) + size(upstreamCluster) + size(upstreamAddress) + size(error) + size(localReplyFilter)
         var metadata = 0
         if !metadataNames.isEmpty {
             metadata = 16 + metadataNames.reduce(0) { $0 + 8 + $1.utf8.count } + metadataValues.reduce(0) { $0 + size($1) }
@@ -65,6 +67,7 @@ public struct AccessLogRecord {
             json.field("path", path)
             json.field("protocol", protocolName)
             json.field("tls_client_subject", tlsClientSubject)
+            json.field("tls_client_san", tlsClientSANs)
             json.field("status", Int64(status))
             json.field("bytes_in", bytesIn)
             json.field("bytes_out", bytesOut)

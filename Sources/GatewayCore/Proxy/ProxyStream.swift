@@ -29,6 +29,8 @@ public final class ProxyStream {
 
     let loop: LoopContext
     let listener: ListenerRuntime
+    /// The client connection's TLS details, for filters.
+    public let tls: DownstreamTLS?
     var responder: DownstreamResponder?
     var request: HTTPRequest
     var requestFraming: HTTP1BodyFraming
@@ -104,7 +106,7 @@ public final class ProxyStream {
     ///   - hasConnectionSpecificFields: The request may carry hop-by-hop fields or `Expect` to strip;
     ///     false lets the common request skip that pass.
     public init(request: HTTPRequest, framing: HTTP1BodyFraming, hasConnectionSpecificFields: Bool = true, protocolName: String,
-                downstreamAddress: String, downstreamL4Address: String? = nil, tlsClientSubject: String? = nil,
+                downstreamAddress: String, downstreamL4Address: String? = nil, tls: DownstreamTLS? = nil,
                 listener: ListenerRuntime, loop: LoopContext, responder: DownstreamResponder) {
         self.loop = loop
         self.listener = listener
@@ -117,7 +119,9 @@ public final class ProxyStream {
         self.record = AccessLogRecord(startUnixNanos: Self.unixNanosNow(), listener: listener.name,
                                       downstreamAddress: downstreamAddress, protocolName: protocolName, status: 0)
         record.downstreamL4Address = downstreamL4Address
-        record.tlsClientSubject = tlsClientSubject
+        self.tls = tls
+        record.tlsClientSubject = tls?.clientSubject
+        if let sans = tls?.clientSANs, !sans.isEmpty { record.tlsClientSANs = sans.joined(separator: ",") }
         record.method = request.method.rawValue
         record.authority = request.authority
         record.path = request.path
