@@ -1,6 +1,7 @@
 import GatewayCore
 import GatewayTLS
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -12,6 +13,27 @@ public final class GatewayServer: Sendable {
     private let group: EventLoopGroup
     private let channels: [Channel]
     private let logger: Logger
+    private let drainingFlag = NIOLockedValueBox(false)
+
+    /// True once a drain was asked for (SIGTERM, `POST /drain`): `/ready` fails from then on.
+    public var isDraining: Bool { drainingFlag.withLockedValue { $0 } }
+
+    /// Readiness fails from now on, while traffic is still served (the drain delay).
+    public func markDraining() { drainingFlag.withLockedValue { $0 = true } }
+
+    /// Every loop's counters, summed. Each loop copies its own on its own thread.
+    public func metricsSnapshot(on eventLoop: EventLoop) -> EventLoopFuture<LoopMetrics.Snapshot> {
+        // Each context is touched only on its own loop; NIOLoopBound checks that.
+        let futures = contexts.all.map { context in
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            return context.eventLoop.submit { bound.value.metrics.snapshot }
+        }
+        return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { snapshots in
+            var total = snapshots[0]
+            for snapshot in snapshots.dropFirst() { total.add(snapshot) }
+            return total
+        }
+    }
 
     /// The address each listener is bound to, by listener name (useful with port 0).
     public let boundAddresses: [String: SocketAddress]
@@ -143,15 +165,18 @@ public final class GatewayServer: Sendable {
     /// in progress is the last and says `Connection: close`; HTTP/2: GOAWAY, open streams complete),
     /// and waits until they have closed or `timeout` passes. Returns how many were still open.
     public func drain(timeout: TimeAmount) async -> Int {
+        markDraining()
         await stopListening()
         for context in contexts.all {
-            context.eventLoop.execute { context.connections.drainAll() }
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.execute { bound.value.connections.drainAll() }
         }
         let deadline = NIODeadline.now() + timeout
         while true {
             var open = 0
             for context in contexts.all {
-                open += (try? await context.eventLoop.submit { context.connections.count }.get()) ?? 0
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                open += (try? await context.eventLoop.submit { bound.value.connections.count }.get()) ?? 0
             }
             if open == 0 || NIODeadline.now() >= deadline { return open }
             try? await Task.sleep(for: .milliseconds(50))

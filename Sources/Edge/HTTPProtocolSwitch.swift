@@ -1,6 +1,7 @@
 import GatewayCore
 import GatewayFilterAPI
 import GatewayTLS
+import Logging
 import NIOCore
 
 /// Chooses HTTP/1.1 or HTTP/2 for a connection, then replaces itself with that protocol's handler:
@@ -60,6 +61,20 @@ final class HTTPProtocolSwitch: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         context.fireChannelInactive()
     }
+
+    /// Before the switch, the only errors are the handshake's (or the socket's).
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tlsError = error as? TLSConnectionError {
+            loop.metrics.listeners[listener.index].tlsHandshakeFailures += 1
+            Self.logger.warning("TLS failure", metadata: [
+                "listener": "\(listener.name)", "client": "\(proxiedClient?.client ?? context.channel.remoteAddress.map { "\($0)" } ?? "?")",
+                "reason": "\(tlsError.reason)",
+            ])
+        }
+        context.close(promise: nil)
+    }
+
+    private static let logger = Logger(label: "portcullis.edge")
 
     private func switchTo(http2: Bool, context: ChannelHandlerContext, tls: DownstreamTLS?) {
         switched = true

@@ -35,6 +35,20 @@ struct RunCommand: AsyncParsableCommand {
             "version": "\(PortcullisVersion.string)", "workers": "\(threads)", "config": "\(config)",
             "openssl": "\(OpenSSLLibrary.version)", "nghttp2": "\(NGHTTP2Library.version)",
         ])
+        let drain = runtime.config.drain
+        var admin: AdminServer?
+        if let adminConfig = runtime.config.admin {
+            do {
+                admin = try await AdminServer.start(address: adminConfig.address, gateway: server, group: group) {
+                    // POST /drain: the same drain as SIGTERM, but the process stays (with its admin listener).
+                    Task { _ = await server.drain(timeout: .milliseconds(drain.timeout.milliseconds ?? 0)) }
+                }
+                logger.info("admin listening", metadata: ["address": "\(adminConfig.address)"])
+            } catch {
+                logger.critical("admin listener cannot listen on \(adminConfig.address): \(error)")
+                throw ExitCode(1)
+            }
+        }
         // Certificates reload when their files change, and on SIGHUP.
         let watcher = server.watchCertificates(every: .seconds(2))
         let ticketRotation = server.rotateTicketKeysPeriodically()
@@ -43,11 +57,13 @@ struct RunCommand: AsyncParsableCommand {
         watcher?.cancel()
         for task in ticketRotation { task.cancel() }
         reloadSignal.cancel()
-        let drain = server.runtime.config.drain
         logger.info("draining", metadata: ["signal": "\(signal)", "delay": "\(drain.delay)", "timeout": "\(drain.timeout)"])
+        // /ready fails now; traffic is still served during the delay, so the L4 tier can notice first.
+        server.markDraining()
         if let delay = drain.delay.milliseconds { try? await Task.sleep(for: .milliseconds(delay)) }
         let left = await server.drain(timeout: .milliseconds(drain.timeout.milliseconds ?? 0))
         logger.info("shut down", metadata: ["connections_cut": "\(left)"])
+        await admin?.close()
         try? await group.shutdownGracefully()
         sink.shutdown()
     }

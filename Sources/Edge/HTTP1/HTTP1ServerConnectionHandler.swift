@@ -82,10 +82,13 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         readTimer.onExpiry = { [unowned self] kind in self.readTimedOut(kind) }
         readTimer.update(.idle, sweeper: loop.connectionDeadlines)
         loop.connections.add(self)
+        loop.metrics.listeners[listener.index].connectionsAccepted += 1
+        loop.metrics.listeners[listener.index].activeConnections += 1
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         loop.connections.remove(self)
+        loop.metrics.listeners[listener.index].activeConnections -= 1
         readTimer.cancel()
         self.context = nil
     }
@@ -101,7 +104,10 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let handshake = event as? TLSHandshakeCompleted { tls = DownstreamTLS(handshake) }
+        if let handshake = event as? TLSHandshakeCompleted {
+            tls = DownstreamTLS(handshake)
+            loop.metrics.listeners[listener.index].tlsHandshakes += 1
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -131,6 +137,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let tlsError = error as? TLSConnectionError {
+            if tls == nil { loop.metrics.listeners[listener.index].tlsHandshakeFailures += 1 }
             Self.logger.warning("TLS failure", metadata: ["listener": "\(listener.name)", "client": "\(downstreamAddress)", "reason": "\(tlsError.reason)"])
         }
         // Socket errors (reset by peer and the like): the connection is gone either way.

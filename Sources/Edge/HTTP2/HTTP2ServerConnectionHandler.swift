@@ -95,10 +95,13 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         readTimer.update(.idle, sweeper: loop.connectionDeadlines)
         sendPending()
         loop.connections.add(self)
+        loop.metrics.listeners[listener.index].connectionsAccepted += 1
+        loop.metrics.listeners[listener.index].activeConnections += 1
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         loop.connections.remove(self)
+        loop.metrics.listeners[listener.index].activeConnections -= 1
         readTimer.cancel()
         failAllStreams()
         if let session { nghttp2_session_del(session) }
@@ -133,7 +136,10 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let handshake = event as? TLSHandshakeCompleted { tls = DownstreamTLS(handshake) }
+        if let handshake = event as? TLSHandshakeCompleted {
+            tls = DownstreamTLS(handshake)
+            loop.metrics.listeners[listener.index].tlsHandshakes += 1
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -315,6 +321,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     /// Closes the connection with GOAWAY and `errorCode`, logging why.
     private func terminate(errorCode: UInt32, reason: String) {
         guard let session, let context, !closing else { return }
+        if errorCode == NGHTTP2_ENHANCE_YOUR_CALM.rawValue { loop.metrics.listeners[listener.index].http2AbuseGoaways += 1 }
         Self.logger.warning("HTTP/2 connection closed", metadata: ["listener": "\(listener.name)", "client": "\(downstreamAddress)", "reason": "\(reason)"])
         nghttp2_session_terminate_session(session, errorCode)
         sendRequested = true

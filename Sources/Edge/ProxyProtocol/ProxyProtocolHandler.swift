@@ -38,7 +38,9 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
         }
         if let limit = listener.headerReadTimeout {
             let channel = context.channel
+            let counters = NIOLoopBound((loop, listener.index), eventLoop: context.eventLoop)
             timeout = context.eventLoop.scheduleTask(in: limit) {
+                counters.value.0.metrics.listeners[counters.value.1].proxyProtocolErrors += 1
                 Self.logger.warning("PROXY protocol header timeout", metadata: ["listener": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
                 channel.close(promise: nil)
             }
@@ -88,6 +90,7 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
     private func reject(_ context: ChannelHandlerContext, _ reason: String) {
         done = true
         timeout?.cancel()
+        loop.metrics.listeners[listener.index].proxyProtocolErrors += 1
         Self.logger.warning("PROXY protocol connection refused", metadata: [
             "listener": "\(listener.name)", "peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")", "reason": "\(reason)",
         ])

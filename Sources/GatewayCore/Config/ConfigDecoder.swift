@@ -11,7 +11,7 @@ struct ConfigDecoder {
     let filters: FilterRegistry
 
     func decode(_ root: ConfigValue, file: String) -> GatewayConfig? {
-        guard let top = root.mapping(allowed: ["workers", "listeners", "clusters", "access_log", "drain"]) else { return nil }
+        guard let top = root.mapping(allowed: ["workers", "listeners", "clusters", "access_log", "drain", "admin"]) else { return nil }
         let workers = top["workers"]?.int(min: 0, max: 1024) ?? 0
         // Clusters first, so that each route checks its cluster where it is written, even when the
         // listener around it has errors of its own.
@@ -32,6 +32,10 @@ struct ConfigDecoder {
         }
         var config = GatewayConfig(workers: workers, listeners: listeners, clusters: clusters, accessLog: accessLog, source: file)
         config.drain = drain
+        if let section = top["admin"]?.mapping(allowed: ["address"]) {
+            let address = section["address"].map { decodeAddress($0) } ?? HostPort(host: "127.0.0.1", port: 9901)
+            if let address { config.admin = AdminConfig(address: address) }
+        }
         return config
     }
 

@@ -12,6 +12,8 @@ public struct GatewayConfig: Sendable {
     /// The file this was loaded from, for messages.
     public var source: String
     public var drain = DrainConfig()
+    /// The admin listener (`/metrics`, `/ready`, ...); nil: none.
+    public var admin: AdminConfig?
 
     public init(workers: Int, listeners: [ListenerConfig], clusters: [ClusterConfig], accessLog: AccessLogConfig, source: String) {
         self.workers = workers
@@ -20,6 +22,12 @@ public struct GatewayConfig: Sendable {
         self.accessLog = accessLog
         self.source = source
     }
+}
+
+/// The admin listener: keep it on loopback (the default address) or a private network.
+public struct AdminConfig: Sendable, Equatable {
+    public var address: HostPort
+    public init(address: HostPort) { self.address = address }
 }
 
 /// Graceful shutdown on SIGTERM: keep accepting for `delay` (the L4 tier's health checks notice the

@@ -125,6 +125,7 @@ public final class ProxyStream {
         record.method = request.method.rawValue
         record.authority = request.authority
         record.path = request.path
+        loop.metrics.listeners[listener.index].activeRequests += 1
     }
 
     // MARK: - From the client side
@@ -397,10 +398,27 @@ public final class ProxyStream {
         }
         record.durationNanos = (now - started).nanoseconds
         if let upstreamStarted { record.upstreamNanos = (now - upstreamStarted).nanoseconds }
+        countMetrics()
         loop.accessLog.append(record)
         let responder = self.responder
         self.responder = nil
         responder?.streamFinished(closeConnection: closeConnection)
+    }
+
+    private func countMetrics() {
+        let metrics = loop.metrics
+        metrics.listeners[listener.index].activeRequests -= 1
+        metrics.listeners[listener.index].requests.record(status: record.status)
+        metrics.listeners[listener.index].latency.observe(nanos: record.durationNanos)
+        if let route { metrics.listeners[listener.index].routeRequests[route.index].record(status: record.status) }
+        guard let cluster, let endpoint else { return }
+        let index = cluster.cluster.index
+        if record.errorSource == .upstream {
+            metrics.clusters[index].endpointFailures[endpoint.index] += 1
+        } else {
+            metrics.clusters[index].endpointRequests[endpoint.index].record(status: record.status)
+        }
+        if let upstreamNanos = record.upstreamNanos { metrics.clusters[index].latency.observe(nanos: upstreamNanos) }
     }
 
     // MARK: - Helpers

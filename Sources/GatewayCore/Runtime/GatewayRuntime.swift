@@ -52,10 +52,11 @@ public final class GatewayRuntime: Sendable {
             }
         }
         if !errors.isEmpty { throw ConfigErrors(errors: errors) }
-        self.listeners = config.listeners.map { listener in
+        self.listeners = config.listeners.enumerated().map { listenerIndex, listener in
             let listenerChain = FilterChain(filters: listener.filters)
-            let routes = listener.routes.map { route in
-                Route(match: route.match,
+            let routes = listener.routes.enumerated().map { routeIndex, route in
+                Route(index: routeIndex,
+                      match: route.match,
                       clusterIndex: clusterIndex[route.cluster]!,
                       clusterName: route.cluster,
                       maxBodyBytes: route.maxBodyBytes ?? listener.limits.maxBodyBytes,
@@ -63,6 +64,7 @@ public final class GatewayRuntime: Sendable {
                       filterChain: FilterChain(filters: listener.filters + route.filters))
             }
             return ListenerRuntime(
+                index: listenerIndex,
                 name: listener.name,
                 address: listener.address,
                 scheme: listener.tls == nil ? "http" : "https",

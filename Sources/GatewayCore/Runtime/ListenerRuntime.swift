@@ -5,6 +5,8 @@ import NIOCore
 /// A listener's settings in the form the data path uses, computed once at load. A class, so each of
 /// thousands of connections holds a pointer to it rather than a copy.
 public final class ListenerRuntime: Sendable {
+    /// Position in the config's listener list (metrics index by it).
+    public let index: Int
     public let name: String
     public let address: HostPort
     /// "http" or "https": the scheme clients used, for X-Forwarded-Proto.
@@ -24,7 +26,7 @@ public final class ListenerRuntime: Sendable {
     /// The listener's own filters; they run before the route is chosen, so they may steer it.
     public let filterChain: FilterChain
 
-    public init(name: String, address: HostPort, scheme: String, parserLimits: HTTP1Limits, maxBodyBytes: Int64?,
+    public init(index: Int = 0, name: String, address: HostPort, scheme: String, parserLimits: HTTP1Limits, maxBodyBytes: Int64?,
                 headerReadTimeout: TimeAmount?, bodyReadTimeout: TimeAmount?, idleTimeout: TimeAmount?,
                 requestTimeout: TimeAmount?, routes: RouteTable, proxyProtocol: ProxyProtocolMode = .off,
                 trustedSources: [CIDRBlock] = [], tls: ReloadableTLSContextStore? = nil,
@@ -34,6 +36,7 @@ public final class ListenerRuntime: Sendable {
         self.filterChain = filterChain
         self.proxyProtocol = proxyProtocol
         self.trustedSources = trustedSources
+        self.index = index
         self.name = name
         self.address = address
         self.scheme = scheme

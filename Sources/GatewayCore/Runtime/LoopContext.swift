@@ -18,12 +18,15 @@ public final class LoopContext {
     public let connectionDeadlines: Sweeper
     /// Open client connections, for graceful drain.
     public let connections = ConnectionRegistry()
+    /// This loop's counters for `/metrics`.
+    public let metrics: LoopMetrics
 
     public init(eventLoop: EventLoop, loopIndex: Int, runtime: GatewayRuntime, accessLog: AccessLogBuffer) {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.clusters = runtime.clusters.map { ClusterLoopState(cluster: $0, eventLoop: eventLoop, loopIndex: loopIndex) }
         self.accessLog = accessLog
+        self.metrics = LoopMetrics(runtime: runtime)
         self.accessLogMetadata = runtime.config.accessLog.metadata
         self.requestDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(25))
         self.connectionDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(100))

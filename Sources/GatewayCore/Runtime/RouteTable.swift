@@ -2,6 +2,8 @@ import NIOCore
 
 /// One route, compiled at config load: its matcher and everything a request on it needs.
 public struct Route: Sendable {
+    /// Position in the listener's route list (metrics label it).
+    public let index: Int
     public let match: RouteMatch
     public let clusterIndex: Int
     public let clusterName: String

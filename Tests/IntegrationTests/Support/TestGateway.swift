@@ -17,6 +17,10 @@ final class TestGateway: Sendable {
     let echoes: [EchoServerHandle]
     let sink: StdoutSink
     let accessLogPath: String
+    let admin: AdminServer?
+
+    /// The admin listener's port (the config must have `admin:`).
+    var adminPort: Int { admin!.port }
 
     static func start(backends: Int = 1, workers: Int = 2, filters: FilterRegistry = .testing, _ yaml: String) async throws -> TestGateway {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workers)
@@ -36,10 +40,19 @@ final class TestGateway: Sendable {
         precondition(fd >= 0, "cannot create \(path)")
         let sink = StdoutSink(fileDescriptor: fd)
         let server = try await GatewayServer.start(runtime: runtime, group: group, sink: sink, logger: Logger(label: "test"))
-        return TestGateway(group: group, server: server, echoes: echoes, sink: sink, accessLogPath: path)
+        var admin: AdminServer?
+        if let address = config.admin?.address {
+            let timeout = config.drain.timeout.milliseconds ?? 0
+            admin = try await AdminServer.start(address: address, gateway: server, group: group) {
+                Task { _ = await server.drain(timeout: .milliseconds(timeout)) }
+            }
+        }
+        return TestGateway(group: group, server: server, echoes: echoes, sink: sink, accessLogPath: path, admin: admin)
     }
 
-    private init(group: MultiThreadedEventLoopGroup, server: GatewayServer, echoes: [EchoServerHandle], sink: StdoutSink, accessLogPath: String) {
+    private init(group: MultiThreadedEventLoopGroup, server: GatewayServer, echoes: [EchoServerHandle], sink: StdoutSink, accessLogPath: String,
+                 admin: AdminServer?) {
+        self.admin = admin
         self.group = group
         self.server = server
         self.echoes = echoes
@@ -84,6 +97,7 @@ final class TestGateway: Sendable {
     }
 
     func stop() async {
+        await admin?.close()
         await server.stopListening()
         for echo in echoes { try? await echo.channel.close() }
         try? await group.shutdownGracefully()

@@ -1,0 +1,79 @@
+import GatewayCore
+
+/// The admin listener's JSON and HTML views of the counters.
+enum AdminPages {
+    static func clustersJSON(_ metrics: LoopMetrics.Snapshot, runtime: GatewayRuntime) -> String {
+        var out = "{\"clusters\":["
+        for (index, cluster) in runtime.clusters.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"name\":\(quote(cluster.name)),\"endpoints\":["
+            for (position, endpoint) in cluster.endpoints.enumerated() {
+                if position > 0 { out += "," }
+                let counts = metrics.clusters[index].endpointRequests[position]
+                out += "{\"address\":\(quote(endpoint.label)),\"weight\":\(endpoint.weight),\"health\":\"unknown\","
+                out += "\"responses\":{\(zip(PrometheusText.classes, counts.counts).map { "\"\($0)\":\($1)" }.joined(separator: ","))},"
+                out += "\"failures\":\(metrics.clusters[index].endpointFailures[position])}"
+            }
+            out += "]}"
+        }
+        return out + "]}\n"
+    }
+
+    static func statusHTML(_ metrics: LoopMetrics.Snapshot, runtime: GatewayRuntime, draining: Bool) -> String {
+        var out = """
+        <!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>Portcullis</title>
+        <style>body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}
+        th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}td.l,th.l{text-align:left}
+        .bad{color:#b00}.ok{color:#070}</style></head><body>
+        <h1>Portcullis</h1><p>\(draining ? "<b class=bad>draining</b>" : "<b class=ok>ready</b>") · refreshed every 2 s ·
+        <a href="/metrics">metrics</a> · <a href="/clusters">clusters</a> · <a href="/config">config</a></p>
+        <h2>Listeners</h2><table><tr><th class=l>listener</th><th class=l>address</th><th>conns</th><th>active reqs</th>
+        <th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>TLS ok</th><th>TLS failed</th><th>h2 abuse</th></tr>
+        """
+        for (index, listener) in runtime.listeners.enumerated() {
+            let c = metrics.listeners[index]
+            out += "<tr><td class=l>\(html(listener.name))</td><td class=l>\(html(listener.address.description))\(listener.tls == nil ? "" : " (TLS)")</td>"
+            out += "<td>\(c.activeConnections)</td><td>\(c.activeRequests)</td>"
+            out += c.requests.counts.dropFirst().map { "<td>\($0)</td>" }.joined()
+            out += "<td>\(c.tlsHandshakes)</td><td\(c.tlsHandshakeFailures > 0 ? " class=bad" : "")>\(c.tlsHandshakeFailures)</td><td>\(c.http2AbuseGoaways)</td></tr>"
+        }
+        out += "</table><h2>Routes</h2><table><tr><th class=l>listener</th><th>#</th><th class=l>match</th><th class=l>cluster</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th></tr>"
+        for (index, listener) in runtime.listeners.enumerated() {
+            for route in listener.routes.routes {
+                var match: [String] = []
+                if let host = route.match.host { match.append("host \(host)") }
+                if let prefix = route.match.pathPrefix { match.append("prefix \(prefix)") }
+                if let path = route.match.path { match.append("path \(path)") }
+                out += "<tr><td class=l>\(html(listener.name))</td><td>\(route.index)</td><td class=l>\(html(match.joined(separator: ", ")))</td>"
+                out += "<td class=l>\(html(route.clusterName))</td>"
+                out += metrics.listeners[index].routeRequests[route.index].counts.dropFirst().map { "<td>\($0)</td>" }.joined() + "</tr>"
+            }
+        }
+        out += "</table><h2>Clusters</h2><table><tr><th class=l>cluster</th><th class=l>endpoint</th><th>weight</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>failures</th></tr>"
+        for (index, cluster) in runtime.clusters.enumerated() {
+            for (position, endpoint) in cluster.endpoints.enumerated() {
+                let failures = metrics.clusters[index].endpointFailures[position]
+                out += "<tr><td class=l>\(html(cluster.name))</td><td class=l>\(html(endpoint.label))</td><td>\(endpoint.weight)</td>"
+                out += metrics.clusters[index].endpointRequests[position].counts.dropFirst().map { "<td>\($0)</td>" }.joined()
+                out += "<td\(failures > 0 ? " class=bad" : "")>\(failures)</td></tr>"
+            }
+        }
+        return out + "</table></body></html>\n"
+    }
+
+    static func quote(_ text: String) -> String { "\"" + PrometheusText.escape(text) + "\"" }
+
+    static func html(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "&": out += "&amp;"
+            case "\"": out += "&quot;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}

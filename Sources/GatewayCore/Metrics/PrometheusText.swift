@@ -1,0 +1,106 @@
+/// Renders summed loop counters in the Prometheus text exposition format (version 0.0.4).
+public enum PrometheusText {
+    public static let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
+
+    public static func render(_ metrics: LoopMetrics.Snapshot, runtime: GatewayRuntime, draining: Bool) -> String {
+        var out = ""
+        func header(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        func line(_ name: String, _ labels: [(String, String)], _ value: String) {
+            let text = labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+            out += labels.isEmpty ? "\(name) \(value)\n" : "\(name){\(text)} \(value)\n"
+        }
+        let listeners = runtime.listeners
+        let clusters = runtime.clusters
+
+        header("portcullis_draining", "gauge", "1 while the gateway drains (readiness fails).")
+        line("portcullis_draining", [], draining ? "1" : "0")
+
+        header("portcullis_requests_total", "counter", "Requests answered, by listener and status class.")
+        for (index, counters) in metrics.listeners.enumerated() {
+            for (slot, count) in counters.requests.counts.enumerated() {
+                line("portcullis_requests_total", [("listener", listeners[index].name), ("code_class", classes[slot])], "\(count)")
+            }
+        }
+        header("portcullis_route_requests_total", "counter", "Requests answered, by route (index in the listener's routes) and status class.")
+        for (index, counters) in metrics.listeners.enumerated() {
+            for (route, counts) in counters.routeRequests.enumerated() {
+                let routeLabel = [("listener", listeners[index].name), ("route", "\(route)"), ("cluster", listeners[index].routes.routes[route].clusterName)]
+                for (slot, count) in counts.counts.enumerated() {
+                    line("portcullis_route_requests_total", routeLabel + [("code_class", classes[slot])], "\(count)")
+                }
+            }
+        }
+        header("portcullis_request_duration_seconds", "histogram", "Whole-request latency, by listener.")
+        for (index, counters) in metrics.listeners.enumerated() {
+            histogram(&out, "portcullis_request_duration_seconds", [("listener", listeners[index].name)], counters.latency)
+        }
+        let gauges: [(String, String, String, (LoopMetrics.ListenerCounters) -> String)] = [
+            ("portcullis_active_requests", "gauge", "Requests in progress.", { "\($0.activeRequests)" }),
+            ("portcullis_connections_total", "counter", "Client connections accepted (after TLS and PROXY protocol).", { "\($0.connectionsAccepted)" }),
+            ("portcullis_active_connections", "gauge", "Client connections open.", { "\($0.activeConnections)" }),
+            ("portcullis_tls_handshakes_total", "counter", "TLS handshakes completed.", { "\($0.tlsHandshakes)" }),
+            ("portcullis_tls_handshake_failures_total", "counter", "TLS handshakes that failed.", { "\($0.tlsHandshakeFailures)" }),
+            ("portcullis_proxy_protocol_errors_total", "counter", "Connections refused for a missing, malformed or untrusted PROXY header.", { "\($0.proxyProtocolErrors)" }),
+            ("portcullis_http2_abuse_goaways_total", "counter", "HTTP/2 connections closed with ENHANCE_YOUR_CALM (floods, rapid reset, header bombs).", { "\($0.http2AbuseGoaways)" }),
+        ]
+        for (name, type, help, value) in gauges {
+            header(name, type, help)
+            for (index, counters) in metrics.listeners.enumerated() { line(name, [("listener", listeners[index].name)], value(counters)) }
+        }
+
+        header("portcullis_upstream_requests_total", "counter", "Upstream responses, by cluster, endpoint and status class.")
+        for (index, counters) in metrics.clusters.enumerated() {
+            for (endpoint, counts) in counters.endpointRequests.enumerated() {
+                for (slot, count) in counts.counts.enumerated() {
+                    line("portcullis_upstream_requests_total", [("cluster", clusters[index].name), ("endpoint", clusters[index].endpoints[endpoint].label),
+                                                                ("code_class", classes[slot])], "\(count)")
+                }
+            }
+        }
+        header("portcullis_upstream_failures_total", "counter", "Upstream attempts that failed without a response (connect, reset, timeout).")
+        for (index, counters) in metrics.clusters.enumerated() {
+            for (endpoint, count) in counters.endpointFailures.enumerated() {
+                line("portcullis_upstream_failures_total", [("cluster", clusters[index].name), ("endpoint", clusters[index].endpoints[endpoint].label)], "\(count)")
+            }
+        }
+        header("portcullis_endpoint_weight", "gauge", "Configured endpoint weight.")
+        for cluster in clusters {
+            for endpoint in cluster.endpoints {
+                line("portcullis_endpoint_weight", [("cluster", cluster.name), ("endpoint", endpoint.label)], "\(endpoint.weight)")
+            }
+        }
+        header("portcullis_upstream_duration_seconds", "histogram", "Time from picking an endpoint to the end of its response, by cluster.")
+        for (index, counters) in metrics.clusters.enumerated() {
+            histogram(&out, "portcullis_upstream_duration_seconds", [("cluster", clusters[index].name)], counters.latency)
+        }
+        return out
+    }
+
+    private static func histogram(_ out: inout String, _ name: String, _ labels: [(String, String)], _ histogram: LatencyHistogram) {
+        let base = labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+        var cumulative: UInt64 = 0
+        for (index, bound) in LatencyHistogram.bounds.enumerated() {
+            cumulative += histogram.buckets[index]
+            out += "\(name)_bucket{\(base),le=\"\(bound)\"} \(cumulative)\n"
+        }
+        cumulative += histogram.buckets[LatencyHistogram.bounds.count]
+        out += "\(name)_bucket{\(base),le=\"+Inf\"} \(cumulative)\n"
+        out += "\(name)_sum{\(base)} \(Double(histogram.sumNanos) / 1e9)\n"
+        out += "\(name)_count{\(base)} \(histogram.count)\n"
+    }
+
+    public static func escape(_ value: String) -> String {
+        var out = ""
+        for character in value {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}
