@@ -23,11 +23,8 @@ public final class GatewayServer: Sendable {
 
     /// Every loop's counters, summed. Each loop copies its own on its own thread.
     public func metricsSnapshot(on eventLoop: EventLoop) -> EventLoopFuture<LoopMetrics.Snapshot> {
-        // Each context is touched only on its own loop; NIOLoopBound checks that.
-        let futures = contexts.all.map { context in
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            return context.eventLoop.submit { bound.value.metrics.snapshot }
-        }
+        // Each context is read only on its own loop.
+        let futures = contexts.all.map { context in context.eventLoop.submit { context.metrics.snapshot } }
         return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { snapshots in
             var total = snapshots[0]
             for snapshot in snapshots.dropFirst() { total.add(snapshot) }
@@ -161,22 +158,26 @@ public final class GatewayServer: Sendable {
         return tasks
     }
 
+    /// Starts the drain without waiting: `/ready` fails, the listeners close, every open connection is
+    /// asked to finish. Safe from any thread.
+    public func beginDrain() {
+        markDraining()
+        for channel in channels { channel.close(promise: nil) }
+        for context in contexts.all {
+            context.eventLoop.execute { context.connections.drainAll() }
+        }
+    }
+
     /// Graceful shutdown: stops accepting, asks every open connection to finish (HTTP/1.1: the response
     /// in progress is the last and says `Connection: close`; HTTP/2: GOAWAY, open streams complete),
     /// and waits until they have closed or `timeout` passes. Returns how many were still open.
     public func drain(timeout: TimeAmount) async -> Int {
-        markDraining()
-        await stopListening()
-        for context in contexts.all {
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.eventLoop.execute { bound.value.connections.drainAll() }
-        }
+        beginDrain()
         let deadline = NIODeadline.now() + timeout
         while true {
             var open = 0
             for context in contexts.all {
-                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                open += (try? await context.eventLoop.submit { bound.value.connections.count }.get()) ?? 0
+                open += (try? await context.eventLoop.submit { context.connections.count }.get()) ?? 0
             }
             if open == 0 || NIODeadline.now() >= deadline { return open }
             try? await Task.sleep(for: .milliseconds(50))

@@ -4,7 +4,10 @@ import Upstream
 /// The state one event loop owns: upstream pools and balancers per cluster, the access-log batch and
 /// the request-id generator. Each connection finds its loop's context once, at accept; from then on the
 /// hot path touches only loop-local state, with no locks.
-public final class LoopContext {
+///
+/// `@unchecked Sendable`: the reference may travel to other threads (the admin listener hands work to
+/// each loop with `eventLoop.submit`), but its state is only ever used on `eventLoop`.
+public final class LoopContext: @unchecked Sendable {
     public let eventLoop: EventLoop
     public let runtime: GatewayRuntime
     public let clusters: [ClusterLoopState]
