@@ -11,7 +11,7 @@ struct ConfigDecoder {
     let filters: FilterRegistry
 
     func decode(_ root: ConfigValue, file: String) -> GatewayConfig? {
-        guard let top = root.mapping(allowed: ["workers", "listeners", "clusters", "access_log", "drain", "admin"]) else { return nil }
+        guard let top = root.mapping(allowed: ["workers", "listeners", "clusters", "access_log", "drain", "admin", "tracing"]) else { return nil }
         let workers = top["workers"]?.int(min: 0, max: 1024) ?? 0
         // Clusters first, so that each route checks its cluster where it is written, even when the
         // listener around it has errors of its own.
@@ -35,6 +35,13 @@ struct ConfigDecoder {
         if let section = top["admin"]?.mapping(allowed: ["address"]) {
             let address = section["address"].map { decodeAddress($0) } ?? HostPort(host: "127.0.0.1", port: 9901)
             if let address { config.admin = AdminConfig(address: address) }
+        }
+        if let section = top["tracing"]?.mapping(allowed: ["sample_rate"]) {
+            var tracing = TracingConfig()
+            if let value = section["sample_rate"], let text = value.scalarString {
+                if let rate = Double(text), rate >= 0, rate <= 1 { tracing.sampleRate = rate } else { value.fail("sample_rate must be a number from 0 to 1") }
+            }
+            config.tracing = tracing
         }
         return config
     }

@@ -31,6 +31,8 @@ public final class ProxyStream {
     let listener: ListenerRuntime
     /// The client connection's TLS details, for filters.
     public let tls: DownstreamTLS?
+    /// W3C trace context and the spans of this stream.
+    var tracing: StreamTracing
     var responder: DownstreamResponder?
     var request: HTTPRequest
     var requestFraming: HTTP1BodyFraming
@@ -125,6 +127,8 @@ public final class ProxyStream {
         record.method = request.method.rawValue
         record.authority = request.authority
         record.path = request.path
+        tracing = StreamTracing(request: request, loop: loop)
+        record.traceID = (tracing.context.traceHigh, tracing.context.traceLow)
         loop.metrics.listeners[listener.index].activeRequests += 1
     }
 
@@ -298,6 +302,7 @@ public final class ProxyStream {
         guard let cluster else { return }
         self.endpoint = endpoint
         record.upstreamAddress = endpoint.label
+        edits?.traceparent = beginAttemptSpan(endpoint: endpoint)
         if upstreamStarted == nil { upstreamStarted = .now() }
         cluster.acquire(endpoint, fresh: fresh) { [self] result in
             switch result {
@@ -398,6 +403,7 @@ public final class ProxyStream {
         }
         record.durationNanos = (now - started).nanoseconds
         if let upstreamStarted { record.upstreamNanos = (now - upstreamStarted).nanoseconds }
+        writeServerSpan()
         countMetrics()
         loop.accessLog.append(record)
         let responder = self.responder

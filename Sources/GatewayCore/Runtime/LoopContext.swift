@@ -68,7 +68,7 @@ struct RequestIDGenerator {
         state = system.next()
     }
 
-    private mutating func nextWord() -> UInt64 {
+    mutating func nextWord() -> UInt64 {
         state &+= 0xa076_1d64_78bd_642f
         let product = state.multipliedFullWidth(by: state ^ 0xe703_7ed1_a0b4_28db)
         return product.high ^ product.low
