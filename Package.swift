@@ -154,7 +154,8 @@ let package = Package(
         .testTarget(name: "HeadersFilterTests", dependencies: ["HeadersFilter", .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "filters/headers/Tests", swiftSettings: strict),
         .testTarget(name: "CORSFilterTests", dependencies: ["CORSFilter"], path: "filters/cors/Tests", swiftSettings: strict),
-        .testTarget(name: "AuthFilterTests", dependencies: ["AuthFilter", "COpenSSL", .product(name: "NIOCore", package: "swift-nio")],
+        .testTarget(name: "AuthFilterTests", dependencies: ["AuthFilter", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
+                                                         .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "filters/auth/Tests", swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

@@ -20,7 +20,7 @@ final class OpenSSLPublicKey: @unchecked Sendable {
         guard let e = BN_bin2bn(exponent, Int32(exponent.count), nil) else { throw KeyError("cannot read RSA exponent") }
         defer { BN_free(e) }
         return try fromData(algorithm: "RSA") { builder in
-            OSSL_PARAM_BLD_push_BN(builder, "n", n) == 1 && OSSL_PARAM_BLD_push_BN(builder, "e", e) == 1
+            OSSL_PARAM_BLD_push_BN(builder, cString("n"), n) == 1 && OSSL_PARAM_BLD_push_BN(builder, cString("e"), e) == 1
         }
     }
 
@@ -28,10 +28,15 @@ final class OpenSSLPublicKey: @unchecked Sendable {
     static func p256(x: [UInt8], y: [UInt8]) throws(KeyError) -> OpenSSLPublicKey {
         guard x.count == 32, y.count == 32 else { throw KeyError("P-256 coordinates must be 32 bytes each") }
         let point: [UInt8] = [0x04] + x + y   // SEC1 uncompressed form
-        let key = try fromData(algorithm: "EC") { builder in
-            OSSL_PARAM_BLD_push_utf8_string(builder, "group", "prime256v1", 0) == 1
-                && OSSL_PARAM_BLD_push_octet_string(builder, "pub", point, point.count) == 1
+        let built = point.withUnsafeBytes { point in
+            Result { () throws(KeyError) -> OpenSSLPublicKey in
+                try fromData(algorithm: "EC") { builder in
+                    OSSL_PARAM_BLD_push_utf8_string(builder, cString("group"), cString("prime256v1"), 0) == 1
+                        && OSSL_PARAM_BLD_push_octet_string(builder, cString("pub"), point.baseAddress, point.count) == 1
+                }
+            }
         }
+        let key = try built.get()
         // fromdata accepts any bytes of the right shape; a point off the curve must not become a key.
         guard let context = EVP_PKEY_CTX_new_from_pkey(nil, key.pkey, nil) else { throw KeyError("cannot check EC key") }
         defer { EVP_PKEY_CTX_free(context) }
@@ -40,6 +45,12 @@ final class OpenSSLPublicKey: @unchecked Sendable {
             throw KeyError("EC point is not on P-256")
         }
         return key
+    }
+
+    /// The builder keeps the pointers it is given (names and values) until `OSSL_PARAM_BLD_to_param`:
+    /// they must outlive the push calls, so names are static strings and values stay borrowed meanwhile.
+    private static func cString(_ text: StaticString) -> UnsafePointer<CChar> {
+        UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
     }
 
     private static func fromData(algorithm: String, _ push: (OpaquePointer) -> Bool) throws(KeyError) -> OpenSSLPublicKey {
