@@ -1,5 +1,4 @@
 @testable import AuthFilter
-import COpenSSL
 import Foundation
 import NIOPosix
 import Testing
@@ -34,7 +33,7 @@ struct AuthJWKSURLTests {
     @Test("the first request waits for the first fetch; a new kid triggers one refetch that picks up the rotated key")
     func rotationByUnknownKid() async throws {
         let keys = try AuthTestKeys()
-        let rotated = try keys.makeRSAKey("rotated")
+        let rotated = keys.rotated
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try await JWKSTestServer.start(body: AuthTestKeys.jwks([keys.rsaJWK(kid: "k1")]), group: group)
         try await withGateway(Self.config(url: server.url, refresh: "1h", minRefetch: "0s")) { (gw: TestGateway) async throws in
@@ -53,7 +52,6 @@ struct AuthJWKSURLTests {
             #expect(server.requestCount == 3)
         }
         await server.stop()
-        EVP_PKEY_free(rotated)
         try await group.shutdownGracefully()
     }
 
@@ -76,7 +74,7 @@ struct AuthJWKSURLTests {
     @Test("the background refresh picks up a rotated key, and a failed refresh keeps the last good keys")
     func backgroundRefresh() async throws {
         let keys = try AuthTestKeys()
-        let rotated = try keys.makeRSAKey("rotated")
+        let rotated = keys.rotated
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try await JWKSTestServer.start(body: AuthTestKeys.jwks([keys.rsaJWK(kid: "k1")]), group: group)
         try await withGateway(Self.config(url: server.url, refresh: "200ms", minRefetch: "1h")) { (gw: TestGateway) async throws in
@@ -100,7 +98,6 @@ struct AuthJWKSURLTests {
             #expect(try curl(Self.token(keys, kid: "k2", key: rotated) + ["\(gw.baseURL)/kept2"]).status == 200)
         }
         await server.stop()
-        EVP_PKEY_free(rotated)
         try await group.shutdownGracefully()
     }
 }

@@ -5,27 +5,42 @@ import Foundation
 /// Keys made at test time with the openssl CLI (nothing private is committed), loaded with libcrypto
 /// to publish as JWKS and to sign tokens.
 final class AuthTestKeys: @unchecked Sendable {
+    /// Generated once per test process (RSA keygen costs a blocking second or so under load) and never
+    /// freed; the PEM files are deleted as soon as they are read.
+    private struct Material: @unchecked Sendable {
+        let rsa: OpaquePointer
+        let ec: OpaquePointer
+        let rotated: OpaquePointer
+    }
+    private static let material: Result<Material, Error> = Result {
+        let directory = NSTemporaryDirectory() + "portcullis-auth-keys-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rsa = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]
+        return Material(rsa: try generate(rsa, to: directory + "/rsa.pem"),
+                        ec: try generate(["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], to: directory + "/ec.pem"),
+                        rotated: try generate(rsa, to: directory + "/rotated.pem"))
+    }
+
+    /// This instance's folder for JWKS, key and htpasswd files (removed with the instance).
     let directory: String
     let rsa: OpaquePointer
     let ec: OpaquePointer
+    /// A second RSA key, for rotation tests.
+    let rotated: OpaquePointer
     let hmacSecret: [UInt8] = Array("an-hs256-test-secret-of-32-bytes!".utf8)
 
     init() throws {
+        let material = try Self.material.get()
+        rsa = material.rsa
+        ec = material.ec
+        rotated = material.rotated
         directory = NSTemporaryDirectory() + "portcullis-auth-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        rsa = try Self.generate(["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], to: directory + "/rsa.pem")
-        ec = try Self.generate(["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], to: directory + "/ec.pem")
     }
 
     deinit {
-        EVP_PKEY_free(rsa)
-        EVP_PKEY_free(ec)
         try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// One more RSA key (for rotation tests).
-    func makeRSAKey(_ name: String) throws -> OpaquePointer {
-        try Self.generate(["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], to: directory + "/\(name).pem")
     }
 
     private static func generate(_ options: [String], to path: String) throws -> OpaquePointer {

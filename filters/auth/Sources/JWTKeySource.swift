@@ -41,9 +41,9 @@ final class JWTKeySource: Sendable {
 
     var keys: JWKSet { current.load(ordering: .acquiring) }
 
-    /// Whether the URL's keys may still change what a token resolves to: a URL is configured and
-    /// either nothing was fetched yet or a refetch is allowed.
+    /// Whether a `jwks_url` is configured (so a refetch may find keys the current set lacks).
     var isRemote: Bool { remote != nil }
+    /// Whether a fetch from the URL has succeeded yet.
     var hasLoadedRemote: Bool { loadedRemote.load(ordering: .relaxed) }
 
     /// Called for every new stream; does something only the first time.
@@ -76,7 +76,8 @@ final class JWTKeySource: Sendable {
             state.lastFetchStarted = now
             return (loop, promise, promise.futureResult)
         }
-        guard let (loop, promise, future) = decision else { return preStartFuture() }
+        // start(on:) runs in makeFilter, before any stream can ask for a refetch.
+        guard let (loop, promise, future) = decision else { preconditionFailure("refetch before start(on:)") }
         guard let promise else { return future }
         loop.execute {
             JWKSFetcher.fetch(remote.url, on: loop, timeout: remote.fetchTimeout).whenComplete { result in
@@ -86,10 +87,6 @@ final class JWTKeySource: Sendable {
             }
         }
         return future
-    }
-
-    private func preStartFuture() -> EventLoopFuture<Void> {
-        preconditionFailure("refetch before start(on:)")
     }
 
     private func finishFetch(_ result: Result<[UInt8], Error>) {
