@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libssl-dev, libnghttp2-dev, liblua5.4-dev).
@@ -110,11 +111,26 @@ let package = Package(
             dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "filters/cors/Sources",
             swiftSettings: strict),
+        // JWT (libcrypto), API keys, HTTP basic (bcrypt in Swift); a small NIO HTTP/1.1 client for JWKS URLs.
+        .target(
+            name: "AuthFilter",
+            dependencies: [
+                "GatewayFilterAPI", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            path: "filters/auth/Sources",
+            swiftSettings: strict),
         .executableTarget(
             name: "portcullis",
             dependencies: [
                 "Edge", "GatewayCore", "GatewayTLS", "Upstream", "EchoBackend", "CGatewayShims",
-                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
+                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "AuthFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -140,10 +156,15 @@ let package = Package(
         .testTarget(name: "HeadersFilterTests", dependencies: ["HeadersFilter", .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "filters/headers/Tests", swiftSettings: strict),
         .testTarget(name: "CORSFilterTests", dependencies: ["CORSFilter"], path: "filters/cors/Tests", swiftSettings: strict),
+        .testTarget(name: "AuthFilterTests", dependencies: ["AuthFilter", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
+                                                         .product(name: "HTTPTypes", package: "swift-http-types")],
+                    path: "filters/auth/Tests", swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "Edge", "GatewayCore", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
+                "AuthFilter", "COpenSSL",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

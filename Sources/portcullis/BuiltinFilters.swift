@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuthFilter
 import CORSFilter
 import GatewayCore
 import GatewayFilterAPI
@@ -12,6 +13,7 @@ enum BuiltinFilters {
         IPFilterFactory.self,
         HeadersFilterFactory.self,
         CORSFilterFactory.self,
+        AuthFilterFactory.self,
     ]
 
     /// A name registered twice is a build mistake: refuse to start rather than pick one.
