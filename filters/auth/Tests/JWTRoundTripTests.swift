@@ -2,10 +2,11 @@
 import COpenSSL
 import Testing
 
-/// Not a benchmark suite: one measured loop, printed, so a regression by an order of magnitude shows.
-@Suite("JWT verify speed")
+/// Round trips with freshly generated keys. Speed is measured by bench/, never asserted here; the loop
+/// prints its figure for whoever reads the test output.
+@Suite("JWT sign/verify round trip")
 struct JWTVerifySpeedTests {
-    @Test("RS256 and ES256 verification of a whole token takes microseconds, not milliseconds")
+    @Test("RS256 and ES256 tokens signed with fresh keys verify, every time")
     func speed() throws {
         for (name, algorithm, jwkType) in [("RSA", JWTAlgorithm.rs256, JWK.KeyType.rsa), ("EC", .es256, .ecP256)] {
             let context = try #require(EVP_PKEY_CTX_new_from_name(nil, name, nil))
@@ -53,7 +54,6 @@ struct JWTVerifySpeedTests {
             #expect(accepted == rounds)
             let micros = Double(elapsed.components.attoseconds) / 1e12 / Double(rounds) + Double(elapsed.components.seconds) * 1e6 / Double(rounds)
             print("\(algorithm.rawValue): \(Int(micros)) µs per token verification (parse + signature + claims)")
-            #expect(micros < 2000)
         }
     }
 }
