@@ -69,7 +69,7 @@ final class TestGateway: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port())" }
 
     /// Access-log lines as JSON objects, waiting (bounded) until at least `count` are there.
-    func accessLog(atLeast count: Int, within seconds: Double = 5) async throws -> [[String: Any]] {
+    func accessLog(atLeast count: Int, within seconds: Double = 15) async throws -> [[String: Any]] {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             let text = (try? String(contentsOfFile: accessLogPath, encoding: .utf8)) ?? ""
@@ -87,7 +87,7 @@ final class TestGateway: Sendable {
     }
 
     /// The single access-log line for a path (waits for it).
-    func accessLogLine(path: String, within seconds: Double = 5) async throws -> [String: Any] {
+    func accessLogLine(path: String, within seconds: Double = 15) async throws -> [String: Any] {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if let line = try await accessLog(atLeast: 0, within: 0).first(where: { $0["path"] as? String == path }) { return line }
