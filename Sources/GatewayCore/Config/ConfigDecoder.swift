@@ -75,7 +75,7 @@ struct ConfigDecoder {
         return listeners
     }
 
-    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "tls", "http2", "limits", "timeouts", "filters", "routes"]
+    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "tls", "http2", "reuse_port", "limits", "timeouts", "filters", "routes"]
     static let routeKeys = ["match", "cluster", "limits", "timeouts", "filters"]
 
     private func decodeListener(_ value: ConfigValue, clusters: [ClusterConfig]) -> ListenerConfig? {
@@ -130,6 +130,7 @@ struct ConfigDecoder {
         listener.proxyProtocol = proxyProtocol
         listener.trustedSources = trusted
         listener.http2 = http2
+        if let v = map["reuse_port"]?.bool() { listener.reusePort = v }
         listener.filters = listenerFilters
         return listener
     }

@@ -103,6 +103,8 @@ public struct ListenerConfig: Sendable {
     /// TLS termination; nil for plain HTTP.
     public var tls: TLSListenerConfig?
     public var http2 = HTTP2Config()
+    /// SO_REUSEPORT: several processes (an old and a new binary during an upgrade) may share the port.
+    public var reusePort = true
     public var limits: RequestLimits
     public var timeouts: ListenerTimeouts
     public var routes: [RouteConfig]

@@ -80,7 +80,8 @@ public final class GatewayRuntime: Sendable {
                 trustedSources: listener.trustedSources,
                 tls: tlsStores[listener.name],
                 http2: listener.http2,
-                filterChain: listenerChain)
+                filterChain: listenerChain,
+                reusePort: listener.reusePort)
         }
     }
 }
