@@ -34,6 +34,12 @@ public final class LoopContext: @unchecked Sendable {
         self.requestDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(25))
         self.connectionDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(100))
     }
+
+    /// A reload retired this context: its idle upstream connections are closed (busy ones close when
+    /// their exchange ends, by the pool's idle sweep).
+    public func releaseUpstreamIdle() {
+        for cluster in clusters { cluster.closeIdle() }
+    }
 }
 
 /// One `LoopContext` per event loop, looked up by loop identity.

@@ -96,6 +96,16 @@ final class TestGateway: Sendable {
         throw TestFailure("no access-log line for \(path)")
     }
 
+    /// Puts a new inline config in force (same placeholders as `start`).
+    func reload(_ yaml: String) async throws {
+        var text = yaml
+        for (index, echo) in echoes.enumerated() {
+            text = text.replacingOccurrences(of: "{{echo\(index)}}", with: "127.0.0.1:\(echo.port)")
+        }
+        let config = try ConfigLoader.parse(yaml: text, file: "inline.yaml")
+        try await server.reload(try GatewayRuntime(config: config, previous: server.runtime))
+    }
+
     func stop() async {
         await admin?.close()
         await server.stopListening()
