@@ -4,6 +4,8 @@ import GatewayCore
 import GatewayFilterAPI
 import HeadersFilter
 import IPFilter
+import RateLimitFilter
+import TarpitFilter
 
 /// The filters this build knows, by YAML name. Adding a filter: a folder under filters/, a target in
 /// Package.swift, and one line here.
@@ -12,6 +14,8 @@ enum BuiltinFilters {
         IPFilterFactory.self,
         HeadersFilterFactory.self,
         CORSFilterFactory.self,
+        RateLimitFilterFactory.self,
+        TarpitFilterFactory.self,
     ]
 
     /// A name registered twice is a build mistake: refuse to start rather than pick one.

@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+
+/// The global mode of `rate_limit`: gateways sharing limits through a real redis-server.
+@Suite("rate_limit, global through Redis", .serialized)
+struct RateLimitRedisTests {
+    static func config(redis: String, _ extra: String = "", workers: Int = 2) -> String {
+        """
+        workers: \(workers)
+        access_log: { metadata: [rate_limit.decision] }
+        listeners:
+          - name: test
+            address: 127.0.0.1:0
+            routes:
+              - match: { path_prefix: / }
+                cluster: backend
+                filters:
+                  - rate_limit: { name: shared, key: route, rate: 1/h, burst: 50, redis: { address: "\(redis)", timeout: 50ms }\(extra) }
+        clusters:
+          - name: backend
+            endpoints: [ { address: "{{echo0}}" } ]
+        """
+    }
+
+    @Test("two gateway instances share one limit: 2 × 60 concurrent requests against a burst of 50, exactly 50 pass")
+    func twoInstancesOneLimit() async throws {
+        let redis = try RedisServer()
+        let yaml = Self.config(redis: redis.address)
+        let first = try await TestGateway.start(yaml)
+        let second = try await TestGateway.start(yaml)
+        defer { redis.stop() }
+        do {
+            async let a = Task.detached { try curlParallel(Array(repeating: "\(first.baseURL)/g", count: 60), parallel: 30) }.value
+            async let b = Task.detached { try curlParallel(Array(repeating: "\(second.baseURL)/g", count: 60), parallel: 30) }.value
+            let (runA, runB) = try await (a, b)
+            let allowedA = runA.statuses.filter { $0 == 200 }.count
+            let allowedB = runB.statuses.filter { $0 == 200 }.count
+            #expect(runA.statuses.count == 60 && runB.statuses.count == 60)
+            #expect(allowedA + allowedB == 50, "\(allowedA) + \(allowedB)")
+            #expect(allowedA > 0 && allowedB > 0)
+            #expect(Set(runA.statuses + runB.statuses) == [200, 429])
+            print("rate_limit global: instance A \(allowedA) + instance B \(allowedB) = \(allowedA + allowedB) of burst 50")
+            // The bucket is in Redis, under the shared name, with an expiry.
+            let ttl = Int(try redis.cli(["PTTL", "portcullis:rl:shared:route"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            #expect(ttl > 0)
+        } catch {
+            await first.stop()
+            await second.stop()
+            throw error
+        }
+        await first.stop()
+        await second.stop()
+    }
+
+    @Test("Redis down: fail open by default, every request answered within the timeout, and recovery after a restart")
+    func failOpen() async throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        try await withGateway(Self.config(redis: redis.address)) { gw in
+            try #expect(curl(["\(gw.baseURL)/warm"]).status == 200)
+            redis.stop()
+            for index in 0..<10 {
+                let result = try curl(["-w", "\n%{time_total}", "\(gw.baseURL)/down\(index)"])
+                #expect(result.status == 200)
+            }
+            for index in 0..<10 {
+                let line = try await gw.accessLogLine(path: "/down\(index)")
+                #expect((line["metadata"] as? [String: Any])?["rate_limit.decision"] as? String == "failed_open")
+                let duration = try #require(line["duration_ms"] as? Double)
+                // The decision never waits past the 50 ms timeout (slack for a loaded debug build).
+                #expect(duration < 50 + 40, "request \(index) took \(duration) ms")
+            }
+            // Redis back on the same port: after the reconnect backoff, decisions come from Redis again.
+            try redis.start()
+            let deadline = Date().addingTimeInterval(5)
+            var decision: String?
+            var index = 0
+            while decision != "allowed" && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                index += 1
+                _ = try curl(["\(gw.baseURL)/back\(index)"])
+                decision = (try await gw.accessLogLine(path: "/back\(index)")["metadata"] as? [String: Any])?["rate_limit.decision"] as? String
+            }
+            #expect(decision == "allowed")
+        }
+    }
+
+    @Test("a Redis that stops answering (CLIENT PAUSE) costs each request at most the timeout, then fails open")
+    func slowRedis() async throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        try await withGateway(Self.config(redis: redis.address)) { gw in
+            try #expect(curl(["\(gw.baseURL)/warm"]).status == 200)
+            try redis.cli(["CLIENT", "PAUSE", "1500", "ALL"])
+            let run = try curlParallel((0..<20).map { "\(gw.baseURL)/slow\($0)" }, parallel: 20)
+            #expect(run.statuses == Array(repeating: 200, count: 20))
+            for index in 0..<20 {
+                let line = try await gw.accessLogLine(path: "/slow\(index)")
+                #expect((line["metadata"] as? [String: Any])?["rate_limit.decision"] as? String == "failed_open")
+                let duration = try #require(line["duration_ms"] as? Double)
+                #expect(duration >= 45 && duration < 50 + 60, "request \(index) took \(duration) ms")
+            }
+        }
+    }
+
+    @Test("fail closed: with Redis down, requests get 503 with Retry-After, at once")
+    func failClosed() async throws {
+        let redis = try RedisServer()
+        redis.stop()
+        try await withGateway(Self.config(redis: redis.address, ", failure_mode: closed")) { gw in
+            for index in 0..<5 {
+                let result = try curl(["\(gw.baseURL)/closed\(index)"])
+                #expect(result.status == 503)
+                #expect(result.header("retry-after") == "1")
+                let line = try await gw.accessLogLine(path: "/closed\(index)")
+                #expect((line["metadata"] as? [String: Any])?["rate_limit.decision"] as? String == "failed_closed")
+                #expect((line["duration_ms"] as? Double ?? 1000) < 50 + 40)
+            }
+            #expect(gw.echoes[0].stats.requests == 0)
+        }
+    }
+
+    @Test("a Redis that lost its scripts (SCRIPT FLUSH) is answered with EVAL: decisions stay correct")
+    func noScriptFallback() async throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        try await withGateway(Self.config(redis: redis.address)) { gw in
+            try #expect(curl(["\(gw.baseURL)/a"]).status == 200)
+            try redis.cli(["SCRIPT", "FLUSH"])
+            try #expect(curl(["\(gw.baseURL)/b"]).status == 200)
+            let line = try await gw.accessLogLine(path: "/b")
+            #expect((line["metadata"] as? [String: Any])?["rate_limit.decision"] as? String == "allowed")
+            try #expect(redis.cli(["SCRIPT", "EXISTS", "71f386f28052d2fff3b7a3467dd2baeab88e151e"]).contains("1"))
+        }
+    }
+}
