@@ -33,7 +33,9 @@ final class RedisServer: @unchecked Sendable {
     /// Stops the server and waits until it is gone.
     func stop() {
         guard let process else { return }
-        process.terminate()
+        // SIGKILL: the child inherits the test runner's blocked signals, SIGTERM included, so a plain
+        // terminate() would leave it running (and waitUntilExit() spinning).
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         self.process = nil
     }
