@@ -7,7 +7,9 @@ import NIOCore
 /// body, max_concurrent, reject_status }`: see README.md.
 public struct TarpitFilterFactory: HTTPFilterFactory {
     public static let name = "tarpit"
-    public var phases: FilterPhases { [.requestHead, .responseHead, .complete] }
+    /// The response-head hook only for `rate_limited` (a later rate_limit's 429): a chain with one makes
+    /// the gateway build structured fields for every upstream response of the route.
+    public let phases: FilterPhases
 
     final class Shared: Sendable {
         let config: TarpitFilterConfig
@@ -34,6 +36,7 @@ public struct TarpitFilterFactory: HTTPFilterFactory {
 
     public init(config: TarpitFilterConfig, environment: FilterEnvironment) {
         shared = Shared(config: config)
+        phases = config.rateLimited ? [.requestHead, .responseHead, .complete] : [.requestHead, .complete]
     }
 
     public func makeFilter(on eventLoop: EventLoop) -> any HTTPFilter { TarpitFilter(shared: shared) }
