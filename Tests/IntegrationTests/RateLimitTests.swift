@@ -59,16 +59,17 @@ struct RateLimitLocalTests {
             let pair = try client.readResponses(2)
             #expect(pair.map(\.status) == [200, 429])
             #expect(pair[1].header("retry-after") == "1")
-            // A token every 250 ms: polling finds it after roughly that long, not at once.
+            // A token every 250 ms: polling finds it after that long, not at once (and, with a broken refill,
+            // not within the 5 s the loop allows; no tighter upper bound, as other tests may slow this one's thread).
             var status = 429
-            while status == 429 && Date().timeIntervalSince(started) < 3 {
+            while status == 429 && Date().timeIntervalSince(started) < 5 {
                 try await Task.sleep(for: .milliseconds(20))
                 try client.send("GET /poll HTTP/1.1\r\nHost: t\r\n\r\n")
                 status = try client.readResponses(1)[0].status
             }
             let waited = Date().timeIntervalSince(started)
             #expect(status == 200)
-            #expect(waited > 0.2 && waited < 2, "waited \(waited)s")
+            #expect(waited > 0.2, "waited \(waited)s")
         }
     }
 
@@ -137,7 +138,7 @@ struct RateLimitLocalTests {
         try await withGateway(Self.config("{ key: { header: x-k }, rate: 1/h, burst: 1, max_keys: 64 }")) { gw in
             try #expect(curl(["-H", "x-k: first", "\(gw.baseURL)/m"]).status == 200)
             try #expect(curl(["-H", "x-k: first", "\(gw.baseURL)/m"]).status == 429)
-            let statuses = try curlSequence((0..<300).map { ["-H", "x-k: key-\($0)", "\(gw.baseURL)/m"] })
+            let statuses = try curlSequence((0..<300).map { (headers: ["x-k: key-\($0)"], url: "\(gw.baseURL)/m") })
             #expect(statuses == Array(repeating: 200, count: 300))
             // 300 busy keys went through 64 slots: "first" lost its slot and starts with a full bucket.
             try #expect(curl(["-H", "x-k: first", "\(gw.baseURL)/m"]).status == 200)
