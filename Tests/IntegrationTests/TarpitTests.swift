@@ -132,4 +132,27 @@ struct TarpitTests {
             #expect(metadata?["tarpit.decision"] as? String == "tarpitted:rate_limited")
         }
     }
+
+    @Test("a client that leaves mid-drip frees its place at once: the dripping stops and the next client is held, not refused")
+    func leaverFreesPlace() async throws {
+        let tarpit = "[ { tarpit: { match: { addresses: [127.0.0.0/8] }, delay: 0, drip: { bytes: 1, interval: 200ms }, max_concurrent: 1 } } ]"
+        try await withGateway(Self.config(listenerFilters: tarpit)) { gw in
+            do {
+                let leaver = try RawClient(port: gw.port())
+                try leaver.send("GET /leaver HTTP/1.1\r\nHost: t\r\n\r\n")
+                var byte: UInt8 = 0
+                // The head and the first dripped byte arrive; then the client goes away (RawClient closes on deinit).
+                #expect(recv(leaver.fdForTests, &byte, 1, 0) == 1)
+            }
+            let line = try await gw.accessLogLine(path: "/leaver")
+            #expect(line["status"] as? Int == 499)
+            // Well before the 33-byte body could have dripped out (6.6 s).
+            #expect((line["duration_ms"] as? Double ?? 1e9) < 3000)
+            let next = try RawClient(port: gw.port())
+            try next.send("GET /next HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try next.readResponses(1)[0].status == 429)
+            let nextLine = try await gw.accessLogLine(path: "/next", within: 15)
+            #expect((nextLine["metadata"] as? [String: Any])?["tarpit.decision"] as? String == "tarpitted:address")
+        }
+    }
 }
