@@ -32,10 +32,10 @@ struct RateLimitRedisTests {
         defer { redis.stop() }
         do {
             // 20 through the first instance, then 60 + 60 through both at once: the second stage finds 30 left.
-            let warm = try curlParallel(Array(repeating: "\(first.baseURL)/g", count: 20), parallel: 10)
+            let warm = try await curlParallel(Array(repeating: "\(first.baseURL)/g", count: 20), parallel: 10)
             #expect(warm.statuses == Array(repeating: 200, count: 20))
-            async let a = Task.detached { try curlParallel(Array(repeating: "\(first.baseURL)/g", count: 60), parallel: 30) }.value
-            async let b = Task.detached { try curlParallel(Array(repeating: "\(second.baseURL)/g", count: 60), parallel: 30) }.value
+            async let a = Task.detached { try await curlParallel(Array(repeating: "\(first.baseURL)/g", count: 60), parallel: 30) }.value
+            async let b = Task.detached { try await curlParallel(Array(repeating: "\(second.baseURL)/g", count: 60), parallel: 30) }.value
             let (runA, runB) = try await (a, b)
             let allowedA = runA.statuses.filter { $0 == 200 }.count
             let allowedB = runB.statuses.filter { $0 == 200 }.count
@@ -104,7 +104,7 @@ struct RateLimitRedisTests {
         try await withGateway(Self.config(redis: redis.address)) { gw in
             try #expect(curl(["\(gw.baseURL)/warm"]).status == 200)
             try redis.cli(["CLIENT", "PAUSE", "1500", "ALL"])
-            let run = try curlParallel((0..<20).map { "\(gw.baseURL)/slow\($0)" }, parallel: 20)
+            let run = try await curlParallel((0..<20).map { "\(gw.baseURL)/slow\($0)" }, parallel: 20)
             #expect(run.statuses == Array(repeating: 200, count: 20))
             var durations: [Double] = []
             defer { print("rate_limit global, redis paused: waits before the upstream \(durations.map { String(format: "%.1f", $0) }) ms") }

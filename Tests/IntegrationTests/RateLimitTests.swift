@@ -76,7 +76,7 @@ struct RateLimitLocalTests {
     @Test("2 event loops, 300 concurrent requests, one bucket of 100 that refills 1/h: exactly 100 pass")
     func exactAcrossLoops() async throws {
         try await withGateway(Self.config("{ key: route, rate: 1/h, burst: 100 }", workers: 2)) { gw in
-            let run = try curlParallel(Array(repeating: "\(gw.baseURL)/c", count: 300), parallel: 60)
+            let run = try await curlParallel(Array(repeating: "\(gw.baseURL)/c", count: 300), parallel: 60)
             #expect(run.statuses.count == 300)
             let allowed = run.statuses.filter { $0 == 200 }.count
             #expect(allowed == 100)
@@ -97,7 +97,7 @@ struct RateLimitLocalTests {
                     let wait = target.timeIntervalSinceNow
                     if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
                 }
-                statuses += try curlParallel(Array(repeating: "\(gw.baseURL)/w", count: 100), parallel: 50).statuses
+                statuses += try await curlParallel(Array(repeating: "\(gw.baseURL)/w", count: 100), parallel: 50).statuses
             }
             let elapsed = Date().timeIntervalSince(started)
             let allowed = statuses.filter { $0 == 200 }.count
@@ -138,7 +138,7 @@ struct RateLimitLocalTests {
         try await withGateway(Self.config("{ key: { header: x-k }, rate: 1/h, burst: 1, max_keys: 64 }")) { gw in
             try #expect(curl(["-H", "x-k: first", "\(gw.baseURL)/m"]).status == 200)
             try #expect(curl(["-H", "x-k: first", "\(gw.baseURL)/m"]).status == 429)
-            let statuses = try curlSequence((0..<300).map { (headers: ["x-k: key-\($0)"], url: "\(gw.baseURL)/m") })
+            let statuses = try await curlSequence((0..<300).map { (headers: ["x-k: key-\($0)"], url: "\(gw.baseURL)/m") })
             #expect(statuses == Array(repeating: 200, count: 300))
             // 300 busy keys went through 64 slots: "first" lost its slot and starts with a full bucket.
             try #expect(curl(["-H", "x-k: first", "\(gw.baseURL)/m"]).status == 200)
