@@ -126,11 +126,35 @@ let package = Package(
             ],
             path: "filters/auth/Sources",
             swiftSettings: strict),
+        // Needs NIOPosix for its Redis connections and Atomics for the lock-free local buckets.
+        .target(
+            name: "RateLimitFilter",
+            dependencies: [
+                "GatewayFilterAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "filters/rate-limit/Sources",
+            swiftSettings: strict),
+        // Reuses ip_filter's CIDR ranges and the rate limiter's lock-free key table (for the 4xx rule).
+        .target(
+            name: "TarpitFilter",
+            dependencies: [
+                "GatewayFilterAPI", "IPFilter", "RateLimitFilter",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            path: "filters/tarpit/Sources",
+            swiftSettings: strict),
         .executableTarget(
             name: "portcullis",
             dependencies: [
                 "Edge", "GatewayCore", "GatewayTLS", "Upstream", "EchoBackend", "CGatewayShims",
-                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "AuthFilter",
+                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -159,11 +183,15 @@ let package = Package(
         .testTarget(name: "AuthFilterTests", dependencies: ["AuthFilter", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
                                                          .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "filters/auth/Tests", swiftSettings: strict),
+        .testTarget(name: "RateLimitFilterTests", dependencies: ["RateLimitFilter", .product(name: "NIOCore", package: "swift-nio")],
+                    path: "filters/rate-limit/Tests", swiftSettings: strict),
+        .testTarget(name: "TarpitFilterTests", dependencies: ["TarpitFilter", .product(name: "NIOCore", package: "swift-nio")],
+                    path: "filters/tarpit/Tests", swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "Edge", "GatewayCore", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
-                "AuthFilter", "COpenSSL",
+                "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -5,6 +5,8 @@ import GatewayCore
 import GatewayFilterAPI
 import HeadersFilter
 import IPFilter
+import RateLimitFilter
+import TarpitFilter
 
 /// The filters this build knows, by YAML name. Adding a filter: a folder under filters/, a target in
 /// Package.swift, and one line here.
@@ -14,6 +16,8 @@ enum BuiltinFilters {
         HeadersFilterFactory.self,
         CORSFilterFactory.self,
         AuthFilterFactory.self,
+        RateLimitFilterFactory.self,
+        TarpitFilterFactory.self,
     ]
 
     /// A name registered twice is a build mistake: refuse to start rather than pick one.

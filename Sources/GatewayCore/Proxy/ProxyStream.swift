@@ -101,6 +101,9 @@ public final class ProxyStream {
     var responseChunkEnd = false
     var responseTrailers: HTTPFields?
     var upstreamPausedByFilters = false
+    /// Counts local replies, so the timer of a dripped one (`FilterLocalReply.drip`) can tell that a
+    /// later reply replaced it.
+    var dripGeneration = 0
 
     /// - Parameters:
     ///   - request: The request as received; authority and path are what routing sees.
