@@ -85,7 +85,8 @@ public final class GatewayServer: Sendable {
     private static func makeContexts(_ runtime: GatewayRuntime, group: EventLoopGroup, sink: StdoutSink) -> LoopContexts {
         var loopContexts: [LoopContext] = []
         for (index, eventLoop) in group.makeIterator().enumerated() {
-            let accessLog = AccessLogBuffer(eventLoop: eventLoop, sink: sink, enabled: runtime.config.accessLog.enabled)
+            let settings = runtime.config.accessLog
+            let accessLog = AccessLogBuffer(eventLoop: eventLoop, sink: sink, enabled: settings.enabled, format: settings.format, sampleRate: settings.sampleRate)
             loopContexts.append(LoopContext(eventLoop: eventLoop, loopIndex: index, runtime: runtime, accessLog: accessLog))
         }
         return LoopContexts(loopContexts)

@@ -69,19 +69,36 @@ public final class AccessLogBuffer {
     private var lines = 0
     private var flushScheduled = false
     public let enabled: Bool
+    private let format: AccessLogFormat
+    /// Successful requests pass when a random draw is below this (scaled to 2^32); errors always pass.
+    private let sampleThreshold: UInt64
+    private var random: UInt64
 
     static let batchInterval = TimeAmount.milliseconds(10)
 
-    public init(eventLoop: EventLoop, sink: StdoutSink, enabled: Bool) {
+    public init(eventLoop: EventLoop, sink: StdoutSink, enabled: Bool, format: AccessLogFormat = .allJSON, sampleRate: Double = 1) {
         self.eventLoop = eventLoop
         self.sink = sink
         self.enabled = enabled
+        self.format = format
+        self.sampleThreshold = UInt64(max(0, min(1, sampleRate)) * 4_294_967_296)
+        var system = SystemRandomNumberGenerator()
+        self.random = system.next() | 1
         self.batch = ByteBufferAllocator().buffer(capacity: 4096)
     }
 
+    private func sampled(status: Int) -> Bool {
+        if status >= 400 || sampleThreshold >= 4_294_967_296 { return true }
+        // xorshift64: cheap, and good enough to pick lines.
+        random ^= random << 13
+        random ^= random >> 7
+        random ^= random << 17
+        return (random >> 32) < sampleThreshold
+    }
+
     public func append(_ record: AccessLogRecord) {
-        guard enabled else { return }
-        record.write(to: &batch)
+        guard enabled, sampled(status: record.status) else { return }
+        record.write(format, to: &batch)
         lines += 1
         if batch.readableBytes >= 64 * 1024 {
             flush()

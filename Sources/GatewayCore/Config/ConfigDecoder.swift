@@ -18,11 +18,15 @@ struct ConfigDecoder {
         let clusters = decodeClusters(top.required("clusters")?.sequence() ?? [])
         let listeners = decodeListeners(top.required("listeners")?.sequence() ?? [], clusters: clusters)
         var accessLog = AccessLogConfig()
-        if let section = top["access_log"]?.mapping(allowed: ["enabled", "metadata"]) {
+        if let section = top["access_log"]?.mapping(allowed: ["enabled", "metadata", "format", "fields", "text", "sample_rate"]) {
             accessLog.enabled = section["enabled"]?.bool() ?? true
             for item in section["metadata"]?.sequence() ?? [] {
                 guard let name = item.nonEmptyString() else { continue }
                 if accessLog.metadata.contains(name) { item.fail("'\(name)' is listed twice") } else { accessLog.metadata.append(name) }
+            }
+            accessLog.format = decodeAccessLogFormat(section)
+            if let value = section["sample_rate"], let text = value.scalarString {
+                if let rate = Double(text), rate >= 0, rate <= 1 { accessLog.sampleRate = rate } else { value.fail("sample_rate must be a number from 0 to 1") }
             }
         }
         var drain = DrainConfig()
@@ -44,6 +48,36 @@ struct ConfigDecoder {
             config.tracing = tracing
         }
         return config
+    }
+
+    private func decodeAccessLogFormat(_ section: ConfigMapping) -> AccessLogFormat {
+        let kind = section["format"]?.string() ?? "json"
+        switch kind {
+        case "json":
+            if section["text"] != nil { section["text"]?.fail("text is for format: text") }
+            guard let items = section["fields"]?.sequence() else { return .allJSON }
+            var fields: [AccessLogField] = []
+            for item in items {
+                guard let name = item.string() else { continue }
+                guard let field = AccessLogField(rawValue: name) else {
+                    item.fail("unknown access-log field '\(name)' (known: \(AccessLogField.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    continue
+                }
+                if fields.contains(field) { item.fail("'\(name)' is listed twice") } else { fields.append(field) }
+            }
+            return .json(fields)
+        case "text":
+            if section["fields"] != nil { section["fields"]?.fail("fields is for format: json; a text line names its fields in text") }
+            guard let templateValue = section.required("text"), let template = templateValue.nonEmptyString() else { return .allJSON }
+            let (segments, unknown) = AccessLogFormat.parseTemplate(template)
+            for name in unknown {
+                templateValue.fail("unknown access-log field '$\(name)' (known: \(AccessLogField.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return .text(segments)
+        default:
+            section["format"]?.fail("unknown format '\(kind)' (use json or text)")
+            return .allJSON
+        }
     }
 
     /// Each entry's errors are reported at that entry's own node: an invalid entry earlier in the list

@@ -4,7 +4,21 @@ public enum EffectiveConfigPrinter {
     public static func yaml(_ config: GatewayConfig) -> String {
         var out = "workers: \(config.workers)\n"
         let metadata = config.accessLog.metadata.isEmpty ? "" : ", metadata: [\(config.accessLog.metadata.map(quote).joined(separator: ", "))]"
-        out += "access_log: { enabled: \(config.accessLog.enabled)\(metadata) }\n"
+        var format = ""
+        switch config.accessLog.format {
+        case .json(let fields) where fields.count == AccessLogField.allCases.count: break
+        case .json(let fields): format = ", format: json, fields: [\(fields.map(\.rawValue).joined(separator: ", "))]"
+        case .text(let segments):
+            let template = segments.map { segment -> String in
+                switch segment {
+                case .literal(let text): return text
+                case .field(let field): return "${\(field.rawValue)}"
+                }
+            }.joined()
+            format = ", format: text, text: \(quote(template))"
+        }
+        let sampling = config.accessLog.sampleRate < 1 ? ", sample_rate: \(config.accessLog.sampleRate)" : ""
+        out += "access_log: { enabled: \(config.accessLog.enabled)\(metadata)\(format)\(sampling) }\n"
         // An empty list must print as `[]`: a bare `key:` reads back as null, i.e. a missing key.
         out += config.listeners.isEmpty ? "listeners: []\n" : "listeners:\n"
         for listener in config.listeners {

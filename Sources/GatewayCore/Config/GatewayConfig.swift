@@ -187,4 +187,8 @@ public struct AccessLogConfig: Sendable {
     public var enabled: Bool = true
     /// Filter metadata names printed in each line's `metadata` object, in this order.
     public var metadata: [String] = []
+    /// JSON with every field (default), JSON with chosen fields, or a text template.
+    public var format: AccessLogFormat = .allJSON
+    /// Share of successful (status < 400) requests logged; errors are always logged.
+    public var sampleRate: Double = 1.0
 }
