@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Upstream
 
 /// Binds every listener of a runtime on a shared event-loop group and wires each accepted connection
 /// to its loop's context.
@@ -13,6 +14,8 @@ public final class GatewayServer: Sendable {
     private let group: EventLoopGroup
     private let channels: [Channel]
     private let logger: Logger
+    /// Per cluster, its health monitor (nil for a cluster without health checks or outlier detection).
+    public let healthMonitors: [ClusterHealthMonitor?]
     private let drainingFlag = NIOLockedValueBox(false)
 
     /// True once a drain was asked for (SIGTERM, `POST /drain`): `/ready` fails from then on.
@@ -32,6 +35,15 @@ public final class GatewayServer: Sendable {
         }
     }
 
+    /// Every cluster's health, each read on its monitor's loop.
+    public func healthSnapshot(on eventLoop: EventLoop) -> EventLoopFuture<[ClusterHealthStatus]> {
+        let futures = zip(runtime.clusters, healthMonitors).map { cluster, monitor in
+            guard let monitor else { return eventLoop.makeSucceededFuture(ClusterHealthStatus.unmonitored(cluster)) }
+            return monitor.eventLoop.submit { monitor.status }
+        }
+        return EventLoopFuture.whenAllSucceed(futures, on: eventLoop)
+    }
+
     /// The address each listener is bound to, by listener name (useful with port 0).
     public let boundAddresses: [String: SocketAddress]
 
@@ -42,6 +54,13 @@ public final class GatewayServer: Sendable {
             loopContexts.append(LoopContext(eventLoop: eventLoop, loopIndex: index, runtime: runtime, accessLog: accessLog))
         }
         let contexts = LoopContexts(loopContexts)
+        // One monitor per cluster for the process, spread over the loops; it publishes to every loop.
+        let monitors: [ClusterHealthMonitor?] = runtime.clusters.map { cluster in
+            guard ClusterHealthMonitor.isNeeded(for: cluster) else { return nil }
+            let monitor = ClusterHealthMonitor(cluster: cluster, eventLoop: loopContexts[cluster.index % loopContexts.count].eventLoop, logger: logger)
+            monitor.start(loops: loopContexts.map { $0.clusters[cluster.index] })
+            return monitor
+        }
         var channels: [Channel] = []
         var addresses: [String: SocketAddress] = [:]
         do {
@@ -55,10 +74,13 @@ public final class GatewayServer: Sendable {
             for channel in channels { try? await channel.close() }
             throw ListenError(listener: runtime.listeners[channels.count].name, address: runtime.listeners[channels.count].address.description, underlying: error)
         }
-        return GatewayServer(runtime: runtime, contexts: contexts, group: group, channels: channels, addresses: addresses, logger: logger)
+        return GatewayServer(runtime: runtime, contexts: contexts, group: group, channels: channels, addresses: addresses, logger: logger,
+                             healthMonitors: monitors)
     }
 
-    private init(runtime: GatewayRuntime, contexts: LoopContexts, group: EventLoopGroup, channels: [Channel], addresses: [String: SocketAddress], logger: Logger) {
+    private init(runtime: GatewayRuntime, contexts: LoopContexts, group: EventLoopGroup, channels: [Channel], addresses: [String: SocketAddress], logger: Logger,
+                 healthMonitors: [ClusterHealthMonitor?]) {
+        self.healthMonitors = healthMonitors
         self.runtime = runtime
         self.contexts = contexts
         self.group = group
@@ -186,6 +208,7 @@ public final class GatewayServer: Sendable {
 
     /// Stops accepting. Connections already open are left to finish.
     public func stopListening() async {
+        for monitor in healthMonitors { monitor?.stop() }
         for channel in channels { try? await channel.close() }
     }
 
