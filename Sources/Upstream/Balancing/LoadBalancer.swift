@@ -83,8 +83,10 @@ public struct LoadBalancer {
             return weightedRandom()
         case .leastRequest:
             guard let first = weightedRandom(), let second = weightedRandom() else { return nil }
-            // Fewer requests in flight per unit of weight wins: (a+1)/wa < (b+1)/wb, without division.
-            return (active[second] + 1) * weights[first] < (active[first] + 1) * weights[second] ? second : first
+            // Fewer requests in flight per unit of weight wins (a/wa < b/wb, without division). Ties go to
+            // the first draw, which is weighted: idle endpoints, or loads already in proportion to the
+            // weights, then get traffic in proportion to weight rather than the heavy one winning twice.
+            return active[second] * weights[first] < active[first] * weights[second] ? second : first
         }
     }
 

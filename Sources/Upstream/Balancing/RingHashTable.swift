@@ -11,35 +11,34 @@ public struct RingHashTable: Sendable {
     /// The endpoint index (in the cluster's order) owning each point.
     public let owners: [Int32]
 
-    /// Envoy's defaults: at least 1024 points, at most 8M.
-    public static let defaultMinimumSize = 1024
+    /// Points per unit of weight (weights divided by their greatest common divisor first).
+    public static let defaultPointsPerWeight = 1024
+    /// Weights are scaled down until the ring has at most this many points.
     public static let defaultMaximumSize = 8 * 1024 * 1024
 
     /// - Parameter endpoints: label (address), weight and index of each endpoint; weight 0 takes no points.
-    public init(endpoints: [(label: String, weight: Int, index: Int)], minimumSize: Int = defaultMinimumSize,
+    ///
+    /// The number of points an endpoint gets depends on its own weight only, not on how many endpoints
+    /// there are. (Envoy sizes the ring to a minimum total instead, so every endpoint's point count
+    /// changes when one joins or leaves, and about twice the ideal share of keys moves.)
+    public init(endpoints: [(label: String, weight: Int, index: Int)], pointsPerWeight: Int = defaultPointsPerWeight,
                 maximumSize: Int = defaultMaximumSize) {
         let members = endpoints.filter { $0.weight > 0 }.sorted { $0.label < $1.label }
-        let total = members.reduce(0) { $0 + $1.weight }
-        guard total > 0 else {
+        guard !members.isEmpty else {
             hashes = []
             owners = []
             return
         }
-        // The lightest endpoint gets at least minimumSize * its share points; the rest scale with it.
-        let minShare = Double(members.map(\.weight).min()!) / Double(total)
-        let scale = min((Double(minimumSize) * minShare).rounded(.up) / minShare, Double(maximumSize))
+        func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+        let divisor = members.map(\.weight).reduce(0, gcd)
+        let units = members.map { $0.weight / divisor }
+        var perUnit = pointsPerWeight
+        while perUnit > 1 && units.reduce(0, +) * perUnit > maximumSize { perUnit /= 2 }
         var points: [(hash: UInt64, order: Int, owner: Int32)] = []
-        points.reserveCapacity(Int(scale) + members.count)
-        // Running totals rather than per-endpoint rounding, so the ring size stays close to `scale`.
-        var target = 0.0
-        var placed = 0
+        points.reserveCapacity(units.reduce(0, +) * perUnit)
         for (order, member) in members.enumerated() {
-            target += scale * Double(member.weight) / Double(total)
-            var replica = 0
-            while Double(placed) < target.rounded(.down) || replica == 0 {
+            for replica in 0..<max(1, units[order] * perUnit) {
                 points.append((StableHash.hash("\(member.label)_\(replica)"), order, Int32(member.index)))
-                replica += 1
-                placed += 1
             }
         }
         points.sort { ($0.hash, $0.order) < ($1.hash, $1.order) }
