@@ -17,7 +17,7 @@ enum AdminPages {
                 if position > 0 { out += "," }
                 let counts = c.endpointRequests[position]
                 out += "{\"address\":\(quote(endpoint.label)),\"weight\":\(endpoint.weight),\"health\":\"\(status.health(position))\","
-                out += "\"active_check\":\"\(status.activeChecks ? (status.availability.healthy[position] ? "passing" : "failing") : "none")\","
+                out += "\"active_check\":\"\(status.activeCheck(position))\","
                 out += "\"ejected\":\(status.availability.ejected[position]),\"ejections\":\(status.ejectionsTotal[position]),"
                 out += "\"health_check_failures\":\(status.healthCheckFailures[position]),"
                 out += "\"responses\":{\(zip(PrometheusText.classes, counts.counts).map { "\"\($0)\":\($1)" }.joined(separator: ","))},"

@@ -56,10 +56,14 @@ extension ProxyStream {
         retry.tryDeadline = .distantFuture
         cluster.exchangeEnded(endpoint)
         if let outcome { cluster.record(outcome, for: endpoint) }
-        if retry.holdsRetrySlot {
-            retry.holdsRetrySlot = false
-            cluster.cluster.resources.release(.maxRetries)
-        }
+        releaseRetrySlot()
+    }
+
+    /// A retry attempt holds its slot until it has an answer (or fails).
+    func releaseRetrySlot() {
+        guard retry.holdsRetrySlot, let cluster else { return }
+        retry.holdsRetrySlot = false
+        cluster.cluster.resources.release(.maxRetries)
     }
 
     func releaseClusterSlots() {
@@ -68,10 +72,7 @@ extension ProxyStream {
             holdsRequestSlot = false
             cluster.cluster.resources.release(.maxRequests)
         }
-        if retry.holdsRetrySlot {
-            retry.holdsRetrySlot = false
-            cluster.cluster.resources.release(.maxRetries)
-        }
+        releaseRetrySlot()
     }
 
     /// An attempt failed without a response: retry it when the policy allows, else fail the stream.
@@ -84,7 +85,9 @@ extension ProxyStream {
         }
         let failed = attemptEndpoint
         endAttempt(outcome)
-        if let outcome, let policy = cluster?.cluster.options.retries, policy.covers(outcome: outcome), mayRetry(policy) {
+        // Nothing reached the application when the connect failed: any method may go elsewhere.
+        if let outcome, let policy = cluster?.cluster.options.retries, policy.covers(outcome: outcome),
+           mayRetry(policy, anyMethod: outcome == .connectFailure) {
             retryRequest(policy, after: failed)
             return
         }
@@ -99,7 +102,10 @@ extension ProxyStream {
         guard let cluster, let endpoint = attemptEndpoint else { return false }
         let outcome: AttemptOutcome = status >= 500 ? .serverError : .success
         cluster.record(outcome, for: endpoint)
-        guard let policy = cluster.cluster.options.retries, policy.covers(outcome: outcome, status: status), mayRetry(policy) else { return false }
+        guard let policy = cluster.cluster.options.retries, policy.covers(outcome: outcome, status: status) else { return false }
+        // This attempt has its answer: if it was a retry, its slot is free whether or not another follows.
+        releaseRetrySlot()
+        guard mayRetry(policy) else { return false }
         if case .forwarding(let connection) = state { connection.abort() }
         endAttempt(nil)
         retryRequest(policy, after: endpoint)
@@ -116,9 +122,9 @@ extension ProxyStream {
     }
 
     /// Whether one more attempt is allowed: attempts left, a replayable request, and room in the budget.
-    private func mayRetry(_ policy: RetryPolicy) -> Bool {
+    private func mayRetry(_ policy: RetryPolicy, anyMethod: Bool = false) -> Bool {
         guard !logged, !responseStarted, record.upstreamAttempts <= policy.attempts, !retry.bodyTooLarge,
-              policy.nonIdempotent || Self.isIdempotent(request.method), let cluster else { return false }
+              anyMethod || policy.nonIdempotent || Self.isIdempotent(request.method), let cluster else { return false }
         let resources = cluster.cluster.resources
         // The budget keeps retries a fraction of real traffic, so a failing cluster is not hit with a
         // multiple of its load; `max_retries` is an absolute cap on top.
@@ -127,13 +133,14 @@ extension ProxyStream {
             loop.metrics.clusters[cluster.cluster.index].retryOverflows += 1
             return false
         }
-        retry.holdsRetrySlot = true
         return true
     }
 
     private func retryRequest(_ policy: RetryPolicy, after failed: Endpoint?) {
         guard let cluster else { return }
         loop.metrics.clusters[cluster.cluster.index].retries += 1
+        // `mayRetry` took the slot.
+        retry.holdsRetrySlot = true
         retry.failedEndpoint = failed?.index ?? -1
         state = .waitingForUpstream
         // Replay what had been sent; parts still arriving join `pendingBody` as usual.

@@ -158,7 +158,8 @@ public final class ClusterHealthMonitor: @unchecked Sendable {
             availability: published,
             activeChecks: cluster.options.healthCheck != nil,
             ejectionsTotal: cluster.endpoints.indices.map { detector?.endpoints[$0].ejectionsTotal ?? 0 },
-            healthCheckFailures: tracker.endpoints.map(\.failuresTotal))
+            healthCheckFailures: tracker.endpoints.map(\.failuresTotal),
+            checked: tracker.endpoints.map(\.checked))
     }
 }
 
@@ -168,12 +169,21 @@ public struct ClusterHealthStatus: Sendable {
     public var activeChecks: Bool
     public var ejectionsTotal: [UInt64]
     public var healthCheckFailures: [UInt64]
+    /// An active probe has answered (before that, an endpoint counts as healthy).
+    public var checked: [Bool]
 
     /// For a cluster without health checks or outlier detection.
     public static func unmonitored(_ cluster: UpstreamCluster) -> ClusterHealthStatus {
         let count = cluster.endpoints.count
         return ClusterHealthStatus(availability: .allUp(count), activeChecks: false, ejectionsTotal: Array(repeating: 0, count: count),
-                                   healthCheckFailures: Array(repeating: 0, count: count))
+                                   healthCheckFailures: Array(repeating: 0, count: count), checked: Array(repeating: false, count: count))
+    }
+
+    /// `none` without active checks, `pending` until the first probe answers, then `passing` or `failing`.
+    public func activeCheck(_ index: Int) -> String {
+        guard activeChecks else { return "none" }
+        guard checked[index] else { return "pending" }
+        return availability.healthy[index] ? "passing" : "failing"
     }
 
     /// `healthy`, `unhealthy` (failing active checks) or `ejected` (outlier detection).
