@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libssl-dev, libnghttp2-dev, liblua5.4-dev).
@@ -111,11 +112,50 @@ let package = Package(
             dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "filters/cors/Sources",
             swiftSettings: strict),
+        // JWT (libcrypto), API keys, HTTP basic (bcrypt in Swift); a small NIO HTTP/1.1 client for JWKS URLs.
+        .target(
+            name: "AuthFilter",
+            dependencies: [
+                "GatewayFilterAPI", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            path: "filters/auth/Sources",
+            swiftSettings: strict),
+        // Needs NIOPosix for its Redis connections and Atomics for the lock-free local buckets.
+        .target(
+            name: "RateLimitFilter",
+            dependencies: [
+                "GatewayFilterAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "filters/rate-limit/Sources",
+            swiftSettings: strict),
+        // Reuses ip_filter's CIDR ranges and the rate limiter's lock-free key table (for the 4xx rule).
+        .target(
+            name: "TarpitFilter",
+            dependencies: [
+                "GatewayFilterAPI", "IPFilter", "RateLimitFilter",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            path: "filters/tarpit/Sources",
+            swiftSettings: strict),
         .executableTarget(
             name: "portcullis",
             dependencies: [
                 "Edge", "GatewayCore", "GatewayTLS", "Upstream", "EchoBackend", "CGatewayShims",
-                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
+                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -141,10 +181,19 @@ let package = Package(
         .testTarget(name: "HeadersFilterTests", dependencies: ["HeadersFilter", .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "filters/headers/Tests", swiftSettings: strict),
         .testTarget(name: "CORSFilterTests", dependencies: ["CORSFilter"], path: "filters/cors/Tests", swiftSettings: strict),
+        .testTarget(name: "AuthFilterTests", dependencies: ["AuthFilter", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
+                                                         .product(name: "HTTPTypes", package: "swift-http-types")],
+                    path: "filters/auth/Tests", swiftSettings: strict),
+        .testTarget(name: "RateLimitFilterTests", dependencies: ["RateLimitFilter", .product(name: "NIOCore", package: "swift-nio")],
+                    path: "filters/rate-limit/Tests", swiftSettings: strict),
+        .testTarget(name: "TarpitFilterTests", dependencies: ["TarpitFilter", .product(name: "NIOCore", package: "swift-nio")],
+                    path: "filters/tarpit/Tests", swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "Edge", "GatewayCore", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
+                "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -5,3 +5,10 @@
 #include <openssl/x509.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <openssl/hmac.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>

@@ -7,16 +7,45 @@ import NIOPosix
 import Upstream
 
 /// Binds every listener of a runtime on a shared event-loop group and wires each accepted connection
-/// to its loop's context.
+/// to its loop's context. The runtime can be replaced while serving (`reload`): listeners whose name and
+/// address stay keep their sockets, new connections get the new config, open ones finish on the old.
 public final class GatewayServer: Sendable {
-    public let runtime: GatewayRuntime
-    public let contexts: LoopContexts
+    /// Where a listening socket finds the config for the connections it accepts; replaced on reload.
+    final class ListenerSlot: Sendable {
+        let current: NIOLockedValueBox<(listener: ListenerRuntime, contexts: LoopContexts)>
+        init(_ listener: ListenerRuntime, _ contexts: LoopContexts) { current = NIOLockedValueBox((listener, contexts)) }
+    }
+
+    struct BoundListener {
+        var name: String
+        var configuredAddress: String
+        var channel: Channel
+        var slot: ListenerSlot
+        /// Where it is bound (kept: a closed channel no longer knows).
+        var localAddress: SocketAddress?
+    }
+
+    struct State {
+        var runtime: GatewayRuntime
+        var contexts: LoopContexts
+        var listeners: [BoundListener]
+        /// Contexts of earlier generations whose connections may still be open (drain reaches them too).
+        var retired: [LoopContexts] = []
+        /// Per cluster of this generation, its health monitor (nil without health checks or outlier detection).
+        var healthMonitors: [ClusterHealthMonitor?] = []
+    }
+
+    private let state: NIOLockedValueBox<State>
     private let group: EventLoopGroup
-    private let channels: [Channel]
+    private let sink: StdoutSink
     private let logger: Logger
-    /// Per cluster, its health monitor (nil for a cluster without health checks or outlier detection).
-    public let healthMonitors: [ClusterHealthMonitor?]
     private let drainingFlag = NIOLockedValueBox(false)
+
+    /// The config in force (the latest successful load).
+    public var runtime: GatewayRuntime { state.withLockedValue { $0.runtime } }
+    /// This generation's per-loop state.
+    public var contexts: LoopContexts { state.withLockedValue { $0.contexts } }
+    private var allContexts: [LoopContexts] { state.withLockedValue { [$0.contexts] + $0.retired } }
 
     /// True once a drain was asked for (SIGTERM, `POST /drain`): `/ready` fails from then on.
     public var isDraining: Bool { drainingFlag.withLockedValue { $0 } }
@@ -24,7 +53,8 @@ public final class GatewayServer: Sendable {
     /// Readiness fails from now on, while traffic is still served (the drain delay).
     public func markDraining() { drainingFlag.withLockedValue { $0 = true } }
 
-    /// Every loop's counters, summed. Each loop copies its own on its own thread.
+    /// Every loop's counters, summed. Each loop copies its own on its own thread. Counters start again
+    /// at zero after a reload (Prometheus treats that as a counter reset).
     public func metricsSnapshot(on eventLoop: EventLoop) -> EventLoopFuture<LoopMetrics.Snapshot> {
         // Each context is read only on its own loop.
         let futures = contexts.all.map { context in context.eventLoop.submit { context.metrics.snapshot } }
@@ -37,62 +67,87 @@ public final class GatewayServer: Sendable {
 
     /// Every cluster's health, each read on its monitor's loop.
     public func healthSnapshot(on eventLoop: EventLoop) -> EventLoopFuture<[ClusterHealthStatus]> {
-        let futures = zip(runtime.clusters, healthMonitors).map { cluster, monitor in
+        let (runtime, monitors) = state.withLockedValue { ($0.runtime, $0.healthMonitors) }
+        let futures = zip(runtime.clusters, monitors).map { cluster, monitor in
             guard let monitor else { return eventLoop.makeSucceededFuture(ClusterHealthStatus.unmonitored(cluster)) }
             return monitor.eventLoop.submit { monitor.status }
         }
         return EventLoopFuture.whenAllSucceed(futures, on: eventLoop)
     }
 
+    /// One monitor per cluster for the process, spread over the loops; each publishes to every loop of
+    /// its generation.
+    private static func startHealthMonitors(_ runtime: GatewayRuntime, contexts: LoopContexts, logger: Logger) -> [ClusterHealthMonitor?] {
+        let loops = contexts.all
+        return runtime.clusters.map { cluster in
+            guard ClusterHealthMonitor.isNeeded(for: cluster), !loops.isEmpty else { return nil }
+            let monitor = ClusterHealthMonitor(cluster: cluster, eventLoop: loops[cluster.index % loops.count].eventLoop, logger: logger)
+            monitor.start(loops: loops.map { $0.clusters[cluster.index] })
+            return monitor
+        }
+    }
+
     /// The address each listener is bound to, by listener name (useful with port 0).
-    public let boundAddresses: [String: SocketAddress]
+    public var boundAddresses: [String: SocketAddress] {
+        state.withLockedValue { state in
+            Dictionary(uniqueKeysWithValues: state.listeners.compactMap { bound in bound.localAddress.map { (bound.name, $0) } })
+        }
+    }
 
     public static func start(runtime: GatewayRuntime, group: EventLoopGroup, sink: StdoutSink, logger: Logger) async throws -> GatewayServer {
+        let contexts = makeContexts(runtime, group: group, sink: sink)
+        let listeners = try await bindAll(runtime.listeners, contexts: contexts, group: group, logger: logger)
+        var state = State(runtime: runtime, contexts: contexts, listeners: listeners)
+        state.healthMonitors = startHealthMonitors(runtime, contexts: contexts, logger: logger)
+        return GatewayServer(state: state, group: group, sink: sink, logger: logger)
+    }
+
+    private init(state: State, group: EventLoopGroup, sink: StdoutSink, logger: Logger) {
+        self.state = NIOLockedValueBox(state)
+        self.group = group
+        self.sink = sink
+        self.logger = logger
+    }
+
+    private static func makeContexts(_ runtime: GatewayRuntime, group: EventLoopGroup, sink: StdoutSink) -> LoopContexts {
         var loopContexts: [LoopContext] = []
         for (index, eventLoop) in group.makeIterator().enumerated() {
             let accessLog = AccessLogBuffer(eventLoop: eventLoop, sink: sink, enabled: runtime.config.accessLog.enabled)
             loopContexts.append(LoopContext(eventLoop: eventLoop, loopIndex: index, runtime: runtime, accessLog: accessLog))
         }
-        let contexts = LoopContexts(loopContexts)
-        // One monitor per cluster for the process, spread over the loops; it publishes to every loop.
-        let monitors: [ClusterHealthMonitor?] = runtime.clusters.map { cluster in
-            guard ClusterHealthMonitor.isNeeded(for: cluster) else { return nil }
-            let monitor = ClusterHealthMonitor(cluster: cluster, eventLoop: loopContexts[cluster.index % loopContexts.count].eventLoop, logger: logger)
-            monitor.start(loops: loopContexts.map { $0.clusters[cluster.index] })
-            return monitor
-        }
-        var channels: [Channel] = []
-        var addresses: [String: SocketAddress] = [:]
-        do {
-            for listener in runtime.listeners {
-                let channel = try await bind(listener, group: group, contexts: contexts)
-                channels.append(channel)
-                addresses[listener.name] = channel.localAddress
-                logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        return LoopContexts(loopContexts)
+    }
+
+    private static func bindAll(_ listeners: [ListenerRuntime], contexts: LoopContexts, group: EventLoopGroup, logger: Logger) async throws -> [BoundListener] {
+        var bound: [BoundListener] = []
+        for listener in listeners {
+            do {
+                bound.append(try await bindOne(listener, contexts: contexts, group: group, logger: logger))
+            } catch {
+                for done in bound { try? await done.channel.close() }
+                throw error
             }
-        } catch {
-            for channel in channels { try? await channel.close() }
-            throw ListenError(listener: runtime.listeners[channels.count].name, address: runtime.listeners[channels.count].address.description, underlying: error)
         }
-        return GatewayServer(runtime: runtime, contexts: contexts, group: group, channels: channels, addresses: addresses, logger: logger,
-                             healthMonitors: monitors)
+        return bound
     }
 
-    private init(runtime: GatewayRuntime, contexts: LoopContexts, group: EventLoopGroup, channels: [Channel], addresses: [String: SocketAddress], logger: Logger,
-                 healthMonitors: [ClusterHealthMonitor?]) {
-        self.healthMonitors = healthMonitors
-        self.runtime = runtime
-        self.contexts = contexts
-        self.group = group
-        self.channels = channels
-        self.boundAddresses = addresses
-        self.logger = logger
+    private static func bindOne(_ listener: ListenerRuntime, contexts: LoopContexts, group: EventLoopGroup, logger: Logger) async throws -> BoundListener {
+        let slot = ListenerSlot(listener, contexts)
+        do {
+            let channel = try await bind(slot, reusePort: listener.reusePort, address: listener.address, group: group)
+            logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            return BoundListener(name: listener.name, configuredAddress: listener.address.description, channel: channel, slot: slot,
+                                 localAddress: channel.localAddress)
+        } catch {
+            throw ListenError(listener: listener.name, address: listener.address.description, underlying: error)
+        }
     }
 
-    private static func bind(_ listener: ListenerRuntime, group: EventLoopGroup, contexts: LoopContexts) async throws -> Channel {
+    private static func bind(_ slot: ListenerSlot, reusePort: Bool, address: HostPort, group: EventLoopGroup) async throws -> Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: reusePort ? 1 : 0)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             // NIO keeps each connection's last receive buffer for reuse, so its initial size is paid by
@@ -100,6 +155,8 @@ public final class GatewayServer: Sendable {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // One lock per accepted connection (not per request): the config generation in force.
+                    let (listener, contexts) = slot.current.withLockedValue { $0 }
                     let loop = contexts.context(for: channel.eventLoop)
                     if listener.proxyProtocol == .off {
                         try addHTTPHandlers(to: channel.pipeline.syncOperations, listener: listener, loop: loop, proxiedClient: nil)
@@ -108,8 +165,60 @@ public final class GatewayServer: Sendable {
                     }
                 }
             }
-            .bind(host: listener.address.host, port: listener.address.port)
+            .bind(host: address.host, port: address.port)
             .get()
+    }
+
+    /// Puts a new runtime in force. Listeners with the same name and address keep their sockets (new
+    /// connections get the new config); new ones are bound, removed ones closed. Connections of the old
+    /// config finish what they are doing: HTTP/1.1 closes after its next response, HTTP/2 gets GOAWAY,
+    /// so their clients reconnect onto the new config without a failed request. If a new listener cannot
+    /// bind, nothing changes and the error is thrown.
+    public func reload(_ newRuntime: GatewayRuntime) async throws {
+        let old = state.withLockedValue { $0 }
+        let contexts = Self.makeContexts(newRuntime, group: group, sink: sink)
+        var kept: [(bound: BoundListener, listener: ListenerRuntime)] = []
+        var added: [BoundListener] = []
+        do {
+            for listener in newRuntime.listeners {
+                if let existing = old.listeners.first(where: { $0.name == listener.name && $0.configuredAddress == listener.address.description }) {
+                    kept.append((existing, listener))
+                } else {
+                    added.append(try await Self.bindOne(listener, contexts: contexts, group: group, logger: logger))
+                }
+            }
+        } catch {
+            for bound in added { try? await bound.channel.close() }
+            throw error
+        }
+        // Every bind worked: point the kept sockets at the new config (their initializers read the slot).
+        for (bound, listener) in kept { bound.slot.current.withLockedValue { $0 = (listener, contexts) } }
+        let keptSlots = kept.map(\.bound)
+        let removed = old.listeners.filter { bound in !keptSlots.contains { $0.name == bound.name } }
+        // The new generation checks its own clusters from scratch; the old loops keep the last health
+        // they were told while their connections finish.
+        let monitors = Self.startHealthMonitors(newRuntime, contexts: contexts, logger: logger)
+        state.withLockedValue { state in
+            state.runtime = newRuntime
+            state.contexts = contexts
+            state.listeners = keptSlots + added
+            state.retired.append(old.contexts)
+            state.healthMonitors = monitors
+        }
+        for monitor in old.healthMonitors { monitor?.stop() }
+        for bound in removed {
+            logger.info("listener removed", metadata: ["listener": "\(bound.name)"])
+            try? await bound.channel.close()
+        }
+        if isDraining {
+            for bound in added { bound.channel.close(promise: nil) }
+        }
+        for context in old.contexts.all {
+            context.eventLoop.execute {
+                context.connections.drainAll(closeIdle: false)
+                context.releaseUpstreamIdle()
+            }
+        }
     }
 
     /// TLS (when the listener has it) and HTTP/1.1 or HTTP/2, after any PROXY protocol header. When a
@@ -184,9 +293,11 @@ public final class GatewayServer: Sendable {
     /// asked to finish. Safe from any thread.
     public func beginDrain() {
         markDraining()
-        for channel in channels { channel.close(promise: nil) }
-        for context in contexts.all {
-            context.eventLoop.execute { context.connections.drainAll() }
+        for bound in state.withLockedValue({ $0.listeners }) { bound.channel.close(promise: nil) }
+        for contexts in allContexts {
+            for context in contexts.all {
+                context.eventLoop.execute { context.connections.drainAll(closeIdle: true) }
+            }
         }
     }
 
@@ -198,8 +309,10 @@ public final class GatewayServer: Sendable {
         let deadline = NIODeadline.now() + timeout
         while true {
             var open = 0
-            for context in contexts.all {
-                open += (try? await context.eventLoop.submit { context.connections.count }.get()) ?? 0
+            for contexts in allContexts {
+                for context in contexts.all {
+                    open += (try? await context.eventLoop.submit { context.connections.count }.get()) ?? 0
+                }
             }
             if open == 0 || NIODeadline.now() >= deadline { return open }
             try? await Task.sleep(for: .milliseconds(50))
@@ -208,13 +321,8 @@ public final class GatewayServer: Sendable {
 
     /// Stops accepting. Connections already open are left to finish.
     public func stopListening() async {
-        for monitor in healthMonitors { monitor?.stop() }
-        for channel in channels { try? await channel.close() }
-    }
-
-    /// Waits until every listener is closed.
-    public func waitUntilClosed() async {
-        for channel in channels { try? await channel.closeFuture.get() }
+        for monitor in state.withLockedValue({ $0.healthMonitors }) { monitor?.stop() }
+        for bound in state.withLockedValue({ $0.listeners }) { try? await bound.channel.close() }
     }
 
     public struct ListenError: Error, CustomStringConvertible {

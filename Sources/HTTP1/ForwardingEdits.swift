@@ -10,6 +10,8 @@ public struct ForwardingEdits: Sendable {
     public var chunked: Bool
     /// The client sent `TE: trailers`, the one TE value that is forwarded.
     public var teTrailers: Bool
+    /// W3C `traceparent` for the next hop (replaces the received one).
+    public var traceparent: String?
 
     public init(requestID: String, forwardedFor: String, forwardedProto: String, stripConnectionFields: Bool, chunked: Bool, teTrailers: Bool) {
         self.requestID = requestID
@@ -24,6 +26,7 @@ public struct ForwardingEdits: Sendable {
     @inline(__always)
     func replaces(_ canonicalName: String) -> Bool {
         switch canonicalName.utf8.count {
+        case 11: return traceparent != nil && canonicalName == "traceparent"
         case 12: return canonicalName == "x-request-id"
         case 15: return canonicalName == "x-forwarded-for"
         case 17: return canonicalName == "x-forwarded-proto" || canonicalName == "transfer-encoding"

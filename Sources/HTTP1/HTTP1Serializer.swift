@@ -42,6 +42,11 @@ extension ByteBuffer {
         writeStaticString("\r\n")
         if edits.chunked { writeStaticString("Transfer-Encoding: chunked\r\n") }
         if edits.teTrailers { writeStaticString("TE: trailers\r\n") }
+        if let traceparent = edits.traceparent {
+            writeStaticString("traceparent: ")
+            writeString(traceparent)
+            writeStaticString("\r\n")
+        }
         writeStaticString("\r\n")
     }
 

@@ -1,9 +1,12 @@
 import ArgumentParser
+import AuthFilter
 import CORSFilter
 import GatewayCore
 import GatewayFilterAPI
 import HeadersFilter
 import IPFilter
+import RateLimitFilter
+import TarpitFilter
 
 /// The filters this build knows, by YAML name. Adding a filter: a folder under filters/, a target in
 /// Package.swift, and one line here.
@@ -12,6 +15,9 @@ enum BuiltinFilters {
         IPFilterFactory.self,
         HeadersFilterFactory.self,
         CORSFilterFactory.self,
+        AuthFilterFactory.self,
+        RateLimitFilterFactory.self,
+        TarpitFilterFactory.self,
     ]
 
     /// A name registered twice is a build mistake: refuse to start rather than pick one.

@@ -36,10 +36,12 @@ struct RunCommand: AsyncParsableCommand {
             "openssl": "\(OpenSSLLibrary.version)", "nghttp2": "\(NGHTTP2Library.version)",
         ])
         let drain = runtime.config.drain
+        let reloader = ConfigReloader(path: config, server: server, logger: logger)
         var admin: AdminServer?
         if let adminConfig = runtime.config.admin {
             do {
-                admin = try await AdminServer.start(address: adminConfig.address, gateway: server, group: group) {
+                admin = try await AdminServer.start(address: adminConfig.address, gateway: server, group: group,
+                                                    onReload: { await reloader.reload(reason: "POST /reload") }) {
                     // POST /drain: the same drain as SIGTERM, but the process stays (with its admin listener).
                     Task { _ = await server.drain(timeout: .milliseconds(drain.timeout.milliseconds ?? 0)) }
                 }
@@ -52,9 +54,14 @@ struct RunCommand: AsyncParsableCommand {
         // Certificates reload when their files change, and on SIGHUP.
         let watcher = server.watchCertificates(every: .seconds(2))
         let ticketRotation = server.rotateTicketKeysPeriodically()
-        let reloadSignal = ReloadSignal { server.reloadCertificates(force: true) }
+        // SIGHUP reloads the whole config (which re-reads every certificate); the file is also watched.
+        let reloadSignal = ReloadSignal { Task { await reloader.reload(reason: "SIGHUP") } }
+        let configWatch = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            Task { await reloader.reloadIfChanged() }
+        }
         let signal = await ShutdownSignal.wait()
         watcher?.cancel()
+        configWatch.cancel()
         for task in ticketRotation { task.cancel() }
         reloadSignal.cancel()
         logger.info("draining", metadata: ["signal": "\(signal)", "delay": "\(drain.delay)", "timeout": "\(drain.timeout)"])

@@ -163,7 +163,7 @@ struct ConfigLoaderTests {
         #expect(error.line == 11)
         #expect(error.column == 1)
         #expect(error.keyPath == "worker")
-        #expect(error.message == "unknown key 'worker' (did you mean 'workers'?); allowed: workers, listeners, clusters, access_log, drain, admin")
+        #expect(error.message == "unknown key 'worker' (did you mean 'workers'?); allowed: workers, listeners, clusters, access_log, drain, admin, tracing")
     }
 
     @Test("an unknown key far from every allowed one gets no hint, only the allowed keys")
@@ -172,7 +172,7 @@ struct ConfigLoaderTests {
         let error = try ConfigFixture.singleError(yaml)
         #expect(error.line == 1)
         #expect(error.keyPath == "colour")
-        #expect(error.message == "unknown key 'colour'; allowed: workers, listeners, clusters, access_log, drain, admin")
+        #expect(error.message == "unknown key 'colour'; allowed: workers, listeners, clusters, access_log, drain, admin, tracing")
     }
 
     @Test("an unknown nested key is reported once, at its line, with its key path and a hint", arguments: [
@@ -521,7 +521,7 @@ struct ConfigLoaderTests {
     func rootNotMapping() throws {
         let error = try ConfigFixture.singleError("- listeners\n- clusters\n")
         #expect(error.line == 1)
-        #expect(error.message == "expected a mapping with keys: workers, listeners, clusters, access_log, drain, admin")
+        #expect(error.message == "expected a mapping with keys: workers, listeners, clusters, access_log, drain, admin, tracing")
     }
 
     @Test("every error in a file is reported in one throw, each at its own line")

@@ -34,9 +34,12 @@ struct DrainTests {
             gw.server.beginDrain()
             let (frames, closed) = try await offPool { client.readFrames { _ in false } }
             let status = client.headerBlocks[1]?.first?.first(where: { $0.0 == ":status" }).flatMap { Int($0.1) }
-            let goaway = try #require(frames.first { $0.type == H2RawClient.FrameType.goaway })
-            #expect(goaway.payload[4..<8].reduce(0) { $0 << 8 | UInt32($1) } == 0, "NO_ERROR")
-            #expect(goaway.payload[0..<4].reduce(0) { $0 << 8 | UInt32($1) } == 1, "last stream id")
+            // Two steps (RFC 9113 §6.8): first "no new streams" (last id 2^31-1), then the last stream taken.
+            let goaways = frames.filter { $0.type == H2RawClient.FrameType.goaway }
+            #expect(goaways.count == 2)
+            #expect(goaways.allSatisfy { $0.payload[4..<8].reduce(0) { $0 << 8 | UInt32($1) } == 0 }, "NO_ERROR")
+            #expect(goaways.first?.payload[0..<4].reduce(0) { $0 << 8 | UInt32($1) } == 0x7fff_ffff, "shutdown notice")
+            #expect(goaways.last?.payload[0..<4].reduce(0) { $0 << 8 | UInt32($1) } == 1, "last stream id")
             #expect(status == 200)
             #expect(frames.contains { $0.stream == 1 && $0.flags & H2RawClient.Flag.endStream != 0 })
             #expect(closed)

@@ -12,14 +12,16 @@ public final class AdminServer: Sendable {
     public var port: Int { channel.localAddress?.port ?? 0 }
 
     /// - Parameter onDrain: what `POST /drain` starts (the same drain as SIGTERM, without exiting).
+    /// - Parameter onReload: what `POST /reload` runs; returns nil on success or why the config was rejected.
     public static func start(address: HostPort, gateway: GatewayServer, group: EventLoopGroup,
+                             onReload: (@Sendable () async -> String?)? = nil,
                              onDrain: @escaping @Sendable () -> Void) async throws -> AdminServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(gateway: gateway, onDrain: onDrain))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(gateway: gateway, onReload: onReload, onDrain: onDrain))
                 }
             }
             .bind(host: address.host, port: address.port)
@@ -38,10 +40,12 @@ final class AdminHandler: ChannelInboundHandler {
 
     private let gateway: GatewayServer
     private let onDrain: @Sendable () -> Void
+    private let onReload: (@Sendable () async -> String?)?
     private var head: HTTPRequestHead?
 
-    init(gateway: GatewayServer, onDrain: @escaping @Sendable () -> Void) {
+    init(gateway: GatewayServer, onReload: (@Sendable () async -> String?)?, onDrain: @escaping @Sendable () -> Void) {
         self.gateway = gateway
+        self.onReload = onReload
         self.onDrain = onDrain
     }
 
@@ -73,6 +77,24 @@ final class AdminHandler: ChannelInboundHandler {
                 onDrain()
             }
             respond(context, head, .accepted, "application/json", "{\"draining\":true,\"already\":\(already)}\n")
+        case (.POST, "/reload"):
+            guard let onReload else {
+                respond(context, head, .notImplemented, "text/plain", "reload needs a config file (portcullis run --config)\n")
+                return
+            }
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            Task {
+                let problem = await onReload()
+                eventLoop.execute {
+                    let (handler, context) = loopBound.value
+                    if let problem {
+                        handler.respond(context, head, .badRequest, "text/plain", "config rejected; the previous config keeps serving:\n\(problem)\n")
+                    } else {
+                        handler.respond(context, head, .ok, "text/plain", "reloaded\n")
+                    }
+                }
+            }
         case (.GET, "/metrics"), (.GET, "/clusters"), (.GET, "/"):
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let gateway = self.gateway
@@ -95,7 +117,7 @@ final class AdminHandler: ChannelInboundHandler {
                 }
             }
         default:
-            respond(context, head, .notFound, "text/plain", "not found: try /, /ready, /live, /metrics, /clusters, /config, POST /drain\n")
+            respond(context, head, .notFound, "text/plain", "not found: try /, /ready, /live, /metrics, /clusters, /config, POST /reload, POST /drain\n")
         }
     }
 

@@ -331,10 +331,12 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 }
 
 extension HTTP1ServerConnectionHandler: DrainableConnection {
-    public func drain() {
-        guard !draining, !closing else { return }
+    public func drain(closeIdle: Bool) {
+        guard !closing else { return }
+        let idle = stream == nil && parser.isBetweenMessages && (received?.readableBytes ?? 0) == 0
+        if draining && !(closeIdle && idle) { return }
         draining = true
-        if stream == nil && parser.isBetweenMessages && (received?.readableBytes ?? 0) == 0 {
+        if idle && closeIdle {
             // Idle: nothing to finish.
             closeAfterFlush()
         } else {

@@ -309,7 +309,22 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     /// Stops taking new streams (GOAWAY NO_ERROR with the last stream accepted); open streams finish,
     /// then the connection closes. Used for idle connections and drain.
-    func drain() { beginGracefulShutdown() }
+    /// RFC 9113 §6.8's two steps: a GOAWAY naming the highest possible stream id tells the client to
+    /// open no more streams while the ones it already sent are still accepted; one round trip later
+    /// (`shutdownGrace`) the final GOAWAY names the last stream really taken. A stream in flight
+    /// therefore never gets refused.
+    func drain(closeIdle: Bool) {
+        guard let session, !closing, !shuttingDown else { return }
+        shuttingDown = true
+        nghttp2_submit_shutdown_notice(session)
+        sendPending()
+        guard let context else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: Self.shutdownGrace) { loopBound.value.beginGracefulShutdown() }
+    }
+
+    static let shutdownGrace = TimeAmount.milliseconds(500)
+    private var shuttingDown = false
 
     func beginGracefulShutdown() {
         guard let session, !closing else { return }

@@ -11,6 +11,8 @@ public struct AccessLogRecord {
     public var downstreamL4Address: String?
     /// The verified TLS client certificate's subject (mTLS).
     public var tlsClientSubject: String?
+    /// The W3C trace id the request belongs to, as two words (written as 32 hex digits).
+    public var traceID: (high: UInt64, low: UInt64)?
     /// The verified client certificate's SANs, comma-separated.
     public var tlsClientSANs: String?
     public var method: String?
@@ -46,7 +48,7 @@ public struct AccessLogRecord {
     var maximumSize: Int {
         func size(_ text: String?) -> Int { text?.utf8.count ?? 0 }
         let strings = size(requestID) + size(listener) + size(downstreamAddress) + size(method) + size(authority)
-            + size(path) + size(protocolName) + size(downstreamL4Address) + size(tlsClientSubject) + size(tlsClientSANs) + size(upstreamCluster) + size(upstreamAddress) + size(error) + size(localReplyFilter)
+            + size(path) + size(protocolName) + size(downstreamL4Address) + size(tlsClientSubject) + 34 + size(tlsClientSANs) + size(upstreamCluster) + size(upstreamAddress) + size(error) + size(localReplyFilter)
         var metadata = 0
         if !metadataNames.isEmpty {
             metadata = 16 + metadataNames.reduce(0) { $0 + 8 + $1.utf8.count } + metadataValues.reduce(0) { $0 + size($1) }
@@ -61,6 +63,7 @@ public struct AccessLogRecord {
             json.begin()
             json.field("time", rfc3339: startUnixNanos)
             json.field("request_id", requestID)
+            json.field("trace_id", hex: traceID)
             json.field("listener", listener)
             json.field("downstream_addr", downstreamAddress)
             json.field("downstream_l4_addr", downstreamL4Address)

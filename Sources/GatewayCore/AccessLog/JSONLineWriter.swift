@@ -40,6 +40,48 @@ struct JSONLineWriter {
         put(UInt8(ascii: ":"))
     }
 
+    /// Opens a nested object; its fields follow until `endObject()`.
+    mutating func beginObject(_ name: StaticString) {
+        key(name)
+        put(UInt8(ascii: "{"))
+        first = true
+    }
+
+    mutating func endObject() {
+        put(UInt8(ascii: "}"))
+        first = false
+    }
+
+    /// A field whose name is not a literal (span attributes); the name is escaped like a value.
+    mutating func field(dynamic name: String, _ value: String) {
+        if !first { put(UInt8(ascii: ",")) }
+        first = false
+        writeEscaped(name)
+        put(UInt8(ascii: ":"))
+        writeEscaped(value)
+    }
+
+    mutating func field(dynamic name: String, _ value: Int64) {
+        if !first { put(UInt8(ascii: ",")) }
+        first = false
+        writeEscaped(name)
+        put(UInt8(ascii: ":"))
+        writeInteger(value)
+    }
+
+    /// 128 bits as 32 lower-case hex digits (a trace id), or null.
+    mutating func field(_ name: StaticString, hex value: (high: UInt64, low: UInt64)?) {
+        key(name)
+        guard let value else { put("null"); return }
+        let digits: StaticString = "0123456789abcdef"
+        put(UInt8(ascii: "\""))
+        for index in 0..<32 {
+            let word = index < 16 ? value.high : value.low
+            put(digits.utf8Start[Int((word >> UInt64(60 - 4 * (index % 16))) & 0xF)])
+        }
+        put(UInt8(ascii: "\""))
+    }
+
     mutating func field(_ name: StaticString, _ value: String?) {
         key(name)
         guard let value else { put("null"); return }

@@ -94,6 +94,23 @@ public final class AccessLogBuffer {
         }
     }
 
+    /// A span line, batched with the access-log lines of this loop.
+    public func append(_ span: SpanRecord) {
+        span.write(to: &batch)
+        lines += 1
+        scheduleFlush()
+    }
+
+    private func scheduleFlush() {
+        if batch.readableBytes >= 64 * 1024 {
+            flush()
+        } else if !flushScheduled {
+            flushScheduled = true
+            let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
+            eventLoop.scheduleTask(in: Self.batchInterval) { loopBoundSelf.value.flush() }
+        }
+    }
+
     func flush() {
         flushScheduled = false
         guard lines > 0 else { return }

@@ -12,7 +12,7 @@ struct ConfigDecoder {
     let filters: FilterRegistry
 
     func decode(_ root: ConfigValue, file: String) -> GatewayConfig? {
-        guard let top = root.mapping(allowed: ["workers", "listeners", "clusters", "access_log", "drain", "admin"]) else { return nil }
+        guard let top = root.mapping(allowed: ["workers", "listeners", "clusters", "access_log", "drain", "admin", "tracing"]) else { return nil }
         let workers = top["workers"]?.int(min: 0, max: 1024) ?? 0
         // Clusters first, so that each route checks its cluster where it is written, even when the
         // listener around it has errors of its own.
@@ -36,6 +36,13 @@ struct ConfigDecoder {
         if let section = top["admin"]?.mapping(allowed: ["address"]) {
             let address = section["address"].map { decodeAddress($0) } ?? HostPort(host: "127.0.0.1", port: 9901)
             if let address { config.admin = AdminConfig(address: address) }
+        }
+        if let section = top["tracing"]?.mapping(allowed: ["sample_rate"]) {
+            var tracing = TracingConfig()
+            if let value = section["sample_rate"], let text = value.scalarString {
+                if let rate = Double(text), rate >= 0, rate <= 1 { tracing.sampleRate = rate } else { value.fail("sample_rate must be a number from 0 to 1") }
+            }
+            config.tracing = tracing
         }
         return config
     }
@@ -69,7 +76,7 @@ struct ConfigDecoder {
         return listeners
     }
 
-    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "tls", "http2", "limits", "timeouts", "filters", "routes"]
+    static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "tls", "http2", "reuse_port", "limits", "timeouts", "filters", "routes"]
     static let routeKeys = ["match", "cluster", "limits", "timeouts", "filters"]
 
     private func decodeListener(_ value: ConfigValue, clusters: [ClusterConfig]) -> ListenerConfig? {
@@ -124,6 +131,7 @@ struct ConfigDecoder {
         listener.proxyProtocol = proxyProtocol
         listener.trustedSources = trusted
         listener.http2 = http2
+        if let v = map["reuse_port"]?.bool() { listener.reusePort = v }
         listener.filters = listenerFilters
         return listener
     }

@@ -14,6 +14,7 @@ public enum EffectiveConfigPrinter {
             out += "  - name: \(quote(listener.name))\n"
             out += "    address: \(quote(listener.address.description))\n"
             out += "    proxy_protocol: \(listener.proxyProtocol.rawValue)\n"
+            out += "    reuse_port: \(listener.reusePort)\n"
             if !listener.trustedSources.isEmpty {
                 out += "    trusted_sources: [\(listener.trustedSources.map { quote($0.description) }.joined(separator: ", "))]\n"
             }

@@ -15,6 +15,8 @@ public struct GatewayConfig: Sendable {
     public var drain = DrainConfig()
     /// The admin listener (`/metrics`, `/ready`, ...); nil: none.
     public var admin: AdminConfig?
+    /// Trace spans on stdout; nil: none (traceparent is still continued and propagated).
+    public var tracing: TracingConfig?
 
     public init(workers: Int, listeners: [ListenerConfig], clusters: [ClusterConfig], accessLog: AccessLogConfig, source: String) {
         self.workers = workers
@@ -23,6 +25,13 @@ public struct GatewayConfig: Sendable {
         self.accessLog = accessLog
         self.source = source
     }
+}
+
+/// Head-based sampling of trace spans: a request continuing a trace follows the caller's sampled flag;
+/// a new trace is sampled with `sampleRate`.
+public struct TracingConfig: Sendable, Equatable {
+    public var sampleRate: Double = 1.0
+    public init() {}
 }
 
 /// The admin listener: keep it on loopback (the default address) or a private network.
@@ -95,6 +104,8 @@ public struct ListenerConfig: Sendable {
     /// TLS termination; nil for plain HTTP.
     public var tls: TLSListenerConfig?
     public var http2 = HTTP2Config()
+    /// SO_REUSEPORT: several processes (an old and a new binary during an upgrade) may share the port.
+    public var reusePort = true
     public var limits: RequestLimits
     public var timeouts: ListenerTimeouts
     public var routes: [RouteConfig]

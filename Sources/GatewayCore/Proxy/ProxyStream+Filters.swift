@@ -408,14 +408,44 @@ extension ProxyStream {
         filterResponse = HTTPResponse(status: reply.status, headerFields: fields)
         responseBodyLength = .known(Int64(bodyBytes))
         record.status = reply.status.code
-        responseInput = body.map { $0.readableBytes > 0 ? [$0] : [] } ?? []
-        responseInputBytes = body?.readableBytes ?? 0
-        responseInputEnded = true
         responseInputTrailers = nil
         responseFilterTop = index - 1
         responseHeadPending = true
+        dripGeneration += 1
+        if let drip = reply.drip, let body, body.readableBytes > 0 {
+            // The body comes in over time, through the same path as an upstream's; the first piece on the
+            // next tick, after the head (unless a response-head hook below suspends it).
+            responseInput = []
+            responseInputBytes = 0
+            responseInputEnded = false
+            let stream = NIOLoopBound(self, eventLoop: loop.eventLoop)
+            let generation = dripGeneration
+            loop.eventLoop.execute { stream.value.drip(body, drip, generation: generation) }
+        } else {
+            responseInput = body.map { $0.readableBytes > 0 ? [$0] : [] } ?? []
+            responseInputBytes = body?.readableBytes ?? 0
+            responseInputEnded = true
+        }
         guard runFilters(.responseHead, from: responseFilterTop) else { return }
         hookCompleted(.responseHead)
+    }
+
+    /// Sends the next `drip.bytes` of a dripped local reply, flushed, and schedules the rest: one timer
+    /// per stream at a time. Stops when the stream has ended (client gone, timeout) or another reply
+    /// replaced this one.
+    private func drip(_ remaining: ByteBuffer, _ drip: FilterLocalReply.Drip, generation: Int) {
+        guard !logged, generation == dripGeneration else { return }
+        var rest = remaining
+        let piece = rest.readSlice(length: min(drip.bytes, rest.readableBytes))!
+        queueResponseBody(piece)
+        if rest.readableBytes == 0 {
+            queueResponseEnd(nil)
+            return
+        }
+        responder?.flush()
+        let stream = NIOLoopBound(self, eventLoop: loop.eventLoop)
+        let next = rest
+        loop.eventLoop.scheduleTask(in: drip.interval) { stream.value.drip(next, drip, generation: generation) }
     }
 
     /// A hook threw, or a suspended hook's future failed: a 500 naming the filter, in the one place

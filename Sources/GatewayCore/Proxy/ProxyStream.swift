@@ -31,6 +31,8 @@ public final class ProxyStream {
     let listener: ListenerRuntime
     /// The client connection's TLS details, for filters.
     public let tls: DownstreamTLS?
+    /// W3C trace context and the spans of this stream.
+    var tracing: StreamTracing
     var responder: DownstreamResponder?
     var request: HTTPRequest
     var requestFraming: HTTP1BodyFraming
@@ -105,6 +107,9 @@ public final class ProxyStream {
     var responseChunkEnd = false
     var responseTrailers: HTTPFields?
     var upstreamPausedByFilters = false
+    /// Counts local replies, so the timer of a dripped one (`FilterLocalReply.drip`) can tell that a
+    /// later reply replaced it.
+    var dripGeneration = 0
 
     /// - Parameters:
     ///   - request: The request as received; authority and path are what routing sees.
@@ -131,6 +136,8 @@ public final class ProxyStream {
         record.method = request.method.rawValue
         record.authority = request.authority
         record.path = request.path
+        tracing = StreamTracing(request: request, loop: loop)
+        record.traceID = (tracing.context.traceHigh, tracing.context.traceLow)
         loop.metrics.listeners[listener.index].activeRequests += 1
     }
 
@@ -327,6 +334,7 @@ public final class ProxyStream {
         self.endpoint = endpoint
         record.upstreamAddress = endpoint.label
         record.upstreamAttempts += 1
+        edits?.traceparent = beginAttemptSpan(endpoint: endpoint)
         if upstreamStarted == nil { upstreamStarted = .now() }
         attemptEndpoint = endpoint
         cluster.exchangeStarted(endpoint)
@@ -444,6 +452,7 @@ public final class ProxyStream {
         }
         record.durationNanos = (now - started).nanoseconds
         if let upstreamStarted { record.upstreamNanos = (now - upstreamStarted).nanoseconds }
+        writeServerSpan()
         countMetrics()
         loop.accessLog.append(record)
         let responder = self.responder

@@ -14,7 +14,9 @@ public final class GatewayRuntime: Sendable {
     public let clusterIndexByName: [String: Int]
 
     /// Resolves endpoint addresses (at load, not per request) and compiles routes.
-    public init(config: GatewayConfig) throws(ConfigErrors) {
+    /// - Parameter previous: the runtime this one replaces (a reload): TLS listeners of the same name keep
+    ///   their session-ticket keys, so clients resume across the reload.
+    public init(config: GatewayConfig, previous: GatewayRuntime? = nil) throws(ConfigErrors) {
         self.config = config
         var errors: [ConfigError] = []
         var clusters: [UpstreamCluster] = []
@@ -44,7 +46,17 @@ public final class GatewayRuntime: Sendable {
         for (index, listener) in config.listeners.enumerated() {
             guard let tls = listener.tls else { continue }
             do {
-                let ticketKeys = tls.sessionTicketKeyFiles.isEmpty ? try TLSSessionTicketKeys() : try TLSSessionTicketKeys(files: tls.sessionTicketKeyFiles)
+                let kept = tls.sessionTicketKeyFiles.isEmpty
+                    ? previous?.listeners.first(where: { $0.name == listener.name })?.tls.flatMap { $0.ticketKeys.keyFiles.isEmpty ? $0.ticketKeys : nil }
+                    : nil
+                let ticketKeys: TLSSessionTicketKeys
+                if let kept {
+                    ticketKeys = kept
+                } else if tls.sessionTicketKeyFiles.isEmpty {
+                    ticketKeys = try TLSSessionTicketKeys()
+                } else {
+                    ticketKeys = try TLSSessionTicketKeys(files: tls.sessionTicketKeyFiles)
+                }
                 tlsStores[listener.name] = try ReloadableTLSContextStore(certificates: tls.certificates, alpn: tls.alpn, ciphers: tls.ciphers,
                                                                       clientVerification: tls.clientVerification, ticketKeys: ticketKeys)
             } catch {
@@ -80,7 +92,8 @@ public final class GatewayRuntime: Sendable {
                 trustedSources: listener.trustedSources,
                 tls: tlsStores[listener.name],
                 http2: listener.http2,
-                filterChain: listenerChain)
+                filterChain: listenerChain,
+                reusePort: listener.reusePort)
         }
     }
 }

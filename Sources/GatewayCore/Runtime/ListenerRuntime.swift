@@ -23,6 +23,7 @@ public final class ListenerRuntime: Sendable {
     /// The listener's certificates, SNI and ALPN; nil for plain HTTP.
     public let tls: ReloadableTLSContextStore?
     public let http2: HTTP2Config
+    public let reusePort: Bool
     /// The listener's own filters; they run before the route is chosen, so they may steer it.
     public let filterChain: FilterChain
 
@@ -30,7 +31,8 @@ public final class ListenerRuntime: Sendable {
                 headerReadTimeout: TimeAmount?, bodyReadTimeout: TimeAmount?, idleTimeout: TimeAmount?,
                 requestTimeout: TimeAmount?, routes: RouteTable, proxyProtocol: ProxyProtocolMode = .off,
                 trustedSources: [CIDRBlock] = [], tls: ReloadableTLSContextStore? = nil,
-                http2: HTTP2Config = HTTP2Config(), filterChain: FilterChain = .empty) {
+                http2: HTTP2Config = HTTP2Config(), filterChain: FilterChain = .empty, reusePort: Bool = true) {
+        self.reusePort = reusePort
         self.tls = tls
         self.http2 = http2
         self.filterChain = filterChain

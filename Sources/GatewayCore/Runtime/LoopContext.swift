@@ -36,6 +36,12 @@ public final class LoopContext: @unchecked Sendable {
         self.requestDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(25))
         self.connectionDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(100))
     }
+
+    /// A reload retired this context: its idle upstream connections are closed (busy ones close when
+    /// their exchange ends, by the pool's idle sweep).
+    public func releaseUpstreamIdle() {
+        for cluster in clusters { cluster.closeIdle() }
+    }
 }
 
 /// One `LoopContext` per event loop, looked up by loop identity.
@@ -70,7 +76,7 @@ struct RequestIDGenerator {
         state = system.next()
     }
 
-    private mutating func nextWord() -> UInt64 {
+    mutating func nextWord() -> UInt64 {
         state &+= 0xa076_1d64_78bd_642f
         let product = state.multipliedFullWidth(by: state ^ 0xe703_7ed1_a0b4_28db)
         return product.high ^ product.low

@@ -1,7 +1,11 @@
+import AuthFilter
 import CORSFilter
 import GatewayFilterAPI
 import HeadersFilter
 import IPFilter
+import RateLimitFilter
+import TarpitFilter
 
 /// The same list as the executable's `BuiltinFilters.factories` (an executable target cannot be imported).
-let builtinFilterTypes: [any HTTPFilterFactory.Type] = [IPFilterFactory.self, HeadersFilterFactory.self, CORSFilterFactory.self]
+let builtinFilterTypes: [any HTTPFilterFactory.Type] = [IPFilterFactory.self, HeadersFilterFactory.self, CORSFilterFactory.self, AuthFilterFactory.self,
+                                                     RateLimitFilterFactory.self, TarpitFilterFactory.self]

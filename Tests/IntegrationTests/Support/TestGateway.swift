@@ -79,7 +79,7 @@ final class TestGateway: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port())" }
 
     /// Access-log lines as JSON objects, waiting (bounded) until at least `count` are there.
-    func accessLog(atLeast count: Int, within seconds: Double = 5) async throws -> [[String: Any]] {
+    func accessLog(atLeast count: Int, within seconds: Double = 15) async throws -> [[String: Any]] {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             let text = (try? String(contentsOfFile: accessLogPath, encoding: .utf8)) ?? ""
@@ -97,13 +97,25 @@ final class TestGateway: Sendable {
     }
 
     /// The single access-log line for a path (waits for it).
-    func accessLogLine(path: String, within seconds: Double = 5) async throws -> [String: Any] {
+    func accessLogLine(path: String, within seconds: Double = 15) async throws -> [String: Any] {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+        while true {
             if let line = try await accessLog(atLeast: 0, within: 0).first(where: { $0["path"] as? String == path }) { return line }
+            // Looked at once more after the deadline: a test whose task was kept waiting past it (other tests'
+            // blocking calls hold the few concurrency threads) must not fail for a line that is there.
+            guard Date() < deadline else { throw TestFailure("no access-log line for \(path)") }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw TestFailure("no access-log line for \(path)")
+    }
+
+    /// Puts a new inline config in force (same placeholders as `start`).
+    func reload(_ yaml: String) async throws {
+        var text = yaml
+        for (index, echo) in echoes.enumerated() {
+            text = text.replacingOccurrences(of: "{{echo\(index)}}", with: "127.0.0.1:\(echo.port)")
+        }
+        let config = try ConfigLoader.parse(yaml: text, file: "inline.yaml")
+        try await server.reload(try GatewayRuntime(config: config, previous: server.runtime))
     }
 
     func stop() async {
@@ -165,12 +177,4 @@ func simpleConfig(endpoints: [String] = ["{{echo0}}"], listenerExtra: String = "
         endpoints: [\(endpoints.map { "{ address: \"\($0)\" }" }.joined(separator: ", "))]
     \(clusterExtra.isEmpty ? "" : clusterExtra.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
     """
-}
-
-/// Runs blocking socket I/O off Swift's cooperative pool, so that concurrent async work in the same
-/// test (a drain, a second client) is not starved of threads while the test waits on a socket.
-func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-    }
 }
