@@ -10,7 +10,8 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "portcullis",
-    platforms: [.macOS(.v14)],
+    // macOS 15: the Synchronization module (atomic circuit-breaker counters).
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "portcullis", targets: ["portcullis"]),
     ],

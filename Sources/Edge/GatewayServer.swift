@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Upstream
 
 /// Binds every listener of a runtime on a shared event-loop group and wires each accepted connection
 /// to its loop's context. The runtime can be replaced while serving (`reload`): listeners whose name and
@@ -30,6 +31,8 @@ public final class GatewayServer: Sendable {
         var listeners: [BoundListener]
         /// Contexts of earlier generations whose connections may still be open (drain reaches them too).
         var retired: [LoopContexts] = []
+        /// Per cluster of this generation, its health monitor (nil without health checks or outlier detection).
+        var healthMonitors: [ClusterHealthMonitor?] = []
     }
 
     private let state: NIOLockedValueBox<State>
@@ -62,6 +65,28 @@ public final class GatewayServer: Sendable {
         }
     }
 
+    /// Every cluster's health, each read on its monitor's loop.
+    public func healthSnapshot(on eventLoop: EventLoop) -> EventLoopFuture<[ClusterHealthStatus]> {
+        let (runtime, monitors) = state.withLockedValue { ($0.runtime, $0.healthMonitors) }
+        let futures = zip(runtime.clusters, monitors).map { cluster, monitor in
+            guard let monitor else { return eventLoop.makeSucceededFuture(ClusterHealthStatus.unmonitored(cluster)) }
+            return monitor.eventLoop.submit { monitor.status }
+        }
+        return EventLoopFuture.whenAllSucceed(futures, on: eventLoop)
+    }
+
+    /// One monitor per cluster for the process, spread over the loops; each publishes to every loop of
+    /// its generation.
+    private static func startHealthMonitors(_ runtime: GatewayRuntime, contexts: LoopContexts, logger: Logger) -> [ClusterHealthMonitor?] {
+        let loops = contexts.all
+        return runtime.clusters.map { cluster in
+            guard ClusterHealthMonitor.isNeeded(for: cluster), !loops.isEmpty else { return nil }
+            let monitor = ClusterHealthMonitor(cluster: cluster, eventLoop: loops[cluster.index % loops.count].eventLoop, logger: logger)
+            monitor.start(loops: loops.map { $0.clusters[cluster.index] })
+            return monitor
+        }
+    }
+
     /// The address each listener is bound to, by listener name (useful with port 0).
     public var boundAddresses: [String: SocketAddress] {
         state.withLockedValue { state in
@@ -72,7 +97,9 @@ public final class GatewayServer: Sendable {
     public static func start(runtime: GatewayRuntime, group: EventLoopGroup, sink: StdoutSink, logger: Logger) async throws -> GatewayServer {
         let contexts = makeContexts(runtime, group: group, sink: sink)
         let listeners = try await bindAll(runtime.listeners, contexts: contexts, group: group, logger: logger)
-        return GatewayServer(state: State(runtime: runtime, contexts: contexts, listeners: listeners), group: group, sink: sink, logger: logger)
+        var state = State(runtime: runtime, contexts: contexts, listeners: listeners)
+        state.healthMonitors = startHealthMonitors(runtime, contexts: contexts, logger: logger)
+        return GatewayServer(state: state, group: group, sink: sink, logger: logger)
     }
 
     private init(state: State, group: EventLoopGroup, sink: StdoutSink, logger: Logger) {
@@ -169,12 +196,17 @@ public final class GatewayServer: Sendable {
         for (bound, listener) in kept { bound.slot.current.withLockedValue { $0 = (listener, contexts) } }
         let keptSlots = kept.map(\.bound)
         let removed = old.listeners.filter { bound in !keptSlots.contains { $0.name == bound.name } }
+        // The new generation checks its own clusters from scratch; the old loops keep the last health
+        // they were told while their connections finish.
+        let monitors = Self.startHealthMonitors(newRuntime, contexts: contexts, logger: logger)
         state.withLockedValue { state in
             state.runtime = newRuntime
             state.contexts = contexts
             state.listeners = keptSlots + added
             state.retired.append(old.contexts)
+            state.healthMonitors = monitors
         }
+        for monitor in old.healthMonitors { monitor?.stop() }
         for bound in removed {
             logger.info("listener removed", metadata: ["listener": "\(bound.name)"])
             try? await bound.channel.close()
@@ -290,6 +322,7 @@ public final class GatewayServer: Sendable {
 
     /// Stops accepting. Connections already open are left to finish.
     public func stopListening() async {
+        for monitor in state.withLockedValue({ $0.healthMonitors }) { monitor?.stop() }
         for bound in state.withLockedValue({ $0.listeners }) { try? await bound.channel.close() }
     }
 

@@ -1,12 +1,19 @@
 import NIOCore
 import NIOPosix
 
-/// A cluster as seen from one event loop: its balancer position and its pool of idle connections.
-/// Touched only on that loop, so it needs no lock.
-public final class ClusterLoopState {
+/// A cluster as seen from one event loop: its balancer, its pool of idle connections, its view of the
+/// endpoints' health and its consecutive-failure counts. Touched only on that loop, so it needs no lock.
+///
+/// `@unchecked Sendable`: the health monitor holds references to every loop's state to publish to them
+/// with `eventLoop.execute`; the state itself is only used on `eventLoop`.
+public final class ClusterLoopState: @unchecked Sendable {
     public let cluster: UpstreamCluster
     public let eventLoop: EventLoop
-    private var balancer: RoundRobinBalancer
+    public private(set) var balancer: LoadBalancer
+    /// The process-wide health of this cluster; nil without health checks or outlier detection.
+    public internal(set) var monitor: ClusterHealthMonitor?
+    public private(set) var availability: EndpointAvailability
+    private var failures: ConsecutiveFailureCounter?
     /// Idle connections per endpoint index, most recently used last.
     private var idle: [[HTTP1UpstreamConnection]]
     private var sweeper: RepeatedTask?
@@ -15,19 +22,49 @@ public final class ClusterLoopState {
     public init(cluster: UpstreamCluster, eventLoop: EventLoop, loopIndex: Int) {
         self.cluster = cluster
         self.eventLoop = eventLoop
-        self.balancer = RoundRobinBalancer(weights: cluster.endpoints.map(\.weight), startOffset: loopIndex)
+        self.balancer = LoadBalancer(policy: cluster.options.lb, weights: cluster.endpoints.map(\.weight), table: cluster.hashTable, loopIndex: loopIndex)
         self.idle = Array(repeating: [], count: cluster.endpoints.count)
+        self.availability = .allUp(cluster.endpoints.count)
+        self.failures = cluster.options.outlierDetection.map { ConsecutiveFailureCounter(settings: $0, endpoints: cluster.endpoints.count) }
     }
 
     /// The next endpoint by the cluster's policy, or nil when none can take traffic.
-    public func pickEndpoint() -> Endpoint? {
-        balancer.next().map { cluster.endpoints[$0] }
+    /// - Parameters:
+    ///   - hash: The request's key for consistent-hash policies.
+    ///   - excluding: The index of an endpoint to avoid (a retry's failed one), or -1.
+    public func pickEndpoint(hash: UInt64? = nil, excluding: Int = -1) -> Endpoint? {
+        balancer.pick(hash: hash, excluding: excluding).map { cluster.endpoints[$0] }
+    }
+
+    /// The monitor's latest decision about which endpoints may take traffic.
+    func apply(_ availability: EndpointAvailability) {
+        self.availability = availability
+        balancer.setUsable(availability.usable)
+    }
+
+    /// An exchange with `endpoint` starts or ends (least-request counts).
+    public func exchangeStarted(_ endpoint: Endpoint) { balancer.requestStarted(endpoint.index) }
+    public func exchangeEnded(_ endpoint: Endpoint) { balancer.requestEnded(endpoint.index) }
+
+    /// What an attempt showed about its endpoint: counted here, and a crossed threshold is reported to
+    /// the monitor, which decides on ejection for the whole process.
+    public func record(_ outcome: AttemptOutcome, for endpoint: Endpoint) {
+        guard failures != nil, failures!.record(outcome, endpoint: endpoint.index) else { return }
+        let reason: String
+        switch outcome {
+        case .connectFailure: reason = "consecutive connect failures"
+        case .reset: reason = "consecutive resets"
+        default: reason = "consecutive 5xx"
+        }
+        monitor?.reportOutlier(endpoint.index, reason: reason)
     }
 
     public typealias AcquireCallback = (Result<HTTP1UpstreamConnection, UpstreamError>) -> Void
 
     /// Hands over an idle connection to `endpoint` (synchronously) or opens a new one.
     /// `fresh` skips the pool: for a retry after a pooled connection turned out to be closed.
+    /// A new connection needs room under the cluster's `max_connections` and `max_pending` breakers;
+    /// without it the callback gets `.overflow` at once.
     public func acquire(_ endpoint: Endpoint, fresh: Bool, _ callback: @escaping AcquireCallback) {
         eventLoop.preconditionInEventLoop()
         while !fresh, let connection = idle[endpoint.index].popLast() {
@@ -36,7 +73,20 @@ public final class ClusterLoopState {
                 return
             }
         }
-        connect(endpoint, callback)
+        let resources = cluster.resources
+        guard resources.tryAcquire(.maxConnections) else {
+            callback(.failure(.overflow(.maxConnections)))
+            return
+        }
+        guard resources.tryAcquire(.maxPending) else {
+            resources.release(.maxConnections)
+            callback(.failure(.overflow(.maxPending)))
+            return
+        }
+        connect(endpoint) { result in
+            resources.release(.maxPending)
+            callback(result)
+        }
     }
 
     private func connect(_ endpoint: Endpoint, _ callback: @escaping AcquireCallback) {
@@ -65,6 +115,7 @@ public final class ClusterLoopState {
                 }
             case .failure(let error):
                 self.openConnections -= 1
+                self.cluster.resources.release(.maxConnections)
                 if let channelError = error as? ChannelError, case .connectTimeout = channelError {
                     callback(.failure(.connectTimeout))
                 } else {
@@ -106,6 +157,7 @@ public final class ClusterLoopState {
 
     func connectionClosed(_ connection: HTTP1UpstreamConnection) {
         openConnections -= 1
+        cluster.resources.release(.maxConnections)
         let index = connection.endpoint.index
         if let position = idle[index].firstIndex(where: { $0 === connection }) {
             idle[index].remove(at: position)

@@ -1,3 +1,4 @@
+import HTTPTypes
 import NIOCore
 
 /// One backend address of a cluster.
@@ -34,19 +35,46 @@ public struct UpstreamConnectionSettings: Sendable {
     }
 }
 
+/// How a cluster balances, checks health and protects itself; the config's cluster keys beyond endpoints,
+/// timeouts and pool.
+public struct UpstreamClusterOptions: Sendable {
+    public var lb: LoadBalancingPolicy = .roundRobin
+    /// What `ring_hash` and `maglev` hash; nil: a random pick (as for a request without the key).
+    public var hashOn: HashKeySource?
+    public var healthCheck: HealthCheckSettings?
+    public var outlierDetection: OutlierSettings?
+    /// Percent of endpoints that must be up; below it every endpoint takes traffic. 0 disables panic mode.
+    public var panicThreshold: Int = 50
+    public var retries: RetryPolicy?
+    public var circuitBreakers = CircuitBreakerLimits()
+
+    public init() {}
+}
+
 /// An immutable cluster definition, shared by all event loops. Per-loop state (pools, balancer
-/// positions) lives in `UpstreamLoopState`.
+/// positions) lives in `ClusterLoopState`; process-wide health in `ClusterHealthMonitor`.
 public final class UpstreamCluster: Sendable {
     public let name: String
     /// Position in the gateway's cluster list; per-loop state indexes by it.
     public let index: Int
     public let endpoints: [Endpoint]
     public let settings: UpstreamConnectionSettings
+    public let options: UpstreamClusterOptions
+    /// Built once at load for `ring_hash` and `maglev`; every loop reads the same table.
+    public let hashTable: ConsistentHashTable?
+    /// Circuit-breaker counters, shared by every loop.
+    public let resources: ClusterResources
+    /// `hash_on: { header: ... }`, parsed once.
+    public let hashHeaderName: HTTPField.Name?
 
-    public init(name: String, index: Int, endpoints: [Endpoint], settings: UpstreamConnectionSettings) {
+    public init(name: String, index: Int, endpoints: [Endpoint], settings: UpstreamConnectionSettings, options: UpstreamClusterOptions = .init()) {
         self.name = name
         self.index = index
         self.endpoints = endpoints
         self.settings = settings
+        self.options = options
+        self.hashTable = ConsistentHashTable(policy: options.lb, endpoints: endpoints)
+        self.resources = ClusterResources(limits: options.circuitBreakers)
+        if case .header(let name)? = options.hashOn { hashHeaderName = HTTPField.Name(name) } else { hashHeaderName = nil }
     }
 }

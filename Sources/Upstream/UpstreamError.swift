@@ -9,6 +9,10 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     case connectionReset(beforeResponse: Bool)
     /// The upstream sent something that is not valid HTTP.
     case protocolError(String)
+    /// A circuit breaker is open: the request fails fast rather than pile onto a struggling cluster.
+    case overflow(CircuitBreaker)
+    /// One attempt took longer than the retry policy's per-try timeout to get a response head.
+    case perTryTimeout
 
     public var description: String {
         switch self {
@@ -17,6 +21,8 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .connectFailed(let reason): "upstream connect failed: \(reason)"
         case .connectionReset: "upstream connection reset"
         case .protocolError(let reason): "invalid upstream response: \(reason)"
+        case .overflow(let breaker): "upstream overflow: circuit breaker \(breaker.rawValue)"
+        case .perTryTimeout: "upstream per-try timeout"
         }
     }
 }

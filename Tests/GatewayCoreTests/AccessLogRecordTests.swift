@@ -18,7 +18,7 @@ struct AccessLogRecordTests {
 
     private static let fields = [
         "time", "request_id", "trace_id", "listener", "downstream_addr", "downstream_l4_addr", "method", "authority", "path", "protocol", "tls_client_subject", "tls_client_san", "status",
-        "bytes_in", "bytes_out", "duration_ms", "upstream_cluster", "upstream_addr", "upstream_ms", "error_source", "error",
+        "bytes_in", "bytes_out", "duration_ms", "upstream_cluster", "upstream_addr", "upstream_ms", "upstream_attempts", "error_source", "error",
         "local_reply_filter",
     ]
 
@@ -36,6 +36,7 @@ struct AccessLogRecordTests {
         record.upstreamCluster = "api"
         record.upstreamAddress = "10.0.0.1:9001"
         record.upstreamNanos = 10_250_000
+        record.upstreamAttempts = 2
         record.errorSource = .upstream
         record.error = "upstream_reset"
         return record
@@ -74,7 +75,7 @@ struct AccessLogRecordTests {
             {"time":"2024-02-29T12:34:56.789Z","request_id":"0f8fad5b-d9cb-469f-a165-70867728950e","trace_id":null,"listener":"public",\
             "downstream_addr":"192.0.2.10:51234","downstream_l4_addr":null,"method":"POST","authority":"api.example.com","path":"/v1/items?id=7",\
             "protocol":"HTTP/1.1","tls_client_subject":null,"tls_client_san":null,"status":201,"bytes_in":512,"bytes_out":2048,"duration_ms":12.345,"upstream_cluster":"api",\
-            "upstream_addr":"10.0.0.1:9001","upstream_ms":10.250,"error_source":"upstream","error":"upstream_reset",\
+            "upstream_addr":"10.0.0.1:9001","upstream_ms":10.250,"upstream_attempts":2,"error_source":"upstream","error":"upstream_reset",\
             "local_reply_filter":null}
 
             """)
@@ -99,7 +100,7 @@ struct AccessLogRecordTests {
         let record = AccessLogRecord(startUnixNanos: 0, listener: "public", downstreamAddress: "[::1]:40000", protocolName: "HTTP/1.1", status: 400)
         let json = try object(line(record))
         #expect(Set(json.keys) == Set(Self.fields))
-        for field in ["request_id", "method", "authority", "path", "upstream_cluster", "upstream_addr", "upstream_ms", "error_source", "error"] {
+        for field in ["request_id", "method", "authority", "path", "upstream_cluster", "upstream_addr", "upstream_ms", "upstream_attempts", "error_source", "error"] {
             #expect(json[field] is NSNull, "\(field) should be null")
         }
         #expect((json["status"] as? NSNumber)?.intValue == 400)

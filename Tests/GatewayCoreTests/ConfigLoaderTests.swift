@@ -246,7 +246,7 @@ struct ConfigLoaderTests {
                         keyPath: "listeners[0].limits.max_header_bytes", at: "max_header_bytes: 512", message: "must be at least 1k"),
         ConfigErrorCase("load-balancing policy", ConfigFixture.minimal(replacing: "    endpoints:", with: "    lb: least_conn\n    endpoints:"),
                         keyPath: "clusters[0].lb", at: "lb: least_conn",
-                        message: "unknown load-balancing policy 'least_conn' (supported: round_robin)"),
+                        message: "unknown load-balancing policy 'least_conn' (supported: round_robin, random, least_request, ring_hash, maglev)"),
         ConfigErrorCase("connect timeout", ConfigFixture.minimal(replacing: "    endpoints:", with: "    timeouts: { connect: off }\n    endpoints:"),
                         keyPath: "clusters[0].timeouts.connect", at: "connect: off", message: "a connect timeout cannot be disabled"),
         ConfigErrorCase("no routes", ConfigFixture.minimal(replacing: "    routes:\n      - match: { path_prefix: / }\n        cluster: web", with: "    routes: []"),
@@ -537,7 +537,7 @@ struct ConfigLoaderTests {
                     cluster: api
             clusters:
               - name: web
-                lb: random
+                lb: fastest
                 endpoints:
                   - address: 127.0.0.1:9001
                     wieght: 2

@@ -1,25 +1,34 @@
 import GatewayCore
+import Upstream
 
 /// The admin listener's JSON and HTML views of the counters.
 enum AdminPages {
-    static func clustersJSON(_ metrics: LoopMetrics.Snapshot, runtime: GatewayRuntime) -> String {
+    static func clustersJSON(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus], runtime: GatewayRuntime) -> String {
         var out = "{\"clusters\":["
         for (index, cluster) in runtime.clusters.enumerated() {
             if index > 0 { out += "," }
-            out += "{\"name\":\(quote(cluster.name)),\"endpoints\":["
+            let status = health[index]
+            let c = metrics.clusters[index]
+            out += "{\"name\":\(quote(cluster.name)),\"lb\":\(quote(cluster.options.lb.rawValue)),\"panic\":\(status.availability.panic),"
+            out += "\"healthy_endpoints\":\(status.availability.upCount),\"retries\":\(c.retries),\"retry_overflows\":\(c.retryOverflows),"
+            out += "\"overflows\":{\(zip(CircuitBreaker.allCases, c.overflows).map { "\"\($0.rawValue)\":\($1)" }.joined(separator: ","))},"
+            out += "\"endpoints\":["
             for (position, endpoint) in cluster.endpoints.enumerated() {
                 if position > 0 { out += "," }
-                let counts = metrics.clusters[index].endpointRequests[position]
-                out += "{\"address\":\(quote(endpoint.label)),\"weight\":\(endpoint.weight),\"health\":\"unknown\","
+                let counts = c.endpointRequests[position]
+                out += "{\"address\":\(quote(endpoint.label)),\"weight\":\(endpoint.weight),\"health\":\"\(status.health(position))\","
+                out += "\"active_check\":\"\(status.activeCheck(position))\","
+                out += "\"ejected\":\(status.availability.ejected[position]),\"ejections\":\(status.ejectionsTotal[position]),"
+                out += "\"health_check_failures\":\(status.healthCheckFailures[position]),"
                 out += "\"responses\":{\(zip(PrometheusText.classes, counts.counts).map { "\"\($0)\":\($1)" }.joined(separator: ","))},"
-                out += "\"failures\":\(metrics.clusters[index].endpointFailures[position])}"
+                out += "\"failures\":\(c.endpointFailures[position])}"
             }
             out += "]}"
         }
         return out + "]}\n"
     }
 
-    static func statusHTML(_ metrics: LoopMetrics.Snapshot, runtime: GatewayRuntime, draining: Bool) -> String {
+    static func statusHTML(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus], runtime: GatewayRuntime, draining: Bool) -> String {
         var out = """
         <!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>Portcullis</title>
         <style>body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}
@@ -49,11 +58,14 @@ enum AdminPages {
                 out += metrics.listeners[index].routeRequests[route.index].counts.dropFirst().map { "<td>\($0)</td>" }.joined() + "</tr>"
             }
         }
-        out += "</table><h2>Clusters</h2><table><tr><th class=l>cluster</th><th class=l>endpoint</th><th>weight</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>failures</th></tr>"
+        out += "</table><h2>Clusters</h2><table><tr><th class=l>cluster</th><th class=l>endpoint</th><th>weight</th><th class=l>health</th><th>ejections</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>failures</th></tr>"
         for (index, cluster) in runtime.clusters.enumerated() {
             for (position, endpoint) in cluster.endpoints.enumerated() {
                 let failures = metrics.clusters[index].endpointFailures[position]
-                out += "<tr><td class=l>\(html(cluster.name))</td><td class=l>\(html(endpoint.label))</td><td>\(endpoint.weight)</td>"
+                let state = health[index].health(position)
+                out += "<tr><td class=l>\(html(cluster.name))\(health[index].availability.panic ? " <b class=bad>panic</b>" : "")</td>"
+                out += "<td class=l>\(html(endpoint.label))</td><td>\(endpoint.weight)</td>"
+                out += "<td class=\"l \(state == "healthy" ? "ok" : "bad")\">\(state)</td><td>\(health[index].ejectionsTotal[position])</td>"
                 out += metrics.clusters[index].endpointRequests[position].counts.dropFirst().map { "<td>\($0)</td>" }.joined()
                 out += "<td\(failures > 0 ? " class=bad" : "")>\(failures)</td></tr>"
             }

@@ -97,9 +97,10 @@ final class AdminHandler: ChannelInboundHandler {
             }
         case (.GET, "/metrics"), (.GET, "/clusters"), (.GET, "/"):
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            gateway.metricsSnapshot(on: context.eventLoop).whenComplete { result in
+            let gateway = self.gateway
+            gateway.metricsSnapshot(on: context.eventLoop).and(gateway.healthSnapshot(on: context.eventLoop)).whenComplete { result in
                 let (handler, context) = loopBound.value
-                guard case .success(let snapshot) = result else {
+                guard case .success(let (snapshot, health)) = result else {
                     handler.respond(context, head, .internalServerError, "text/plain", "metrics unavailable\n")
                     return
                 }
@@ -107,12 +108,12 @@ final class AdminHandler: ChannelInboundHandler {
                 switch path {
                 case "/metrics":
                     handler.respond(context, head, .ok, "text/plain; version=0.0.4",
-                                    PrometheusText.render(snapshot, runtime: runtime, draining: handler.gateway.isDraining))
+                                    PrometheusText.render(snapshot, health: health, runtime: runtime, draining: handler.gateway.isDraining))
                 case "/clusters":
-                    handler.respond(context, head, .ok, "application/json", AdminPages.clustersJSON(snapshot, runtime: runtime))
+                    handler.respond(context, head, .ok, "application/json", AdminPages.clustersJSON(snapshot, health: health, runtime: runtime))
                 default:
                     handler.respond(context, head, .ok, "text/html; charset=utf-8",
-                                    AdminPages.statusHTML(snapshot, runtime: runtime, draining: handler.gateway.isDraining))
+                                    AdminPages.statusHTML(snapshot, health: health, runtime: runtime, draining: handler.gateway.isDraining))
                 }
             }
         default:

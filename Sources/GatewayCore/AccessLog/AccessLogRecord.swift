@@ -26,6 +26,8 @@ public struct AccessLogRecord {
     public var upstreamCluster: String?
     public var upstreamAddress: String?
     public var upstreamNanos: Int64?
+    /// Upstream attempts made: 1, or more when the request was retried; 0 when none was.
+    public var upstreamAttempts = 0
     public var errorSource: ErrorSource?
     public var error: String?
     /// The filter that answered the request itself (`.respond`), if one did.
@@ -78,6 +80,7 @@ public struct AccessLogRecord {
             json.field("upstream_cluster", upstreamCluster)
             json.field("upstream_addr", upstreamAddress)
             if let upstreamNanos { json.field("upstream_ms", milliseconds: upstreamNanos) } else { json.field("upstream_ms", nil as String?) }
+            if upstreamAttempts > 0 { json.field("upstream_attempts", Int64(upstreamAttempts)) } else { json.field("upstream_attempts", nil as String?) }
             json.field("error_source", errorSource?.rawValue)
             json.field("error", error)
             json.field("local_reply_filter", localReplyFilter)

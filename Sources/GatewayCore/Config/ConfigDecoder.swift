@@ -1,5 +1,6 @@
 import GatewayFilterAPI
 import GatewayTLS
+import Upstream
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -273,7 +274,7 @@ struct ConfigDecoder {
     }
 
     private func decodeCluster(_ value: ConfigValue) -> ClusterConfig? {
-        guard let map = value.mapping(allowed: ["name", "endpoints", "lb", "timeouts", "pool"]) else { return nil }
+        guard let map = value.mapping(allowed: Self.clusterKeys) else { return nil }
         let name = map.required("name")?.nonEmptyString()
         let endpoints = map.required("endpoints")?.sequence()?.compactMap(decodeEndpoint) ?? []
         var lb = LoadBalancingPolicy.roundRobin
@@ -296,6 +297,7 @@ struct ConfigDecoder {
             if let v = section["max_idle_per_endpoint"]?.int(min: 0, max: 100_000) { cluster.maxIdlePerEndpoint = v }
             if let v = section["max_requests_per_connection"]?.int(min: 0) { cluster.maxRequestsPerConnection = v }
         }
+        decodeResilience(map, into: &cluster)
         return cluster
     }
 

@@ -1,3 +1,6 @@
+import NIOCore
+import Upstream
+
 /// Renders a loaded config back to YAML with every default filled in: what `portcullis check` prints,
 /// so a user sees exactly what the gateway will run with.
 public enum EffectiveConfigPrinter {
@@ -69,6 +72,7 @@ public enum EffectiveConfigPrinter {
             out += "    lb: \(cluster.lb.rawValue)\n"
             out += "    timeouts: { connect: \(cluster.connectTimeout), idle: \(cluster.idleTimeout) }\n"
             out += "    pool: { max_idle_per_endpoint: \(cluster.maxIdlePerEndpoint), max_requests_per_connection: \(cluster.maxRequestsPerConnection) }\n"
+            out += resilienceYAML(cluster.options)
             out += cluster.endpoints.isEmpty ? "    endpoints: []\n" : "    endpoints:\n"
             for endpoint in cluster.endpoints {
                 out += "      - { address: \(quote(endpoint.address.description)), weight: \(endpoint.weight) }\n"
@@ -76,6 +80,50 @@ public enum EffectiveConfigPrinter {
         }
         return out
     }
+
+    private static func resilienceYAML(_ options: UpstreamClusterOptions) -> String {
+        var out = ""
+        if let hashOn = options.hashOn {
+            switch hashOn {
+            case .header(let name): out += "    hash_on: { header: \(quote(name)) }\n"
+            case .cookie(let name): out += "    hash_on: { cookie: \(quote(name)) }\n"
+            case .clientIP: out += "    hash_on: client_ip\n"
+            }
+        }
+        if let check = options.healthCheck {
+            let kind: String
+            switch check.kind {
+            case .tcp: kind = "tcp: {}"
+            case .http(let path, let host, let statuses):
+                let ranges = statuses.map { $0.count == 1 ? "\($0.lowerBound)" : "\"\($0.lowerBound)-\($0.upperBound - 1)\"" }
+                kind = "http: { path: \(quote(path)), expected_statuses: [\(ranges.joined(separator: ", "))]\(host.map { ", host: \(quote($0))" } ?? "") }"
+            }
+            out += "    health_check: { \(kind), interval: \(duration(check.interval)), jitter: \(duration(check.jitter)), "
+            out += "timeout: \(duration(check.timeout)), healthy_threshold: \(check.healthyThreshold), unhealthy_threshold: \(check.unhealthyThreshold) }\n"
+        }
+        if let o = options.outlierDetection {
+            out += "    outlier_detection: { consecutive_5xx: \(o.consecutive5xx), consecutive_connect_failures: \(o.consecutiveConnectFailures), "
+            out += "base_ejection: \(duration(o.baseEjection)), max_ejection: \(duration(o.maxEjection)), max_ejection_percent: \(o.maxEjectionPercent) }\n"
+        }
+        out += "    panic_threshold: \(options.panicThreshold)\n"
+        if let r = options.retries {
+            var on: [String] = []
+            if r.on.contains(.connectFailure) { on.append("connect_failure") }
+            if r.on.contains(.reset) { on.append("reset") }
+            if r.on.contains(.serverError) { on.append("5xx") }
+            if r.on.contains(.gatewayError) { on.append("gateway_error") }
+            on += r.statuses.sorted().map { "\"\($0)\"" }
+            out += "    retries: { attempts: \(r.attempts), on: [\(on.joined(separator: ", "))], per_try_timeout: \(r.perTryTimeout.map(duration) ?? "off"), "
+            out += "backoff: { base: \(duration(r.backoffBase)), max: \(duration(r.backoffMax)) }, budget_percent: \(r.budgetPercent), "
+            out += "min_retry_concurrency: \(r.minRetryConcurrency), non_idempotent: \(r.nonIdempotent), max_buffered_body: \(ByteSizeParser.format(Int64(r.maxBufferedBody))) }\n"
+        }
+        let c = options.circuitBreakers
+        out += "    circuit_breakers: { max_connections: \(c.maxConnections), max_pending: \(c.maxPending), max_requests: \(c.maxRequests)"
+        out += c.maxRetries == Int.max ? " }\n" : ", max_retries: \(c.maxRetries) }\n"
+        return out
+    }
+
+    private static func duration(_ amount: TimeAmount) -> String { ConfigDuration(amount).description }
 
     private static func http2YAML(_ h2: HTTP2Config, defaultHeaderList: Int) -> String {
         var out = "    http2: { cleartext: \(h2.cleartext), max_concurrent_streams: \(h2.maxConcurrentStreams), "

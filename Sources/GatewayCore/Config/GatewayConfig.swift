@@ -1,5 +1,6 @@
 import GatewayFilterAPI
 import GatewayTLS
+import Upstream
 
 /// The whole gateway configuration, typed and validated. Built by `ConfigLoader`; immutable and shared
 /// by every event loop.
@@ -161,10 +162,6 @@ public struct RouteConfig: Sendable {
     public var filters: [ConfiguredFilter] = []
 }
 
-public enum LoadBalancingPolicy: String, Sendable, CaseIterable {
-    case roundRobin = "round_robin"
-}
-
 public struct EndpointConfig: Sendable, Equatable {
     public var address: HostPort
     public var weight: Int
@@ -173,7 +170,12 @@ public struct EndpointConfig: Sendable, Equatable {
 public struct ClusterConfig: Sendable {
     public var name: String
     public var endpoints: [EndpointConfig]
-    public var lb: LoadBalancingPolicy
+    /// Balancing, hashing, health checks, outlier detection, panic threshold, retries, circuit breakers.
+    public var options = UpstreamClusterOptions()
+    public var lb: LoadBalancingPolicy {
+        get { options.lb }
+        set { options.lb = newValue }
+    }
     public var connectTimeout: ConfigDuration = .milliseconds(5_000)
     /// Idle pooled upstream connections are closed after this.
     public var idleTimeout: ConfigDuration = .milliseconds(30_000)
@@ -181,6 +183,12 @@ public struct ClusterConfig: Sendable {
     public var maxIdlePerEndpoint: Int = 1024
     /// A connection is closed after this many requests; 0 means no limit.
     public var maxRequestsPerConnection: Int = 0
+
+    public init(name: String, endpoints: [EndpointConfig], lb: LoadBalancingPolicy) {
+        self.name = name
+        self.endpoints = endpoints
+        self.options.lb = lb
+    }
 }
 
 public struct AccessLogConfig: Sendable {

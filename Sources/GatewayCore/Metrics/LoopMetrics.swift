@@ -1,3 +1,5 @@
+import Upstream
+
 /// The counters of one event loop, written only on that loop (no locks, no atomics on the request path)
 /// and copied out by the admin listener, which sums the loops. Indexes are the config's order of
 /// listeners, routes and clusters, fixed at load.
@@ -23,6 +25,14 @@ public final class LoopMetrics {
         public var endpointRequests: [StatusClassCounts]
         /// Requests that ended without an upstream response (connect failure, reset, timeout), per endpoint.
         public var endpointFailures: [UInt64]
+        /// Retries started.
+        public var retries: UInt64 = 0
+        /// Retries refused by the retry budget or `max_retries`.
+        public var retryOverflows: UInt64 = 0
+        /// Attempts abandoned at the per-try timeout.
+        public var perTryTimeouts: UInt64 = 0
+        /// Requests failed fast by each circuit breaker, in `CircuitBreaker.allCases` order.
+        public var overflows = Array(repeating: UInt64(0), count: CircuitBreaker.allCases.count)
     }
 
     public struct Snapshot: Sendable {
@@ -45,6 +55,10 @@ public final class LoopMetrics {
             }
             for (index, counters) in other.clusters.enumerated() {
                 clusters[index].latency.add(counters.latency)
+                clusters[index].retries += counters.retries
+                clusters[index].retryOverflows += counters.retryOverflows
+                clusters[index].perTryTimeouts += counters.perTryTimeouts
+                for slot in counters.overflows.indices { clusters[index].overflows[slot] += counters.overflows[slot] }
                 for endpoint in counters.endpointRequests.indices {
                     clusters[index].endpointRequests[endpoint].add(counters.endpointRequests[endpoint])
                     clusters[index].endpointFailures[endpoint] += counters.endpointFailures[endpoint]

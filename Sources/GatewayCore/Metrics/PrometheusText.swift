@@ -1,8 +1,10 @@
+import Upstream
+
 /// Renders summed loop counters in the Prometheus text exposition format (version 0.0.4).
 public enum PrometheusText {
     public static let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
 
-    public static func render(_ metrics: LoopMetrics.Snapshot, runtime: GatewayRuntime, draining: Bool) -> String {
+    public static func render(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus] = [], runtime: GatewayRuntime, draining: Bool) -> String {
         var out = ""
         func header(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -71,11 +73,53 @@ public enum PrometheusText {
                 line("portcullis_endpoint_weight", [("cluster", cluster.name), ("endpoint", endpoint.label)], "\(endpoint.weight)")
             }
         }
+        renderResilience(&out, metrics, health: health, clusters: clusters)
         header("portcullis_upstream_duration_seconds", "histogram", "Time from picking an endpoint to the end of its response, by cluster.")
         for (index, counters) in metrics.clusters.enumerated() {
             histogram(&out, "portcullis_upstream_duration_seconds", [("cluster", clusters[index].name)], counters.latency)
         }
         return out
+    }
+
+    /// Health, ejections, retries and circuit breakers, per cluster and endpoint.
+    private static func renderResilience(_ out: inout String, _ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus], clusters: [UpstreamCluster]) {
+        func header(_ name: String, _ type: String, _ help: String) { out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" }
+        func line(_ name: String, _ labels: [(String, String)], _ value: String) {
+            out += "\(name){\(labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ","))} \(value)\n"
+        }
+        let status = health.count == clusters.count ? health : clusters.map(ClusterHealthStatus.unmonitored)
+        let perEndpoint: [(String, String, String, (ClusterHealthStatus, Int) -> String)] = [
+            ("portcullis_endpoint_healthy", "gauge", "1 when the endpoint passes active health checks and is not ejected.",
+             { $0.availability.healthy[$1] && !$0.availability.ejected[$1] ? "1" : "0" }),
+            ("portcullis_endpoint_ejected", "gauge", "1 while outlier detection has the endpoint ejected.", { $0.availability.ejected[$1] ? "1" : "0" }),
+            ("portcullis_outlier_ejections_total", "counter", "Outlier ejections of the endpoint.", { "\($0.ejectionsTotal[$1])" }),
+            ("portcullis_health_check_failures_total", "counter", "Failed active health checks of the endpoint.", { "\($0.healthCheckFailures[$1])" }),
+        ]
+        for (name, type, help, value) in perEndpoint {
+            header(name, type, help)
+            for (index, cluster) in clusters.enumerated() {
+                for endpoint in cluster.endpoints {
+                    line(name, [("cluster", cluster.name), ("endpoint", endpoint.label)], value(status[index], endpoint.index))
+                }
+            }
+        }
+        header("portcullis_cluster_panic", "gauge", "1 while too few endpoints are up and the cluster balances over all of them.")
+        for (index, cluster) in clusters.enumerated() { line("portcullis_cluster_panic", [("cluster", cluster.name)], status[index].availability.panic ? "1" : "0") }
+        let perCluster: [(String, String, (LoopMetrics.ClusterCounters) -> UInt64)] = [
+            ("portcullis_upstream_retries_total", "Retries started.", { $0.retries }),
+            ("portcullis_upstream_retry_overflow_total", "Retries refused by the retry budget or max_retries.", { $0.retryOverflows }),
+            ("portcullis_upstream_per_try_timeouts_total", "Attempts abandoned at the per-try timeout.", { $0.perTryTimeouts }),
+        ]
+        for (name, help, value) in perCluster {
+            header(name, "counter", help)
+            for (index, cluster) in clusters.enumerated() { line(name, [("cluster", cluster.name)], "\(value(metrics.clusters[index]))") }
+        }
+        header("portcullis_upstream_overflow_total", "counter", "Requests failed fast with 503 by a circuit breaker.")
+        for (index, cluster) in clusters.enumerated() {
+            for (slot, breaker) in CircuitBreaker.allCases.enumerated() {
+                line("portcullis_upstream_overflow_total", [("cluster", cluster.name), ("breaker", breaker.rawValue)], "\(metrics.clusters[index].overflows[slot])")
+            }
+        }
     }
 
     private static func histogram(_ out: inout String, _ name: String, _ labels: [(String, String)], _ histogram: LatencyHistogram) {

@@ -35,8 +35,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case .downstream, .internal: text = reason
         case .upstream:
             switch status.code {
-            case 503: text = "no healthy upstream"
-            case 504: text = reason == GatewayError.requestTimeout.reason ? "upstream request timeout" : "upstream connect timeout"
+            case 503: text = reason.hasPrefix("upstream overflow") ? "upstream overflow" : "no healthy upstream"
+            case 504: text = reason == UpstreamError.connectTimeout.description ? "upstream connect timeout" : "upstream request timeout"
             default: text = "upstream connect error or disconnect/reset before headers"
             }
         }
@@ -57,9 +57,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
 
     public static func upstream(_ error: UpstreamError) -> GatewayError {
         switch error {
-        case .noHealthyEndpoint:
+        case .noHealthyEndpoint, .overflow:
             return GatewayError(status: .serviceUnavailable, source: .upstream, reason: error.description)
-        case .connectTimeout:
+        case .connectTimeout, .perTryTimeout:
             return GatewayError(status: .gatewayTimeout, source: .upstream, reason: error.description)
         case .connectFailed, .connectionReset, .protocolError:
             return GatewayError(status: .badGateway, source: .upstream, reason: error.description)

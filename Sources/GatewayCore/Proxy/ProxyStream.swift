@@ -41,13 +41,19 @@ public final class ProxyStream {
     var state: State = .filtering
     var route: Route?
     var cluster: ClusterLoopState?
-    private var endpoint: Endpoint?
+    var endpoint: Endpoint?
+    /// The endpoint whose in-flight count (least request) and outcome this attempt still owes.
+    var attemptEndpoint: Endpoint?
+    /// The request holds a slot under the cluster's `max_requests` breaker.
+    var holdsRequestSlot = false
+    /// Retries, their buffered body and the per-try deadline (ProxyStream+Retry.swift).
+    var retry = RetryState()
     var requestComplete: Bool
     var responseStarted = false
     var pendingBody: [ByteBuffer] = []
     var pendingBodyBytes = 0
-    private var pendingEnd = false
-    private var pendingTrailers: HTTPFields?
+    var pendingEnd = false
+    var pendingTrailers: HTTPFields?
     var requestBodyPaused = false
     private var retriedStaleConnection = false
     var logged = false
@@ -55,7 +61,7 @@ public final class ProxyStream {
     private let started: NIODeadline
     private var deadline = NIODeadline.distantFuture
     private var deadlineRegistered = false
-    private var upstreamStarted: NIODeadline?
+    var upstreamStarted: NIODeadline?
 
     // MARK: Filter state (ProxyStream+Filters.swift). A stream without filters never touches it past
     // the two `isEmpty` checks in `start()`, and none of it allocates until used.
@@ -188,6 +194,11 @@ public final class ProxyStream {
             return
         }
         deadline = started + timeout
+        registerDeadlines()
+    }
+
+    /// The loop's sweeper checks the request deadline and the per-try deadline.
+    func registerDeadlines() {
         if !deadlineRegistered {
             deadlineRegistered = true
             loop.requestDeadlines.add(self)
@@ -201,7 +212,20 @@ public final class ProxyStream {
         prepareUpstreamRequest(requestID: record.requestID ?? "")
         let cluster = loop.clusters[clusterOverride?.index ?? route.clusterIndex]
         self.cluster = cluster
-        guard let endpoint = cluster.pickEndpoint() else {
+        guard cluster.cluster.resources.tryAcquire(.maxRequests) else {
+            failUpstream(.overflow(.maxRequests))
+            return
+        }
+        holdsRequestSlot = true
+        if let policy = cluster.cluster.options.retries { startKeepingBodyForRetries(policy) }
+        pickAndConnect()
+    }
+
+    /// Picks an endpoint (avoiding the one a retry failed on) and connects to it.
+    func pickAndConnect() {
+        guard let cluster else { return }
+        let hash = cluster.cluster.options.hashOn == nil ? nil : requestHash(cluster.cluster)
+        guard let endpoint = cluster.pickEndpoint(hash: hash, excluding: retry.failedEndpoint) else {
             fail(.upstream(.noHealthyEndpoint))
             return
         }
@@ -235,10 +259,12 @@ public final class ProxyStream {
     func forwardRequestBody(_ body: ByteBuffer) {
         switch state {
         case .filtering, .waitingForUpstream:
+            keepForRetry(body)
             pendingBody.append(body)
             pendingBodyBytes += body.readableBytes
             if pendingBodyBytes > Self.maxPendingBodyBytes { pauseRequestBody() }
         case .forwarding(let connection):
+            keepForRetry(body)
             connection.sendBody(body)
         case .completingResponse, .finished:
             break
@@ -246,6 +272,8 @@ public final class ProxyStream {
     }
 
     func forwardRequestEnd(_ trailers: HTTPFields?) {
+        retry.endForwarded = true
+        retry.trailers = trailers
         switch state {
         case .filtering, .waitingForUpstream:
             pendingEnd = true
@@ -301,23 +329,36 @@ public final class ProxyStream {
                                 stripConnectionFields: strip, chunked: requestFraming == .chunked, teTrailers: teTrailers)
     }
 
-    private func connect(to endpoint: Endpoint, fresh: Bool) {
+    func connect(to endpoint: Endpoint, fresh: Bool) {
         guard let cluster else { return }
         self.endpoint = endpoint
         record.upstreamAddress = endpoint.label
+        record.upstreamAttempts += 1
         edits?.traceparent = beginAttemptSpan(endpoint: endpoint)
         if upstreamStarted == nil { upstreamStarted = .now() }
+        attemptEndpoint = endpoint
+        cluster.exchangeStarted(endpoint)
+        retry.gotResponseHead = false
+        if let timeout = cluster.cluster.options.retries?.perTryTimeout {
+            retry.tryDeadline = .now() + timeout
+            registerDeadlines()
+        }
+        // A per-try timeout may give up on this connect and start another: the late answer of this
+        // one must not be taken for the new attempt's.
+        retry.attemptID &+= 1
+        let attempt = retry.attemptID
         cluster.acquire(endpoint, fresh: fresh) { [self] result in
             switch result {
             case .success(let connection):
-                guard case .waitingForUpstream = state else {
-                    // The stream ended while connecting; the unused connection goes back to the pool.
+                guard case .waitingForUpstream = state, attempt == retry.attemptID else {
+                    // The stream ended (or moved on) while connecting; the connection goes back to the pool.
                     cluster.returnUnused(connection)
                     return
                 }
                 startExchange(on: connection)
             case .failure(let error):
-                fail(.upstream(error))
+                guard attempt == retry.attemptID, !logged else { return }
+                attemptFailed(error)
             }
         }
     }
@@ -361,6 +402,9 @@ public final class ProxyStream {
     func fail(_ error: GatewayError) {
         if case .finished = state { return }
         if case .forwarding(let connection) = state { connection.abort() }
+        endAttempt(nil)
+        retry.backoff?.cancel()
+        retry.backoff = nil
         // Finished from here on: replying or aborting can close the client connection, which calls
         // back into `downstreamClosed()`; that must not end the stream a second time.
         state = .finished
@@ -399,6 +443,8 @@ public final class ProxyStream {
         pendingBody = []
         let now = NIODeadline.now()
         record.status = status
+        endAttempt(nil)
+        releaseClusterSlots()
         if !filters.isEmpty { completeFilters() }
         if !loop.accessLogMetadata.isEmpty {
             record.metadataNames = loop.accessLogMetadata
@@ -455,6 +501,11 @@ public final class ProxyStream {
 extension ProxyStream: SweepTarget {
     public func sweep(now: NIODeadline) -> Bool {
         if isFinished { return false }
+        if now >= retry.tryDeadline {
+            retry.tryDeadline = .distantFuture
+            perTryTimedOut()
+            if isFinished { return false }
+        }
         if now < deadline { return true }
         fail(.requestTimeout)
         return false
@@ -470,6 +521,7 @@ extension ProxyStream: UpstreamResponseDelegate {
         case .contentLength(let n): length = .known(n)
         case .chunked, .untilClose: length = .unknown
         }
+        if attemptShouldRetry(status: head.status.code) { return }
         record.status = head.status.code
         if responseHooked {
             filterUpstreamResponseHead(head, bodyLength: length)
@@ -503,6 +555,7 @@ extension ProxyStream: UpstreamResponseDelegate {
 
     public func upstreamResponseEnd(_ trailers: HTTPFields?) {
         guard let responder else { return }
+        endAttempt(nil)
         if responseHooked {
             // The exchange is complete; what is left belongs to the response filters and the client.
             state = .completingResponse
@@ -525,13 +578,16 @@ extension ProxyStream: UpstreamResponseDelegate {
            connection.isReused, !retriedStaleConnection, requestFraming == .none, Self.isIdempotent(request.method),
            let endpoint {
             // The server closed a pooled keep-alive connection just as we reused it. Nothing reached the
-            // application, so one retry on a new connection is safe (RFC 9110 §9.2.2).
+            // application, so one retry on a new connection is safe (RFC 9110 §9.2.2). It says nothing
+            // about the endpoint and is not a policy retry.
             retriedStaleConnection = true
             state = .waitingForUpstream
+            endAttempt(nil)
+            record.upstreamAttempts -= 1
             connect(to: endpoint, fresh: true)
             return
         }
-        fail(.upstream(error))
+        attemptFailed(error)
     }
 
     public func upstreamWritabilityChanged(_ isWritable: Bool) {

@@ -36,7 +36,7 @@ public final class GatewayRuntime: Sendable {
                 idleTimeout: cluster.idleTimeout.timeAmount,
                 maxIdlePerEndpoint: cluster.maxIdlePerEndpoint,
                 maxRequestsPerConnection: cluster.maxRequestsPerConnection)
-            clusters.append(UpstreamCluster(name: cluster.name, index: clusterIndex, endpoints: endpoints, settings: settings))
+            clusters.append(UpstreamCluster(name: cluster.name, index: clusterIndex, endpoints: endpoints, settings: settings, options: cluster.options))
         }
         if !errors.isEmpty { throw ConfigErrors(errors: errors) }
         self.clusters = clusters

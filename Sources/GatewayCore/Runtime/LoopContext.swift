@@ -15,6 +15,8 @@ public final class LoopContext: @unchecked Sendable {
     /// `access_log.metadata`: the filter metadata names each line prints.
     let accessLogMetadata: [String]
     var requestIDs = RequestIDGenerator()
+    /// Retry backoff jitter.
+    var random = FastRandom()
     /// Request deadlines: checked often, since they end with a 504.
     let requestDeadlines: Sweeper
     /// Connection read deadlines (idle, header, body): many, mostly idle, checked less often.

@@ -10,7 +10,8 @@ import NIOPosix
 /// access log captured to a file. Tests talk to it over real sockets.
 ///
 /// In the YAML, `{{echo0}}`, `{{echo1}}`... expand to the backends' `127.0.0.1:port`, and
-/// `{{closed}}` to a loopback port nothing listens on.
+/// `{{closed}}` to a loopback port nothing listens on, `{{reset}}` to a backend that resets every
+/// connection once a request arrives.
 final class TestGateway: Sendable {
     let group: MultiThreadedEventLoopGroup
     let server: GatewayServer
@@ -18,6 +19,8 @@ final class TestGateway: Sendable {
     let sink: StdoutSink
     let accessLogPath: String
     let admin: AdminServer?
+    /// Backends besides the echoes (`{{reset}}`), closed at stop.
+    let otherBackends: [Channel]
 
     /// The admin listener's port (the config must have `admin:`).
     var adminPort: Int { admin!.port }
@@ -33,6 +36,12 @@ final class TestGateway: Sendable {
             text = text.replacingOccurrences(of: "{{echo\(index)}}", with: "127.0.0.1:\(echo.port)")
         }
         text = text.replacingOccurrences(of: "{{closed}}", with: "127.0.0.1:\(try closedPort())")
+        var others: [Channel] = []
+        if text.contains("{{reset}}") {
+            let reset = try await ResetServer.start(group: group)
+            others.append(reset)
+            text = text.replacingOccurrences(of: "{{reset}}", with: "127.0.0.1:\(reset.localAddress!.port!)")
+        }
         let config = try ConfigLoader.parse(yaml: text, file: "inline.yaml", filters: filters)
         let runtime = try GatewayRuntime(config: config)
         let path = NSTemporaryDirectory() + "portcullis-access-\(UUID().uuidString).log"
@@ -47,12 +56,13 @@ final class TestGateway: Sendable {
                 Task { _ = await server.drain(timeout: .milliseconds(timeout)) }
             }
         }
-        return TestGateway(group: group, server: server, echoes: echoes, sink: sink, accessLogPath: path, admin: admin)
+        return TestGateway(group: group, server: server, echoes: echoes, sink: sink, accessLogPath: path, admin: admin, otherBackends: others)
     }
 
     private init(group: MultiThreadedEventLoopGroup, server: GatewayServer, echoes: [EchoServerHandle], sink: StdoutSink, accessLogPath: String,
-                 admin: AdminServer?) {
+                 admin: AdminServer?, otherBackends: [Channel]) {
         self.admin = admin
+        self.otherBackends = otherBackends
         self.group = group
         self.server = server
         self.echoes = echoes
@@ -112,6 +122,7 @@ final class TestGateway: Sendable {
         await admin?.close()
         await server.stopListening()
         for echo in echoes { try? await echo.channel.close() }
+        for backend in otherBackends { try? await backend.close() }
         try? await group.shutdownGracefully()
         sink.shutdown()
         try? FileManager.default.removeItem(atPath: accessLogPath)

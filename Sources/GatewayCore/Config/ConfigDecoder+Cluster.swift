@@ -1,0 +1,168 @@
+import NIOCore
+import Upstream
+
+/// The cluster keys of the upstream manager: hashing, health checks, outlier detection, panic mode,
+/// retries and circuit breakers. Defaults follow Envoy's where Envoy has one.
+extension ConfigDecoder {
+    static let clusterKeys = ["name", "endpoints", "lb", "timeouts", "pool", "hash_on", "health_check", "outlier_detection",
+                              "panic_threshold", "retries", "circuit_breakers"]
+
+    func decodeResilience(_ map: ConfigMapping, into cluster: inout ClusterConfig) {
+        if let value = map["hash_on"] {
+            cluster.options.hashOn = decodeHashOn(value)
+            if !cluster.lb.isConsistentHash { value.fail("hash_on needs lb: ring_hash or maglev") }
+        } else if cluster.lb.isConsistentHash {
+            map["lb"]?.fail("\(cluster.lb.rawValue) needs hash_on: { header: NAME } | { cookie: NAME } | client_ip")
+        }
+        if let value = map["health_check"] { cluster.options.healthCheck = decodeHealthCheck(value) }
+        if let value = map["outlier_detection"] { cluster.options.outlierDetection = decodeOutlier(value) }
+        if let v = map["panic_threshold"]?.int(min: 0, max: 100) { cluster.options.panicThreshold = v }
+        if let value = map["retries"] { cluster.options.retries = decodeRetries(value) }
+        if let value = map["circuit_breakers"], let limits = decodeCircuitBreakers(value) { cluster.options.circuitBreakers = limits }
+    }
+
+    /// `client_ip`, `{ header: x-user }` or `{ cookie: sid }`.
+    private func decodeHashOn(_ value: ConfigValue) -> HashKeySource? {
+        if let text = value.scalarString {
+            if text == "client_ip" { return .clientIP }
+            value.fail("unknown hash_on '\(text)' (use client_ip, { header: NAME } or { cookie: NAME })")
+            return nil
+        }
+        guard let section = value.mapping(allowed: ["header", "cookie"]) else { return nil }
+        let header = section["header"]?.nonEmptyString()
+        let cookie = section["cookie"]?.nonEmptyString()
+        switch (header, cookie) {
+        case (let name?, nil): return .header(name.lowercased())
+        case (nil, let name?): return .cookie(name)
+        case (_?, _?): value.fail("use either header or cookie, not both")
+        case (nil, nil): value.fail("expected { header: NAME } or { cookie: NAME }")
+        }
+        return nil
+    }
+
+    private func decodeHealthCheck(_ value: ConfigValue) -> HealthCheckSettings? {
+        guard let section = value.mapping(allowed: ["http", "tcp", "interval", "jitter", "timeout", "healthy_threshold", "unhealthy_threshold"]) else { return nil }
+        var kind: HealthCheckSettings.Kind?
+        if let http = section["http"]?.mapping(allowed: ["path", "expected_statuses", "host"]) {
+            var path = "/healthz"
+            if let p = http["path"]?.nonEmptyString() {
+                if p.hasPrefix("/") { path = p } else { http["path"]?.fail("must start with '/'") }
+            }
+            var ranges = [200..<300]
+            if let list = http["expected_statuses"]?.sequence() {
+                ranges = list.compactMap(decodeStatusRange)
+                if list.isEmpty { http["expected_statuses"]?.fail("needs at least one status or range") }
+            }
+            kind = .http(path: path, host: http["host"]?.nonEmptyString(), expectedStatuses: ranges)
+        }
+        if let tcp = section["tcp"] {
+            _ = tcp.mapping(allowed: [])
+            if kind != nil { tcp.fail("use either http or tcp, not both") } else { kind = .tcp }
+        }
+        guard let kind else {
+            value.fail("a health check needs http: { path: /healthz } or tcp: {}")
+            return nil
+        }
+        var check = HealthCheckSettings(kind: kind)
+        if let v = positiveDuration(section["interval"]) { check.interval = v }
+        if let v = section["jitter"]?.duration() { check.jitter = v.timeAmount ?? .zero }
+        if let v = positiveDuration(section["timeout"]) { check.timeout = v }
+        if let v = section["healthy_threshold"]?.int(min: 1, max: 1000) { check.healthyThreshold = v }
+        if let v = section["unhealthy_threshold"]?.int(min: 1, max: 1000) { check.unhealthyThreshold = v }
+        if check.timeout > check.interval { section["timeout"]?.fail("must not be longer than the interval (\(ConfigDuration(check.interval)))") }
+        return check
+    }
+
+    /// `200`, or `200-299` (both ends included, as written).
+    private func decodeStatusRange(_ value: ConfigValue) -> Range<Int>? {
+        guard let text = value.scalarString else { value.fail("expected a status like 200 or a range like 200-399"); return nil }
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int(String($0).trimmingCharacters(in: " ")) }
+        if parts.count == 1, let code = parts[0], (100...599).contains(code) { return code..<(code + 1) }
+        if parts.count == 2, let low = parts[0], let high = parts[1], (100...599).contains(low), (low...599).contains(high) { return low..<(high + 1) }
+        value.fail("invalid status range '\(text)' (e.g. 200, or 200-399)")
+        return nil
+    }
+
+    private func decodeOutlier(_ value: ConfigValue) -> OutlierSettings? {
+        guard let section = value.mapping(allowed: ["consecutive_5xx", "consecutive_connect_failures", "base_ejection", "max_ejection",
+                                                    "max_ejection_percent"]) else { return nil }
+        var outlier = OutlierSettings()
+        if let v = section["consecutive_5xx"]?.int(min: 0, max: 100_000) { outlier.consecutive5xx = v }
+        if let v = section["consecutive_connect_failures"]?.int(min: 0, max: 100_000) { outlier.consecutiveConnectFailures = v }
+        if let v = positiveDuration(section["base_ejection"]) { outlier.baseEjection = v }
+        if let v = positiveDuration(section["max_ejection"]) { outlier.maxEjection = v }
+        if let v = section["max_ejection_percent"]?.int(min: 0, max: 100) { outlier.maxEjectionPercent = v }
+        if outlier.maxEjection < outlier.baseEjection { section["max_ejection"]?.fail("must not be shorter than base_ejection") }
+        if outlier.consecutive5xx == 0 && outlier.consecutiveConnectFailures == 0 {
+            value.fail("consecutive_5xx and consecutive_connect_failures are both 0: nothing would ever be ejected")
+        }
+        return outlier
+    }
+
+    private func decodeRetries(_ value: ConfigValue) -> RetryPolicy? {
+        guard let section = value.mapping(allowed: ["attempts", "on", "per_try_timeout", "backoff", "budget_percent", "min_retry_concurrency",
+                                                    "non_idempotent", "max_buffered_body"]) else { return nil }
+        var retries = RetryPolicy()
+        if let v = section["attempts"]?.int(min: 0, max: 10) { retries.attempts = v }
+        if let list = section["on"]?.sequence() {
+            retries.on = []
+            for item in list {
+                guard let text = item.scalarString else { item.fail("expected a condition or a status"); continue }
+                switch text {
+                case "connect_failure": retries.on.insert(.connectFailure)
+                case "reset": retries.on.insert(.reset)
+                case "5xx": retries.on.insert(.serverError)
+                case "gateway_error": retries.on.insert(.gatewayError)
+                default:
+                    if let code = Int(text), (100...599).contains(code) {
+                        retries.statuses.insert(code)
+                    } else {
+                        item.fail("unknown retry condition '\(text)' (use connect_failure, reset, 5xx, gateway_error or a status like 503)")
+                    }
+                }
+            }
+        }
+        if let v = section["per_try_timeout"]?.duration() { retries.perTryTimeout = v.timeAmount }
+        if let backoff = section["backoff"]?.mapping(allowed: ["base", "max"]) {
+            if let v = positiveDuration(backoff["base"]) {
+                retries.backoffBase = v
+                // Envoy: max defaults to 10 times base.
+                if backoff["max"] == nil { retries.backoffMax = v * 10 }
+            }
+            if let v = positiveDuration(backoff["max"]) { retries.backoffMax = v }
+            if retries.backoffMax < retries.backoffBase { backoff["max"]?.fail("must not be shorter than base") }
+        }
+        if let v = section["budget_percent"]?.int(min: 0, max: 100) { retries.budgetPercent = v }
+        if let v = section["min_retry_concurrency"]?.int(min: 0, max: 1_000_000) { retries.minRetryConcurrency = v }
+        if let v = section["non_idempotent"]?.bool() { retries.nonIdempotent = v }
+        if let v = section["max_buffered_body"]?.byteSize() { retries.maxBufferedBody = Int(clamping: v) }
+        return retries
+    }
+
+    private func decodeCircuitBreakers(_ value: ConfigValue) -> CircuitBreakerLimits? {
+        guard let section = value.mapping(allowed: ["max_connections", "max_pending", "max_requests", "max_retries"]) else { return nil }
+        var limits = CircuitBreakerLimits()
+        if let v = section["max_connections"]?.int(min: 1) { limits.maxConnections = v }
+        if let v = section["max_pending"]?.int(min: 1) { limits.maxPending = v }
+        if let v = section["max_requests"]?.int(min: 1) { limits.maxRequests = v }
+        if let v = section["max_retries"]?.int(min: 0) { limits.maxRetries = v }
+        return limits
+    }
+
+    /// A duration that must not be `off`.
+    private func positiveDuration(_ value: ConfigValue?) -> TimeAmount? {
+        guard let value, let duration = value.duration() else { return nil }
+        guard let amount = duration.timeAmount else {
+            value.fail("cannot be off")
+            return nil
+        }
+        return amount
+    }
+}
+
+extension ConfigDuration {
+    init(_ amount: TimeAmount) {
+        let ms = amount.nanoseconds / 1_000_000
+        self = ms == 0 ? .disabled : .milliseconds(ms)
+    }
+}

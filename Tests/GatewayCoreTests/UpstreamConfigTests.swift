@@ -1,0 +1,99 @@
+@testable import GatewayCore
+import NIOCore
+import Testing
+import Upstream
+
+@Suite("Config: load balancing, health, retries, circuit breakers")
+struct UpstreamConfigTests {
+    private static func cluster(_ keys: String) -> String {
+        ConfigFixture.minimal(replacing: "    endpoints:", with: keys.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n    endpoints:")
+    }
+
+    @Test("every key is read, with Envoy-like defaults for what is left out")
+    func everyKey() throws {
+        let config = try ConfigFixture.parse(Self.cluster("""
+            lb: maglev
+            hash_on: { cookie: sid }
+            health_check: { http: { path: /ready, expected_statuses: [200, 300-399], host: api.internal }, interval: 2s, jitter: 500ms, timeout: 1s, healthy_threshold: 2, unhealthy_threshold: 4 }
+            outlier_detection: { consecutive_5xx: 7, base_ejection: 10s, max_ejection_percent: 30 }
+            panic_threshold: 25
+            retries: { attempts: 2, on: [5xx, "429"], per_try_timeout: 300ms, backoff: { base: 10ms }, budget_percent: 10, non_idempotent: true, max_buffered_body: 16k }
+            circuit_breakers: { max_connections: 100, max_requests: 50 }
+            """))
+        let options = config.clusters[0].options
+        #expect(options.lb == .maglev)
+        #expect(options.hashOn == .cookie("sid"))
+        let check = try #require(options.healthCheck)
+        #expect(check.kind == .http(path: "/ready", host: "api.internal", expectedStatuses: [200..<201, 300..<400]))
+        #expect(check.interval == .seconds(2) && check.jitter == .milliseconds(500) && check.timeout == .seconds(1))
+        #expect(check.healthyThreshold == 2 && check.unhealthyThreshold == 4)
+        let outlier = try #require(options.outlierDetection)
+        #expect(outlier.consecutive5xx == 7 && outlier.consecutiveConnectFailures == 5)
+        #expect(outlier.baseEjection == .seconds(10) && outlier.maxEjection == .seconds(300) && outlier.maxEjectionPercent == 30)
+        #expect(options.panicThreshold == 25)
+        let retries = try #require(options.retries)
+        #expect(retries.attempts == 2 && retries.on == [.serverError] && retries.statuses == [429])
+        #expect(retries.perTryTimeout == .milliseconds(300))
+        #expect(retries.backoffBase == .milliseconds(10) && retries.backoffMax == .milliseconds(100), "max defaults to 10x base")
+        #expect(retries.budgetPercent == 10 && retries.minRetryConcurrency == 3 && retries.nonIdempotent && retries.maxBufferedBody == 16 * 1024)
+        #expect(options.circuitBreakers.maxConnections == 100 && options.circuitBreakers.maxRequests == 50)
+        #expect(options.circuitBreakers.maxPending == 1024 && options.circuitBreakers.maxRetries == Int.max)
+    }
+
+    @Test("without the keys: round robin, no checks, no retries, panic at 50%, breakers at 1024")
+    func defaults() throws {
+        let options = try ConfigFixture.parse(ConfigFixture.minimal).clusters[0].options
+        #expect(options.lb == .roundRobin && options.hashOn == nil && options.healthCheck == nil && options.outlierDetection == nil && options.retries == nil)
+        #expect(options.panicThreshold == 50)
+        #expect(options.circuitBreakers == CircuitBreakerLimits())
+    }
+
+    @Test("the printed effective config loads back to the same options")
+    func roundTrip() throws {
+        let yaml = Self.cluster("""
+            lb: ring_hash
+            hash_on: client_ip
+            health_check: { tcp: {}, interval: 1s }
+            outlier_detection: {}
+            retries: { on: [gateway_error, "503"], per_try_timeout: 1s }
+            circuit_breakers: { max_retries: 5 }
+            """)
+        let config = try ConfigFixture.parse(yaml)
+        let printed = EffectiveConfigPrinter.yaml(config)
+        let again = try ConfigFixture.parse(printed).clusters[0].options
+        let options = config.clusters[0].options
+        #expect(again.lb == options.lb && again.hashOn == options.hashOn && again.healthCheck == options.healthCheck)
+        #expect(again.outlierDetection == options.outlierDetection && again.retries == options.retries && again.circuitBreakers == options.circuitBreakers)
+        #expect(EffectiveConfigPrinter.yaml(try ConfigFixture.parse(printed)) == printed)
+    }
+
+    @Test("invalid values are reported at their line with their key path", arguments: [
+        ConfigErrorCase("hash_on without a hashing policy", cluster("hash_on: client_ip"),
+                        keyPath: "clusters[0].hash_on", at: "hash_on: client_ip", message: "hash_on needs lb: ring_hash or maglev"),
+        ConfigErrorCase("hashing policy without hash_on", cluster("lb: ring_hash"),
+                        keyPath: "clusters[0].lb", at: "lb: ring_hash", message: "ring_hash needs hash_on"),
+        ConfigErrorCase("unknown hash source", cluster("lb: maglev\nhash_on: path"),
+                        keyPath: "clusters[0].hash_on", at: "hash_on: path", message: "unknown hash_on 'path'"),
+        ConfigErrorCase("unknown retry condition", cluster("retries: { on: [reset, flaky] }"),
+                        keyPath: "clusters[0].retries.on[1]", at: "retries:", message: "unknown retry condition 'flaky'"),
+        ConfigErrorCase("health-check timeout above the interval", cluster("health_check: { tcp: {}, interval: 1s, timeout: 2s }"),
+                        keyPath: "clusters[0].health_check.timeout", at: "health_check:", message: "must not be longer than the interval (1s)"),
+        ConfigErrorCase("bad status range", cluster("health_check: { http: { expected_statuses: [200-99] } }"),
+                        keyPath: "clusters[0].health_check.http.expected_statuses[0]", at: "health_check:", message: "invalid status range '200-99'"),
+        ConfigErrorCase("health check of no kind", cluster("health_check: { interval: 1s }"),
+                        keyPath: "clusters[0].health_check", at: "health_check:", message: "needs http: { path: /healthz } or tcp: {}"),
+        ConfigErrorCase("ejection percent", cluster("outlier_detection: { max_ejection_percent: 150 }"),
+                        keyPath: "clusters[0].outlier_detection.max_ejection_percent", at: "outlier_detection:", message: "must be between 0 and 100"),
+        ConfigErrorCase("panic threshold", cluster("panic_threshold: many"),
+                        keyPath: "clusters[0].panic_threshold", at: "panic_threshold: many", message: "expected an integer"),
+        ConfigErrorCase("zero circuit breaker", cluster("circuit_breakers: { max_requests: 0 }"),
+                        keyPath: "clusters[0].circuit_breakers.max_requests", at: "circuit_breakers:", message: "must be between 1 and"),
+        ConfigErrorCase("misspelt circuit breaker", cluster("circuit_breakers: { max_request: 10 }"),
+                        keyPath: "clusters[0].circuit_breakers.max_request", at: "circuit_breakers:", message: "did you mean 'max_requests'?"),
+        ConfigErrorCase("backoff max below base", cluster("retries: { backoff: { base: 100ms, max: 50ms } }"),
+                        keyPath: "clusters[0].retries.backoff.max", at: "retries:", message: "must not be shorter than base"),
+    ])
+    func invalid(_ testCase: ConfigErrorCase) throws {
+        try testCase.verify()
+    }
+}
