@@ -4,7 +4,7 @@ import NIOCore
 public enum AccessLogField: String, CaseIterable, Sendable {
     case time, request_id, trace_id, listener, downstream_addr, downstream_l4_addr, method, authority, path
     case `protocol`, tls_client_subject, tls_client_san, status, bytes_in, bytes_out, duration_ms
-    case upstream_cluster, upstream_addr, upstream_ms, error_source, error, local_reply_filter, metadata
+    case upstream_cluster, upstream_addr, upstream_ms, upstream_attempts, error_source, error, local_reply_filter, metadata
 }
 
 /// How access-log lines are written: every field as JSON (the default), chosen fields as JSON, or a
@@ -94,6 +94,8 @@ extension AccessLogRecord {
         case .upstream_addr: json.field("upstream_addr", upstreamAddress)
         case .upstream_ms:
             if let upstreamNanos { json.field("upstream_ms", milliseconds: upstreamNanos) } else { json.field("upstream_ms", nil as String?) }
+        case .upstream_attempts:
+            if upstreamAttempts > 0 { json.field("upstream_attempts", Int64(upstreamAttempts)) } else { json.field("upstream_attempts", nil as String?) }
         case .error_source: json.field("error_source", errorSource?.rawValue)
         case .error: json.field("error", error)
         case .local_reply_filter: json.field("local_reply_filter", localReplyFilter)
@@ -140,6 +142,7 @@ extension AccessLogRecord {
         case .upstream_cluster: text(upstreamCluster)
         case .upstream_addr: text(upstreamAddress)
         case .upstream_ms: text(upstreamNanos.map(millis))
+        case .upstream_attempts: text(upstreamAttempts > 0 ? String(upstreamAttempts) : nil)
         case .error_source: text(errorSource?.rawValue)
         case .error: text(error)
         case .local_reply_filter: text(localReplyFilter)
