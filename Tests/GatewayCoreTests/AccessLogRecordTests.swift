@@ -193,4 +193,18 @@ struct AccessLogRecordTests {
             #expect(RFC3339.format(unixNanos: seconds * 1_000_000_000) == expected)
         }
     }
+
+    @Test("every default field can be chosen by name: the chosen-fields writer agrees with the default line")
+    func chosenFieldsCoverTheDefault() throws {
+        var record = complete()
+        record.metadataNames = ["a"]
+        record.metadataValues = ["b"]
+        let reversed = Array(AccessLogField.allCases.reversed())
+        var buffer = ByteBufferAllocator().buffer(capacity: 256)
+        record.write(.json(reversed), to: &buffer)
+        let chosen = try object(buffer.readString(length: buffer.readableBytes) ?? "")
+        let standard = try object(line(record))
+        #expect(Set(chosen.keys) == Set(standard.keys))
+        #expect(NSDictionary(dictionary: chosen).isEqual(to: standard))
+    }
 }
