@@ -10,8 +10,23 @@ public struct ForwardingEdits: Sendable {
     public var chunked: Bool
     /// The client sent `TE: trailers`, the one TE value that is forwarded.
     public var teTrailers: Bool
-    /// W3C `traceparent` for the next hop (replaces the received one).
-    public var traceparent: String?
+    /// W3C `traceparent` for the next hop (replaces the received one), kept as numbers and written as
+    /// hex straight into the head: no string per request.
+    public var traceparent: Traceparent?
+
+    public struct Traceparent: Sendable {
+        public var traceHigh: UInt64
+        public var traceLow: UInt64
+        public var spanID: UInt64
+        public var sampled: Bool
+
+        public init(traceHigh: UInt64, traceLow: UInt64, spanID: UInt64, sampled: Bool) {
+            self.traceHigh = traceHigh
+            self.traceLow = traceLow
+            self.spanID = spanID
+            self.sampled = sampled
+        }
+    }
 
     public init(requestID: String, forwardedFor: String, forwardedProto: String, stripConnectionFields: Bool, chunked: Bool, teTrailers: Bool) {
         self.requestID = requestID

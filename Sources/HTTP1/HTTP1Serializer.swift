@@ -42,12 +42,24 @@ extension ByteBuffer {
         writeStaticString("\r\n")
         if edits.chunked { writeStaticString("Transfer-Encoding: chunked\r\n") }
         if edits.teTrailers { writeStaticString("TE: trailers\r\n") }
-        if let traceparent = edits.traceparent {
-            writeStaticString("traceparent: ")
-            writeString(traceparent)
-            writeStaticString("\r\n")
+        if let trace = edits.traceparent {
+            writeStaticString("traceparent: 00-")
+            writeHex(trace.traceHigh)
+            writeHex(trace.traceLow)
+            writeInteger(UInt8(ascii: "-"))
+            writeHex(trace.spanID)
+            writeStaticString(trace.sampled ? "-01\r\n" : "-00\r\n")
         }
         writeStaticString("\r\n")
+    }
+
+    /// 16 lower-case hex digits.
+    private mutating func writeHex(_ value: UInt64) {
+        let digits: StaticString = "0123456789abcdef"
+        writeWithUnsafeMutableBytes(minimumWritableBytes: 16) { bytes in
+            for index in 0..<16 { bytes[index] = digits.utf8Start[Int((value >> UInt64(60 - 4 * index)) & 0xF)] }
+            return 16
+        }
     }
 
     /// `<method> <path> HTTP/1.1` and `Host` from the authority (first, as RFC 9112 §3.2 advises).

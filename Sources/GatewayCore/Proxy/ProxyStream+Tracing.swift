@@ -1,3 +1,4 @@
+import HTTP1
 import HTTPTypes
 import NIOCore
 import Upstream
@@ -31,12 +32,13 @@ struct StreamTracing {
 extension ProxyStream {
     /// A new upstream attempt: ends the previous attempt's span (it failed, or this is a retry) and
     /// returns the `traceparent` for the request it sends.
-    func beginAttemptSpan(endpoint: Endpoint) -> String {
+    func beginAttemptSpan(endpoint: Endpoint) -> ForwardingEdits.Traceparent {
         if tracing.attempt != nil { endAttemptSpan(status: nil, error: "retried") }
         let spanID = loop.requestIDs.nextWord()
         tracing.attempts += 1
         tracing.attempt = (spanID, endpoint, Self.unixNanosNow(), tracing.attempts)
-        return tracing.context.traceparent(spanID: spanID)
+        return ForwardingEdits.Traceparent(traceHigh: tracing.context.traceHigh, traceLow: tracing.context.traceLow,
+                                           spanID: spanID, sampled: tracing.context.sampled)
     }
 
     func endAttemptSpan(status: Int?, error: String?) {
