@@ -4,6 +4,7 @@ import GatewayCore
 import GatewayFilterAPI
 import HeadersFilter
 import IPFilter
+import LuaFilters
 
 /// The filters this build knows, by YAML name. Adding a filter: a folder under filters/, a target in
 /// Package.swift, and one line here.
@@ -12,6 +13,7 @@ enum BuiltinFilters {
         IPFilterFactory.self,
         HeadersFilterFactory.self,
         CORSFilterFactory.self,
+        LuaFilterFactory.self,
     ]
 
     /// A name registered twice is a build mistake: refuse to start rather than pick one.
