@@ -92,7 +92,8 @@ enum LuaRequestAPI {
     static let scheme: pc_swift_function = { L in
         guard let L else { return 0 }
         let tls = LuaContextAPI.filter(L)?.context?.tls != nil
-        Lua.pushOptional(L, read(L) { $0.scheme } ?? nil ?? (tls ? "https" : "http"))
+        let scheme: String? = read(L) { $0.scheme } ?? nil
+        Lua.push(L, scheme ?? (tls ? "https" : "http"))
         return 1
     }
 

@@ -44,11 +44,12 @@ struct LuaSharedDictTests {
     func bounded() {
         let dict = LuaSharedDict.named("unit-bounded-\(UInt64.random(in: 0...UInt64.max))", capacity: 1024)
         var stored = 0
-        for index in 0..<100 where dict.store("key-\(index)", .string("0123456789"), ttl: nil, onlyIfMissing: false) == .stored { stored += 1 }
+        while dict.store("key-\(stored)", .string("0123456789"), ttl: nil, onlyIfMissing: false) == .stored { stored += 1 }
         #expect(stored > 5 && stored < 100)
         #expect(dict.bytesInUse <= 1024)
-        #expect(dict.store("one-more", .string("x"), ttl: nil, onlyIfMissing: false) == .noMemory)
+        #expect(dict.store("key-x\(stored)", .string("0123456789"), ttl: nil, onlyIfMissing: false) == .noMemory)
         dict.delete("key-0")
-        #expect(dict.store("one-more", .string("x"), ttl: nil, onlyIfMissing: false) == .stored)
+        #expect(dict.store("key-x\(stored)", .string("0123456789"), ttl: nil, onlyIfMissing: false) == .stored)
+        #expect(dict.get("key-1") == .string("0123456789"))
     }
 }

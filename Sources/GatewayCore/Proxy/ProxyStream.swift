@@ -97,6 +97,8 @@ public final class ProxyStream {
     var responseInputTrailers: HTTPFields?
     var responseChunk: ByteBuffer?
     var responseChunkEnd = false
+    /// The body hooks have seen the response's last part (`endStream: true`).
+    var responseEndDelivered = false
     var responseTrailers: HTTPFields?
     var upstreamPausedByFilters = false
 
