@@ -85,7 +85,7 @@ enum LuaGatewayAPI {
             Lua.push(L, "module '\(name)' not found in \(state.script.libraryDirectory)/")
             return 2
         }
-        guard state.load(text, chunkName: "@" + path) else {
+        guard state.load(text, chunkName: "@" + path, onto: L) else {
             let message = LuaScriptState.errorText(L, -1)
             Lua.pop(L, 1)
             lua_pushnil(L)

@@ -12,7 +12,7 @@ import Darwin
 /// every `checkInterval`; the file is stat'ed then, and re-read when its stamp (mtime, size, inode) changed.
 /// A lock guards it: it is touched once per interval per loop, never per request.
 final class LuaScriptSource: Sendable {
-    static let checkInterval = TimeAmount.milliseconds(500)
+    static let checkInterval = TimeAmount.milliseconds(200)
 
     let name: String
     let path: String

@@ -148,10 +148,12 @@ final class LuaScriptState {
         return Lua.noRef
     }
 
-    func load(_ text: String, chunkName: String) -> Bool {
+    /// Compiles `text` (never bytecode) onto the stack of `thread` (the main thread by default): the function, or the error.
+    func load(_ text: String, chunkName: String, onto thread: OpaquePointer? = nil) -> Bool {
         var text = text
+        let target = thread ?? L
         return text.withUTF8 { bytes in
-            pc_lua_load_text(L, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), bytes.count, chunkName) == LUA_OK
+            pc_lua_load_text(target, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), bytes.count, chunkName) == LUA_OK
         }
     }
 
