@@ -84,3 +84,12 @@ func withLuaGateway(backends: Int = 2, _ scripts: LuaScripts, _ yaml: String, _ 
     defer { scripts.remove() }
     try await withGateway(backends: backends, yaml, body)
 }
+
+extension CurlResult {
+    /// The gateway answered before reading the whole request body. Over HTTP/2 it then ends the stream with
+    /// RST_STREAM(NO_ERROR) (RFC 9113 §8.1), which curl 7.88 sometimes reports as error 92 instead of
+    /// showing the response it already has.
+    func isEarlyReply(_ expected: Int) -> Bool {
+        status == expected || (status == 0 && exitCode == 92)
+    }
+}
