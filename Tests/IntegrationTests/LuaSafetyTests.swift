@@ -150,7 +150,7 @@ struct LuaSafetyTests {
             """
             function on_request(ctx)
               local seen = gw.shared("\(dict)"):incr("hits", 1, 0)
-              if ctx.req:path() == "/slow" then gw.sleep(800) end
+              if ctx.req:path() == "/slow" then gw.sleep(1500) end
               ctx:respond(200, nil, "v\(n) " .. seen .. "\\n")
             end
             """
@@ -161,7 +161,7 @@ struct LuaSafetyTests {
             try scripts.write("reload.lua", version(2))
             let changed = Date()
             var body = ""
-            while Date().timeIntervalSince(changed) < 3 {
+            while Date().timeIntervalSince(changed) < 8 {
                 body = try curl(["\(gw.baseURL)/"]).body
                 if body.hasPrefix("v2") { break }
                 try await Task.sleep(for: .milliseconds(50))
@@ -169,7 +169,7 @@ struct LuaSafetyTests {
             #expect(body.hasPrefix("v2"))
             // The gateway checks every 200 ms; the rest is curl start-up on a busy machine (LuaScriptSourceTests
             // pins the check itself).
-            #expect(Date().timeIntervalSince(changed) < 2.5)
+            #expect(Date().timeIntervalSince(changed) < 5)
             // The dictionary kept counting across the reload.
             #expect((Int(body.dropFirst(3).dropLast()) ?? 0) >= 2)
 
@@ -193,7 +193,7 @@ struct LuaSafetyTests {
             try scripts.write("reload.lua", version(3))
             let changedAgain = Date()
             var fresh = ""
-            while Date().timeIntervalSince(changedAgain) < 3 {
+            while Date().timeIntervalSince(changedAgain) < 8 {
                 fresh = try curl(["\(gw.baseURL)/"]).body
                 if fresh.hasPrefix("v3") { break }
                 try await Task.sleep(for: .milliseconds(50))
@@ -210,10 +210,10 @@ struct LuaSafetyTests {
             function on_request(ctx)
               if ctx.req:path() ~= "/wait" then return end
               if ctx.req:query_arg("kind") == "sleep" then
-                gw.sleep(400)
+                gw.sleep(2000)
                 ctx.req:set_header("x-waited", "sleep")
               else
-                local res, err = ctx:http_call("beta", { path = "/slow?delay_ms=400" })
+                local res, err = ctx:http_call("beta", { path = "/slow?delay_ms=2000" })
                 ctx.req:set_header("x-waited", res and tostring(res.status) or err)
               end
             end
@@ -235,14 +235,14 @@ struct LuaSafetyTests {
                 let fast = try await offPool { try shell("curl -s -o /dev/null -w '%{http_code} %{time_total}' '\(base)/fast-\(index)'") }
                 let parts = fast.stdout.split(separator: " ")
                 #expect(parts.first == "200")
-                #expect((parts.last.flatMap { Double($0) } ?? 9) < 0.3, "\(fast.stdout)")
+                #expect((parts.last.flatMap { Double($0) } ?? 9) < 1, "\(fast.stdout)")
             }
             let output = try await waiters.stdout
             #expect(output.split(separator: "\n").filter { $0 == "200" }.count == 10, "\(output)")
             #expect(output.contains("40 succeeded"), "\(output)")
             #expect(output.contains("status codes: 40 2xx"), "\(output)")
-            // 50 waits of 400 ms overlapped: far less than one after another (20 s).
-            #expect(Date().timeIntervalSince(started) < 5)
+            // 50 waits of 2 s overlapped: far less than one after another (100 s).
+            #expect(Date().timeIntervalSince(started) < 12)
             let line = try await gw.accessLog(atLeast: 55)
             #expect(line.filter { $0["path"] as? String == "/wait?kind=\(kind)" && $0["status"] as? Int == 200 }.count == 50)
         }
