@@ -54,7 +54,8 @@ final class LuaFilter: HTTPFilter {
     /// The running (or waiting) coroutine of the current phase.
     private(set) var thread: (thread: OpaquePointer, ref: Int32)?
     private var ticksLeft = 0
-    private var deadline = NIODeadline.distantFuture
+    private var phaseStarted: NIODeadline?
+    private var deadline: NIODeadline { (phaseStarted ?? .now()) + state.settings.wallClock }
     var pending: LuaPending?
     var reply: FilterLocalReply?
     var requestHasBody = false
@@ -186,7 +187,8 @@ final class LuaFilter: HTTPFilter {
         let coroutine = state.acquireThread()
         thread = coroutine
         ticksLeft = state.settings.instructionTicks
-        deadline = .now() + state.settings.wallClock
+        // The clock is read only if the phase waits: until then the instruction budget bounds it.
+        phaseStarted = nil
         lua_rawgeti(coroutine.thread, Lua.registry, lua_Integer(function))
         lua_rawgeti(coroutine.thread, Lua.registry, lua_Integer(state.ctxRef))
         let extra = arguments(coroutine.thread)
@@ -278,6 +280,7 @@ final class LuaFilter: HTTPFilter {
         case .waiting:
             switch pending {
             case .body?:
+                if phaseStarted == nil { phaseStarted = .now() }
                 return .bufferBody
             case .wait(let future)?:
                 let promise = eventLoop.makePromise(of: FilterVerdict.self)
@@ -297,6 +300,7 @@ final class LuaFilter: HTTPFilter {
 
     private func wait(on future: EventLoopFuture<LuaResumeValue>) {
         pending = nil
+        if phaseStarted == nil { phaseStarted = .now() }
         waitID += 1
         let id = waitID
         let bound = NIOLoopBound(self, eventLoop: eventLoop)

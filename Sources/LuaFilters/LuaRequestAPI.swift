@@ -144,8 +144,23 @@ enum LuaRequestAPI {
 
     // MARK: - Headers
 
+    /// The field name at `index`. Scripts pass the same few names on every request, so parsed names are
+    /// cached per state by the address of Lua's interned string: no String and no validation per call. The
+    /// cached strings are anchored in the registry, so an address can never be reused by another string.
     static func fieldName(_ L: OpaquePointer, _ index: Int32) -> HTTPField.Name? {
-        Lua.string(L, index).flatMap { HTTPField.Name($0) }
+        guard lua_type(L, index) == LUA_TSTRING else { return nil }
+        var length = 0
+        guard let bytes = lua_tolstring(L, index, &length) else { return nil }
+        let state = LuaScriptState.of(L)
+        let key = UnsafeRawPointer(bytes)
+        if let cached = state.fieldNames[key] { return cached }
+        guard let name = HTTPField.Name(String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self)) else { return nil }
+        // Only short strings are interned (one object per text); at most a few hundred names per state.
+        if length <= 40 && state.fieldNames.count < 512 {
+            state.anchor(L, index)
+            state.fieldNames[key] = name
+        }
+        return name
     }
 
     /// `header(name)`: every value of the field joined with ", " (case-insensitive name), or nil.

@@ -1,6 +1,7 @@
 import CLua
 import CLuaShims
 import GatewayFilterAPI
+import HTTPTypes
 import NIOCore
 
 /// Why a script could not be loaded into a state (syntax error, error at load time, schema mismatch).
@@ -31,6 +32,9 @@ final class LuaScriptState {
     /// `gw.shared` dictionaries this state has opened; userdata carry an index into this list.
     var sharedDicts: [LuaSharedDict] = []
     var sharedDictRef = Lua.noRef
+    /// Parsed header names by the address of their (anchored) Lua string; see `LuaRequestAPI.fieldName`.
+    var fieldNames: [UnsafeRawPointer: HTTPField.Name] = [:]
+    private var anchorRef = Lua.noRef
 
     var phases: FilterPhases {
         var phases: FilterPhases = []
@@ -168,6 +172,20 @@ final class LuaScriptState {
     }
 
     func setCtxRef(_ ref: Int32) { ctxRef = ref }
+
+    /// Keeps the value at `index` alive for the state's lifetime (in a registry table).
+    func anchor(_ thread: OpaquePointer, _ index: Int32) {
+        let index = lua_absindex(thread, index)
+        if anchorRef == Lua.noRef {
+            lua_createtable(thread, 0, 16)
+            anchorRef = luaL_ref(thread, Lua.registry)
+        }
+        lua_rawgeti(thread, Lua.registry, lua_Integer(anchorRef))
+        lua_pushvalue(thread, index)
+        lua_pushboolean(thread, 1)
+        lua_rawset(thread, -3)
+        Lua.pop(thread, 1)
+    }
 
     // MARK: - Running
 
