@@ -306,10 +306,16 @@ final class LuaFilter: HTTPFilter {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         waitTimer?.cancel()
         waitTimer = eventLoop.scheduleTask(deadline: deadline) { bound.value.wallClockExpired(id) }
+        let loop = eventLoop
         future.hop(to: eventLoop).whenComplete { result in
-            switch result {
-            case .success(let value): bound.value.waitCompleted(id, value)
-            case .failure(let error): bound.value.waitCompleted(id, .failure("\(error)"))
+            // Always on a later tick: a future that is already complete (an http_call that failed at once)
+            // would otherwise resume the coroutine inside the hook that is still returning `.suspend`,
+            // while the stream holds the head it would edit.
+            loop.execute {
+                switch result {
+                case .success(let value): bound.value.waitCompleted(id, value)
+                case .failure(let error): bound.value.waitCompleted(id, .failure("\(error)"))
+                }
             }
         }
     }

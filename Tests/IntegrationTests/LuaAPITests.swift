@@ -254,6 +254,11 @@ struct LuaAPITests {
         let scripts = try LuaScripts()
         let path = try scripts.write("call.lua", """
             function on_request(ctx)
+              if ctx.req:path() == "/fails-at-once" then
+                -- The call fails before the first wait: the coroutine still resumes cleanly, on a later tick.
+                local none, nerr = ctx:http_call("nope", {})
+                return ctx:respond(200, nil, tostring(none) .. " " .. nerr)
+              end
               local res, err = ctx:http_call("beta", { method = "POST", path = "/check?status=201&header=x-r:1",
                                                        headers = { ["x-token"] = "t" }, body = "payload", timeout_ms = 2000 })
               local none, nerr = ctx:http_call("nope", { path = "/" })
@@ -275,6 +280,9 @@ struct LuaAPITests {
             #expect(out["body"] as? String == "payload")
             #expect(out["none"] as? Bool == true)
             #expect((out["nerr"] as? String)?.contains("unknown cluster") == true)
+            let atOnce = try curl(h2: h2, ["\(gw.baseURL)/fails-at-once"])
+            #expect(atOnce.status == 200)
+            #expect(atOnce.body == "nil unknown cluster 'nope'")
         }
     }
 
