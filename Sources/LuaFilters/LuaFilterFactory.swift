@@ -69,6 +69,7 @@ public struct LuaFilterFactory: HTTPFilterFactory {
         } catch {
             throw FilterConfigError("\(error)")
         }
+        source.compiled(probe.script)
         shared = LuaFilterShared(source: source, settings: config.settings, phases: probe.phases)
         LuaFilterCounters.all.withLockedValue { $0[config.script] = shared.counters }
     }

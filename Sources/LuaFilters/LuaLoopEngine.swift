@@ -40,13 +40,20 @@ final class LuaLoopEngine {
                 }
             }
             state = fresh
+            shared.source.compiled(snapshot)
         } catch {
             // Keep the previous version running; say why once per version, not once per loop.
             if shared.source.firstFailure(of: snapshot.version) {
                 LuaLog.emit(level: "error", script: snapshot.name, requestID: nil,
                             message: "reload failed, the previous version stays in use: \(error)")
             }
-            if let state, state.poisoned, state.script.version == snapshot.version { state.poisoned = false }
+            // This loop may not have caught up with the last version that compiled elsewhere: take that one.
+            if let good = shared.source.lastGood, good.version > state?.script.version ?? 0,
+               let fresh = try? LuaScriptState(script: good, settings: shared.settings) {
+                state = fresh
+            } else if let state, state.poisoned, state.script.version == snapshot.version {
+                state.poisoned = false
+            }
         }
     }
 }

@@ -24,6 +24,9 @@ final class LuaScriptSource: Sendable {
         /// The newest version that failed to compile, so the failure is logged once, not once per loop.
         var reportedFailure = 0
         var reportedReload = 1
+        /// The newest version some loop compiled: a loop whose compile of a broken newer version fails falls
+        /// back to this, not to whatever older version it happened to run.
+        var lastGood: LuaScriptSnapshot?
     }
     private let current: NIOLockedValueBox<Current>
 
@@ -70,6 +73,15 @@ final class LuaScriptSource: Sendable {
             return true
         }
     }
+
+    /// Records a version that compiled on some loop.
+    func compiled(_ snapshot: LuaScriptSnapshot) {
+        current.withLockedValue { current in
+            if snapshot.version > current.lastGood?.version ?? 0 { current.lastGood = snapshot }
+        }
+    }
+
+    var lastGood: LuaScriptSnapshot? { current.withLockedValue { $0.lastGood } }
 
     /// True the first time a version is reported as loaded after a change.
     func firstReload(of version: Int) -> Bool {

@@ -24,6 +24,12 @@ struct LuaScriptSourceTests {
         #expect(source.latest().version == 2)
         #expect(source.firstFailure(of: 3))
         #expect(!source.firstFailure(of: 3))
+        // The newest version that compiled anywhere is what a loop falls back to; older reports do not replace it.
+        source.compiled(snapshot)
+        var older = snapshot
+        older.version = 1
+        source.compiled(older)
+        #expect(source.lastGood?.version == 2)
     }
 
     @Test("module names for require: dotted identifiers only")
