@@ -31,6 +31,9 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // The C macros Swift cannot import, wrapped as functions.
         .target(name: "CGatewayShims", dependencies: ["COpenSSL", "CNGHTTP2", "CLua"]),
+        // The C half of the Lua runtime: allocator with a cap, instruction hook, the trampoline that keeps
+        // Lua errors (longjmp) out of Swift frames, and the pure gw.* codecs.
+        .target(name: "CLuaShims", dependencies: ["CLua", "COpenSSL"]),
 
         .target(
             name: "GatewayFilterAPI",
@@ -96,6 +99,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict),
+        .target(
+            name: "LuaFilters",
+            dependencies: [
+                "GatewayFilterAPI", "CLua", "CLuaShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict),
         // Built-in filters: one folder each under filters/, built against the filter API only.
         .target(
             name: "IPFilter",
@@ -155,7 +168,7 @@ let package = Package(
             name: "portcullis",
             dependencies: [
                 "Edge", "GatewayCore", "GatewayTLS", "Upstream", "EchoBackend", "CGatewayShims",
-                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter",
+                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter", "LuaFilters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -180,6 +193,11 @@ let package = Package(
         .testTarget(name: "IPFilterTests", dependencies: ["IPFilter"], path: "filters/ip-filter/Tests", swiftSettings: strict),
         .testTarget(name: "HeadersFilterTests", dependencies: ["HeadersFilter", .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "filters/headers/Tests", swiftSettings: strict),
+        .testTarget(
+            name: "LuaFiltersTests",
+            dependencies: ["LuaFilters", "GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strict),
         .testTarget(name: "CORSFilterTests", dependencies: ["CORSFilter"], path: "filters/cors/Tests", swiftSettings: strict),
         .testTarget(name: "AuthFilterTests", dependencies: ["AuthFilter", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
                                                          .product(name: "HTTPTypes", package: "swift-http-types")],
@@ -192,7 +210,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Edge", "GatewayCore", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
-                "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter",
+                "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter", "LuaFilters",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -29,6 +29,8 @@ public protocol FilterConfigValue {
     func mapping(allowed: [String]) -> (any FilterConfigMapping)?
     /// A mapping with free-form keys (e.g. header names), in file order.
     func pairs() -> [(key: String, value: any FilterConfigValue)]?
+    /// The node as plain data (scalars typed by YAML's core schema), reporting nothing: for free-form settings.
+    var data: FilterConfigData { get }
 }
 
 /// A mapping read with a set of allowed keys.
@@ -57,4 +59,22 @@ public struct FilterConfigError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// A config node as plain data, for filters that take free-form settings (the Lua filter hands its
+/// `config:` to scripts). Plain scalars follow YAML's core schema (`true`, `42`, `1.5`, `null`); quoted
+/// scalars stay strings.
+public indirect enum FilterConfigData: Sendable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case list([FilterConfigData])
+    case mapping([(key: String, value: FilterConfigData)])
+}
+
+extension FilterConfigValue {
+    /// The node as plain data, reporting nothing. The gateway's nodes override this; the default sees only scalars.
+    public var data: FilterConfigData { scalarText.map { .string($0) } ?? .null }
 }

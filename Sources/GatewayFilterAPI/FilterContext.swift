@@ -1,3 +1,4 @@
+import HTTPTypes
 import NIOCore
 
 /// What a filter may ask of the gateway about the current stream. Filters never see channels, sockets
@@ -28,4 +29,23 @@ public protocol FilterContext: AnyObject {
     /// Sends the request to another cluster than the route's. Works until the upstream is picked (in
     /// request-head hooks, or body hooks of a buffered body); returns false for an unknown name or when too late.
     func setCluster(_ name: String) -> Bool
+    /// Edits the request head outside the request-head hook's `head` parameter: after the hook suspended (the
+    /// edit is what the chain goes on with), or from the body hook of a buffered body. Works until the request
+    /// has gone upstream; returns false (and does not call `edit`) when it is too late.
+    func modifyRequestHead(_ edit: (inout HTTPRequest) -> Void) -> Bool
+    /// Edits the response head while a response-head hook is suspended, before the head is sent; false when too late.
+    func modifyResponseHead(_ edit: (inout HTTPResponse) -> Void) -> Bool
+    /// Sends a request of the filter's own to a configured cluster through this loop's upstream pool (the
+    /// cluster's balancer, pooled keep-alive connections) and collects the response, bounded by
+    /// `FilterHTTPResponse.maxBodyBytes`. The future belongs to `eventLoop`; it fails with `FilterHTTPCallError`.
+    /// The call carries the stream's `X-Request-Id`. It is independent of the stream: it completes even if
+    /// the client goes away.
+    ///
+    /// ```swift
+    /// let check = HTTPRequest(method: .get, scheme: "http", authority: "auth", path: "/check")
+    /// return .suspend(ctx.httpCall(cluster: "auth", request: check, body: nil, timeout: .seconds(1)).map { reply in
+    ///     reply.status == .ok ? .proceed : .respond(.text(.forbidden, "denied"))
+    /// })
+    /// ```
+    func httpCall(cluster: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse>
 }

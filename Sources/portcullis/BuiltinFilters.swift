@@ -7,6 +7,7 @@ import HeadersFilter
 import IPFilter
 import RateLimitFilter
 import TarpitFilter
+import LuaFilters
 
 /// The filters this build knows, by YAML name. Adding a filter: a folder under filters/, a target in
 /// Package.swift, and one line here.
@@ -18,6 +19,7 @@ enum BuiltinFilters {
         AuthFilterFactory.self,
         RateLimitFilterFactory.self,
         TarpitFilterFactory.self,
+        LuaFilterFactory.self,
     ]
 
     /// A name registered twice is a build mistake: refuse to start rather than pick one.

@@ -20,6 +20,28 @@ struct FilterConfigNode: FilterConfigValue {
         return parsed.timeAmount ?? .zero
     }
 
+    var data: FilterConfigData { Self.data(of: value.node) }
+
+    private static func data(of node: YAMLNode) -> FilterConfigData {
+        if node.isNull { return .null }
+        switch node {
+        case .scalar(let text, let plain, _):
+            guard plain else { return .string(text) }
+            switch text {
+            case "true", "True", "TRUE": return .bool(true)
+            case "false", "False", "FALSE": return .bool(false)
+            default: break
+            }
+            if let int = Int(text) { return .int(int) }
+            if text.first.map({ $0.isNumber || $0 == "-" || $0 == "." }) == true, let double = Double(text) { return .double(double) }
+            return .string(text)
+        case .sequence(let items, _):
+            return .list(items.map(data(of:)))
+        case .mapping(let pairs, _):
+            return .mapping(pairs.map { (key: $0.key.string ?? "", value: data(of: $0.value)) })
+        }
+    }
+
     func list() -> [any FilterConfigValue]? {
         value.sequence()?.map { FilterConfigNode(value: $0) }
     }

@@ -1,4 +1,6 @@
 import GatewayFilterAPI
+import HTTP1
+import HTTPTypes
 import NIOCore
 
 /// The stream is its filters' context: no extra object per stream.
@@ -24,5 +26,32 @@ extension ProxyStream: FilterContext {
         clusterOverride = (index, name)
         record.upstreamCluster = name
         return true
+    }
+}
+
+/// The later additions to the context: head edits outside the hook, and filter-made upstream calls.
+extension ProxyStream {
+    public func modifyRequestHead(_ edit: (inout HTTPRequest) -> Void) -> Bool {
+        // Until the upstream is picked the head is still the stream's to change (a suspended request-head
+        // hook, or body hooks of a buffered body).
+        guard !logged, case .filtering = state else { return false }
+        edit(&request)
+        return true
+    }
+
+    public func modifyResponseHead(_ edit: (inout HTTPResponse) -> Void) -> Bool {
+        guard !logged, responseHeadPending, filterResponse != nil else { return false }
+        edit(&filterResponse!)
+        return true
+    }
+
+    public func httpCall(cluster name: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse> {
+        guard let index = loop.runtime.clusterIndexByName[name] else {
+            return loop.eventLoop.makeFailedFuture(FilterHTTPCallError.unknownCluster(name))
+        }
+        let edits = ForwardingEdits(requestID: record.requestID ?? "", forwardedFor: Self.ipOnly(record.downstreamAddress),
+                                    forwardedProto: listener.scheme, stripConnectionFields: true, chunked: false, teTrailers: false)
+        let exchange = FilterHTTPCallExchange(cluster: loop.clusters[index], request: request, body: body, edits: edits)
+        return exchange.start(timeout: timeout)
     }
 }

@@ -349,6 +349,7 @@ extension ProxyStream {
             responseChunk = chunk
             if chain.phases.contains(.responseBody) {
                 responseChunkEnd = responseInputEnded && responseInput.isEmpty && responseInputTrailers == nil
+                if responseChunkEnd { responseEndDelivered = true }
                 guard runFilters(.responseBody, from: responseFilterTop) else { return }
             }
             sendFilteredResponseChunk()
@@ -358,6 +359,15 @@ extension ProxyStream {
             connection.resumeReading()
         }
         guard responseInputEnded else { return }
+        if !responseEndDelivered, responseInputTrailers == nil, responseBodyLength != .none, chain.phases.contains(.responseBody) {
+            // The end came apart from the last part (a Content-Length body ends after its last read): body
+            // hooks still hear `endStream: true` once, with an empty chunk they may append to.
+            responseEndDelivered = true
+            responseChunk = ByteBuffer()
+            responseChunkEnd = true
+            guard runFilters(.responseBody, from: responseFilterTop) else { return }
+            sendFilteredResponseChunk()
+        }
         if let trailers = responseInputTrailers, chain.phases.contains(.responseTrailers) {
             responseTrailers = trailers
             guard runFilters(.responseTrailers, from: responseFilterTop) else { return }
@@ -370,6 +380,8 @@ extension ProxyStream {
     private func sendFilteredResponseChunk() {
         guard let chunk = responseChunk else { return }
         responseChunk = nil
+        // An empty part would end a chunked HTTP/1.1 body early.
+        guard chunk.readableBytes > 0 else { return }
         record.bytesOut += Int64(chunk.readableBytes)
         responder?.sendResponseBody(chunk)
     }

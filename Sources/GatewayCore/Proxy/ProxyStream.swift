@@ -105,6 +105,8 @@ public final class ProxyStream {
     var responseInputTrailers: HTTPFields?
     var responseChunk: ByteBuffer?
     var responseChunkEnd = false
+    /// The body hooks have seen the response's last part (`endStream: true`).
+    var responseEndDelivered = false
     var responseTrailers: HTTPFields?
     var upstreamPausedByFilters = false
     /// Counts local replies, so the timer of a dripped one (`FilterLocalReply.drip`) can tell that a

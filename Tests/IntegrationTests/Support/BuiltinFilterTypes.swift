@@ -3,9 +3,10 @@ import CORSFilter
 import GatewayFilterAPI
 import HeadersFilter
 import IPFilter
+import LuaFilters
 import RateLimitFilter
 import TarpitFilter
 
 /// The same list as the executable's `BuiltinFilters.factories` (an executable target cannot be imported).
 let builtinFilterTypes: [any HTTPFilterFactory.Type] = [IPFilterFactory.self, HeadersFilterFactory.self, CORSFilterFactory.self, AuthFilterFactory.self,
-                                                     RateLimitFilterFactory.self, TarpitFilterFactory.self]
+                                                     RateLimitFilterFactory.self, TarpitFilterFactory.self, LuaFilterFactory.self]

@@ -1,0 +1,59 @@
+import NIOCore
+
+/// One filter entry's script on one event loop: the current state, replaced when the file changed (and
+/// compiles) or when a memory error left it near its cap. Only its own loop touches it.
+final class LuaLoopEngine {
+    private let shared: LuaFilterShared
+    private var state: LuaScriptState?
+    private var version = 0
+    private var nextCheck = NIODeadline.uptimeNanoseconds(0)
+
+    init(shared: LuaFilterShared) {
+        self.shared = shared
+    }
+
+    /// The state a new request runs on; nil only if the script has never compiled on this loop.
+    func stateForRequest() -> LuaScriptState? {
+        let now = NIODeadline.now()
+        if now >= nextCheck || state?.poisoned == true {
+            nextCheck = now + LuaScriptSource.checkInterval
+            let snapshot = shared.source.latest()
+            if snapshot.version != version || state == nil || state?.poisoned == true {
+                load(snapshot)
+            }
+        }
+        return state
+    }
+
+    private func load(_ snapshot: LuaScriptSnapshot) {
+        let isReload = state != nil && snapshot.version != version
+        version = snapshot.version
+        do {
+            let fresh = try LuaScriptState(script: snapshot, settings: shared.settings)
+            if isReload {
+                if !fresh.phases.isSubset(of: shared.phases) {
+                    LuaLog.emit(level: "warn", script: snapshot.name, requestID: nil,
+                                message: "the new version defines phase functions the filter did not have at startup; they run after a restart")
+                }
+                if shared.source.firstReload(of: snapshot.version) {
+                    LuaLog.emit(level: "info", script: snapshot.name, requestID: nil, message: "reloaded (version \(snapshot.version))")
+                }
+            }
+            state = fresh
+            shared.source.compiled(snapshot)
+        } catch {
+            // Keep the previous version running; say why once per version, not once per loop.
+            if shared.source.firstFailure(of: snapshot.version) {
+                LuaLog.emit(level: "error", script: snapshot.name, requestID: nil,
+                            message: "reload failed, the previous version stays in use: \(error)")
+            }
+            // This loop may not have caught up with the last version that compiled elsewhere: take that one.
+            if let good = shared.source.lastGood, good.version > state?.script.version ?? 0,
+               let fresh = try? LuaScriptState(script: good, settings: shared.settings) {
+                state = fresh
+            } else if let state, state.poisoned, state.script.version == snapshot.version {
+                state.poisoned = false
+            }
+        }
+    }
+}
