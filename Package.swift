@@ -121,6 +121,11 @@ let package = Package(
             path: "filters/headers/Sources",
             swiftSettings: strict),
         .target(
+            name: "RouteByFilter",
+            dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            path: "filters/route-by/Sources",
+            swiftSettings: strict),
+        .target(
             name: "CORSFilter",
             dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "filters/cors/Sources",
@@ -168,7 +173,7 @@ let package = Package(
             name: "portcullis",
             dependencies: [
                 "Edge", "GatewayCore", "GatewayTLS", "Upstream", "EchoBackend", "CGatewayShims",
-                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter", "LuaFilters",
+                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -210,7 +215,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Edge", "GatewayCore", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
-                "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter", "LuaFilters",
+                "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

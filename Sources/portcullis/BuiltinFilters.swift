@@ -8,6 +8,7 @@ import IPFilter
 import RateLimitFilter
 import TarpitFilter
 import LuaFilters
+import RouteByFilter
 
 /// The filters this build knows, by YAML name. Adding a filter: a folder under filters/, a target in
 /// Package.swift, and one line here.
@@ -20,6 +21,7 @@ enum BuiltinFilters {
         RateLimitFilterFactory.self,
         TarpitFilterFactory.self,
         LuaFilterFactory.self,
+        RouteByFilterFactory.self,
     ]
 
     /// A name registered twice is a build mistake: refuse to start rather than pick one.

@@ -4,9 +4,11 @@ import GatewayFilterAPI
 import HeadersFilter
 import IPFilter
 import LuaFilters
+import RouteByFilter
 import RateLimitFilter
 import TarpitFilter
 
 /// The same list as the executable's `BuiltinFilters.factories` (an executable target cannot be imported).
 let builtinFilterTypes: [any HTTPFilterFactory.Type] = [IPFilterFactory.self, HeadersFilterFactory.self, CORSFilterFactory.self, AuthFilterFactory.self,
-                                                     RateLimitFilterFactory.self, TarpitFilterFactory.self, LuaFilterFactory.self]
+                                                     RateLimitFilterFactory.self, TarpitFilterFactory.self, LuaFilterFactory.self,
+                                                     RouteByFilterFactory.self]

@@ -1,0 +1,37 @@
+import GatewayFilterAPI
+import HTTPTypes
+import NIOCore
+
+/// Steers the request to a cluster by header, cookie or query value, or splits it by weight (canary
+/// 95/5). Runs in the request-head phase, before the route's upstream is picked. Stateless: one shared
+/// instance serves every stream.
+final class RouteByFilter: HTTPFilter, Sendable {
+    let config: RouteByConfig
+    static let decision = FilterMetadataKey<String>("route_by.cluster")
+
+    init(config: RouteByConfig) { self.config = config }
+
+    func onRequestHead(_ head: inout HTTPRequest, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
+        var targets = config.defaultSplit
+        for rule in config.rules where RouteBySelection.matches(rule.test, RouteBySelection.value(rule.source, in: head)) {
+            targets = rule.targets
+            break
+        }
+        guard let targets else { return .proceed }
+        let cluster = targets.count == 1 ? targets[0].cluster : RouteBySelection.pick(targets, seed: stickSeed(head, ctx))
+        if ctx.setCluster(cluster) { ctx.metadata[Self.decision] = cluster }
+        return .proceed
+    }
+
+    private func stickSeed(_ head: HTTPRequest, _ ctx: FilterContext) -> UInt64? {
+        let value: String?
+        switch config.stickOn {
+        case .none: return nil
+        case .requestID: value = ctx.requestID
+        case .header(let name): value = head.headerFields[name]
+        case .cookie(let name): value = RouteBySelection.cookie(name, in: head.headerFields)
+        }
+        // Without the value (no cookie yet), the request draws at random.
+        return value.map(RouteBySelection.stableHash)
+    }
+}
