@@ -126,6 +126,12 @@ let package = Package(
             path: "filters/route-by/Sources",
             swiftSettings: strict),
         .target(
+            name: "ShadowFilter",
+            dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "Atomics", package: "swift-atomics")],
+            path: "filters/shadow/Sources",
+            swiftSettings: strict),
+        .target(
             name: "CORSFilter",
             dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "filters/cors/Sources",
@@ -173,7 +179,7 @@ let package = Package(
             name: "portcullis",
             dependencies: [
                 "Edge", "GatewayCore", "GatewayTLS", "Upstream", "EchoBackend", "CGatewayShims",
-                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter",
+                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter", "ShadowFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -215,7 +221,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Edge", "GatewayCore", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
-                "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter",
+                "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter", "ShadowFilter",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -6,8 +6,16 @@ import NIOPosix
 /// Counters a test can read to prove what did (or did not) reach the origin.
 public final class EchoStats: Sendable {
     private let box = NIOLockedValueBox((requests: 0, connections: 0))
+    private let last = NIOLockedValueBox((headers: [String: String](), bodyBytes: 0))
     public init() {}
     public var requests: Int { box.withLockedValue { $0.requests } }
+    /// The most recent complete request's headers (lower-case names, repeated ones joined) and body size.
+    public var lastRequest: (headers: [String: String], bodyBytes: Int) { last.withLockedValue { $0 } }
+    func record(_ head: HTTPRequestHead, bodyBytes: Int) {
+        var headers: [String: String] = [:]
+        for (name, value) in head.headers { headers[name.lowercased(), default: ""] += headers[name.lowercased()] == nil ? value : ", \(value)" }
+        last.withLockedValue { $0 = (headers, bodyBytes) }
+    }
     public var connections: Int { box.withLockedValue { $0.connections } }
     func newConnection() -> Int { box.withLockedValue { $0.connections += 1; return $0.connections } }
     func newRequest() { box.withLockedValue { $0.requests += 1 } }
@@ -99,6 +107,7 @@ final class EchoHandler: ChannelInboundHandler {
         case .end(let trailers):
             requestTrailers = trailers
             guard let head else { return }
+            stats.record(head, bodyBytes: bodyBytes)
             stats.newRequest()
             respond(context: context, head: head)
         }

@@ -9,6 +9,7 @@ import RateLimitFilter
 import TarpitFilter
 import LuaFilters
 import RouteByFilter
+import ShadowFilter
 
 /// The filters this build knows, by YAML name. Adding a filter: a folder under filters/, a target in
 /// Package.swift, and one line here.
@@ -22,6 +23,7 @@ enum BuiltinFilters {
         TarpitFilterFactory.self,
         LuaFilterFactory.self,
         RouteByFilterFactory.self,
+        ShadowFilterFactory.self,
     ]
 
     /// A name registered twice is a build mistake: refuse to start rather than pick one.

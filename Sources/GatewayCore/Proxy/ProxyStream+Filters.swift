@@ -244,7 +244,18 @@ extension ProxyStream {
             requestInputBytes -= chunk.readableBytes
             requestChunk = chunk
             requestChunkEnd = requestInputEnded && requestInput.isEmpty && requestInputTrailers == nil
+            if requestChunkEnd { requestBodyEndDelivered = true }
             guard runFilters(.requestBody, from: 0) else { return }
+            forwardFilteredRequestChunk()
+        }
+        if requestInputEnded && requestInputTrailers == nil && !requestBodyEndDelivered && chain.phases.contains(.requestBody) {
+            // The end came after the last chunk (a Content-Length body): the body hooks still hear
+            // `endStream: true` once, with an empty chunk they may append to.
+            requestBodyEndDelivered = true
+            requestChunk = ByteBuffer()
+            requestChunkEnd = true
+            guard runFilters(.requestBody, from: 0) else { return }
+            if requestChunk?.readableBytes == 0 { requestChunk = nil }
             forwardFilteredRequestChunk()
         }
         if requestBodyPaused, case .forwarding(let connection) = state, connection.isWritable { resumeRequestBody() }

@@ -91,6 +91,8 @@ public final class ProxyStream {
     var requestEndForwarded = false
     var requestChunk: ByteBuffer?
     var requestChunkEnd = false
+    /// The body hooks have heard `endStream: true` (with the last chunk, or an empty one after it).
+    var requestBodyEndDelivered = false
     var requestTrailers: HTTPFields?
     /// The response head while the response-head hooks have it.
     var filterResponse: HTTPResponse?

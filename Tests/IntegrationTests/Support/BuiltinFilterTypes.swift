@@ -5,10 +5,11 @@ import HeadersFilter
 import IPFilter
 import LuaFilters
 import RouteByFilter
+import ShadowFilter
 import RateLimitFilter
 import TarpitFilter
 
 /// The same list as the executable's `BuiltinFilters.factories` (an executable target cannot be imported).
 let builtinFilterTypes: [any HTTPFilterFactory.Type] = [IPFilterFactory.self, HeadersFilterFactory.self, CORSFilterFactory.self, AuthFilterFactory.self,
                                                      RateLimitFilterFactory.self, TarpitFilterFactory.self, LuaFilterFactory.self,
-                                                     RouteByFilterFactory.self]
+                                                     RouteByFilterFactory.self, ShadowFilterFactory.self]
