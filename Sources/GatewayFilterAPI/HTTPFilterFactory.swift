@@ -32,10 +32,13 @@ public protocol HTTPFilterFactory: Sendable {
     /// Called on `eventLoop` for each stream of a route that has this filter. A filter without per-stream
     /// state may return one shared instance.
     func makeFilter(on eventLoop: EventLoop) -> any HTTPFilter
+    /// Numbers for `/metrics`, read when scraped (from any thread).
+    var exportedCounters: [FilterCounter] { get }
 }
 
 extension HTTPFilterFactory {
     public var phases: FilterPhases { .all }
+    public var exportedCounters: [FilterCounter] { [] }
 }
 
 /// What a factory may know about the gateway at load time.

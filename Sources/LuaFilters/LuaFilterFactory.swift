@@ -90,6 +90,14 @@ public struct LuaFilterFactory: HTTPFilterFactory {
 
     /// This entry's failure counters.
     public var counters: LuaFilterCounters { shared.counters }
+
+    public var exportedCounters: [FilterCounter] {
+        let counts = shared.counters.snapshot
+        let help = "Lua script invocations stopped, by cause (script error, instruction budget, wall clock, memory)."
+        return [("error", counts.scriptErrors), ("instruction_budget", counts.instructionBudget), ("wall_clock", counts.wallClock), ("memory", counts.memory)].map {
+            FilterCounter(name: "lua_failures_total", help: help, labels: [("cause", $0.0)], value: $0.1)
+        }
+    }
 }
 
 /// What one `lua:` entry shares across event loops: immutable settings, the script source (locked), and

@@ -91,4 +91,29 @@ struct AdminTests {
             #expect(Self.sample(metrics, "portcullis_draining") == 1)
         }
     }
+
+    @Test("filters export their numbers: rate-limit decisions and shadowed requests")
+    func filterCounters() async throws {
+        let yaml = "admin: { address: 127.0.0.1:0 }\n" + simpleConfig(endpoints: ["{{echo0}}"], routeExtra: """
+            filters:
+              - rate_limit: { rate: 1/m, burst: 2 }
+              - shadow: { cluster: backend }
+            """)
+        try await withGateway(backends: 1, yaml) { gw in
+            var statuses: [Int] = []
+            for index in 0..<5 { statuses.append(try curl(["\(gw.baseURL)/r\(index)"]).status) }
+            #expect(statuses == [200, 200, 429, 429, 429])
+            _ = try await gw.accessLog(atLeast: 5)
+            var metrics = ""
+            for _ in 0..<100 {
+                metrics = try curl(["http://127.0.0.1:\(gw.adminPort)/metrics"]).body
+                if metrics.contains("outcome=\"sent\"} 2") { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let prefix = "{listener=\"test\",route=\"0\",filter=\"rate_limit\",limit=\"test:client_ip:1/m\""
+            #expect(Self.sample(metrics, "portcullis_filter_rate_limit_decisions_total\(prefix),outcome=\"allowed\"}") == 2, "\(metrics)")
+            #expect(Self.sample(metrics, "portcullis_filter_rate_limit_decisions_total\(prefix),outcome=\"limited\"}") == 3)
+            #expect(Self.sample(metrics, "portcullis_filter_shadow_requests_total{listener=\"test\",route=\"0\",filter=\"shadow\",cluster=\"backend\",outcome=\"sent\"}") == 2)
+        }
+    }
 }

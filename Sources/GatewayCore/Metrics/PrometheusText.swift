@@ -1,3 +1,4 @@
+import GatewayFilterAPI
 import Upstream
 
 /// Renders summed loop counters in the Prometheus text exposition format (version 0.0.4).
@@ -51,6 +52,8 @@ public enum PrometheusText {
             header(name, type, help)
             for (index, counters) in metrics.listeners.enumerated() { line(name, [("listener", listeners[index].name)], value(counters)) }
         }
+
+        renderFilterCounters(&out, runtime: runtime)
 
         header("portcullis_upstream_requests_total", "counter", "Upstream responses, by cluster, endpoint and status class.")
         for (index, counters) in metrics.clusters.enumerated() {
@@ -119,6 +122,37 @@ public enum PrometheusText {
             for (slot, breaker) in CircuitBreaker.allCases.enumerated() {
                 line("portcullis_upstream_overflow_total", [("cluster", cluster.name), ("breaker", breaker.rawValue)], "\(metrics.clusters[index].overflows[slot])")
             }
+        }
+    }
+
+    /// Every configured filter's exported numbers, grouped by metric name (one HELP/TYPE each).
+    private static func renderFilterCounters(_ out: inout String, runtime: GatewayRuntime) {
+        var groups: [(name: String, help: String, kind: String, lines: [String])] = []
+        func add(_ counter: FilterCounter, listener: String, route: String, filter: String) {
+            let name = "portcullis_filter_" + counter.name
+            let labels = ([("listener", listener), ("route", route), ("filter", filter)] + counter.labels)
+                .map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+            let line = "\(name){\(labels)} \(counter.value)\n"
+            if let index = groups.firstIndex(where: { $0.name == name }) {
+                groups[index].lines.append(line)
+            } else {
+                groups.append((name, counter.help, counter.kind.rawValue, [line]))
+            }
+        }
+        for listener in runtime.listeners {
+            for configured in listener.filterChain.filters {
+                for counter in configured.factory.exportedCounters { add(counter, listener: listener.name, route: "", filter: configured.name) }
+            }
+            for route in listener.routes.routes {
+                // A route's chain starts with the listener's filters, already listed above.
+                for configured in route.filterChain.filters.dropFirst(listener.filterChain.filters.count) {
+                    for counter in configured.factory.exportedCounters { add(counter, listener: listener.name, route: "\(route.index)", filter: configured.name) }
+                }
+            }
+        }
+        for group in groups {
+            out += "# HELP \(group.name) \(group.help)\n# TYPE \(group.name) \(group.kind)\n"
+            out += group.lines.joined()
         }
     }
 

@@ -6,7 +6,7 @@
 /// // FilterMetadataKey<String>("rate_limit.decision") names the same entry.
 /// ```
 public struct RateLimitDecision: Sendable, CustomStringConvertible {
-    public enum Outcome: String, Sendable {
+    public enum Outcome: String, Sendable, CaseIterable {
         case allowed
         /// Over the limit: refused (or, with `dry_run`, let through).
         case limited

@@ -78,6 +78,7 @@ final class RateLimitFilter: HTTPFilter {
 
     private func record(_ decision: RateLimitDecision, _ ctx: FilterContext) {
         ctx.metadata[Self.decisionKey] = decision.outcome.rawValue
+        shared.count(decision.outcome)
         ctx.metadata[Self.resultKey] = decision
     }
 }

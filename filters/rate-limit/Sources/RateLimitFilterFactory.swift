@@ -1,3 +1,4 @@
+import Atomics
 import GatewayFilterAPI
 import HTTPTypes
 import NIOCore
@@ -20,6 +21,12 @@ public struct RateLimitFilterFactory: HTTPFilterFactory {
         let policyValue: String
         /// `<name>:` before each key in Redis (after `redis.key_prefix`).
         let redisKeyPrefix: String
+        /// Decisions by outcome, for `/metrics`.
+        let decisions: [ManagedAtomic<Int>] = RateLimitDecision.Outcome.allCases.map { _ in ManagedAtomic(0) }
+
+        func count(_ outcome: RateLimitDecision.Outcome) {
+            decisions[RateLimitDecision.Outcome.allCases.firstIndex(of: outcome)!].wrappingIncrement(ordering: .relaxed)
+        }
 
         init(config: RateLimitFilterConfig) {
             self.config = config
@@ -42,6 +49,13 @@ public struct RateLimitFilterFactory: HTTPFilterFactory {
     }
 
     public func makeFilter(on eventLoop: EventLoop) -> any HTTPFilter { RateLimitFilter(shared: shared) }
+
+    public var exportedCounters: [FilterCounter] {
+        zip(RateLimitDecision.Outcome.allCases, shared.decisions).map { outcome, count in
+            FilterCounter(name: "rate_limit_decisions_total", help: "Rate-limit decisions, by outcome.",
+                          labels: [("limit", shared.config.name), ("outcome", outcome.rawValue)], value: count.load(ordering: .relaxed))
+        }
+    }
 
     /// The limiter's state, for tests and diagnostics.
     public var localLimiter: LocalRateLimiter? {

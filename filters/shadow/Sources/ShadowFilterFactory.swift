@@ -53,6 +53,17 @@ public struct ShadowFilterFactory: HTTPFilterFactory {
         self.config = config
     }
 
+    public var exportedCounters: [FilterCounter] {
+        let help = "Requests mirrored to the shadow cluster, by outcome."
+        return [
+            FilterCounter(name: "shadow_requests_total", help: help, labels: [("cluster", config.cluster), ("outcome", "sent")], value: counters.sent.load(ordering: .relaxed)),
+            FilterCounter(name: "shadow_requests_total", help: help, labels: [("cluster", config.cluster), ("outcome", "dropped")], value: counters.dropped.load(ordering: .relaxed)),
+            FilterCounter(name: "shadow_requests_total", help: help, labels: [("cluster", config.cluster), ("outcome", "over_cap")], value: counters.overCap.load(ordering: .relaxed)),
+            FilterCounter(name: "shadow_requests_total", help: help, labels: [("cluster", config.cluster), ("outcome", "failed")], value: counters.failed.load(ordering: .relaxed)),
+            FilterCounter(name: "shadow_in_flight", help: "Shadow requests in flight.", kind: .gauge, labels: [("cluster", config.cluster)], value: counters.inFlight.load(ordering: .relaxed)),
+        ]
+    }
+
     public func makeFilter(on eventLoop: EventLoop) -> any HTTPFilter {
         ShadowFilter(config: config, counters: counters)
     }

@@ -44,6 +44,10 @@ public struct TarpitFilterFactory: HTTPFilterFactory {
     /// Streams held right now, all loops together (for tests and diagnostics).
     public var activeCount: Int { shared.state.activeCount }
 
+    public var exportedCounters: [FilterCounter] {
+        [FilterCounter(name: "tarpit_active", help: "Streams held in the tarpit now.", kind: .gauge, value: shared.state.activeCount)]
+    }
+
     // MARK: - Config
 
     public static func parseConfig(_ value: any FilterConfigValue, environment: FilterEnvironment) -> TarpitFilterConfig? {
