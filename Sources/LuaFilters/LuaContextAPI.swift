@@ -17,7 +17,7 @@ enum LuaContextAPI {
         let index = lua_gettop(L)
         Lua.setFunctions(L, index, [("respond", respond), ("set_cluster", setCluster), ("http_call", httpCall),
                                     ("request_id", requestID), ("cluster", cluster), ("listener", listener),
-                                    ("metadata", metadata)])
+                                    ("metadata", metadata), ("tarpit", tarpit)])
         makeObject(L, methods: LuaRequestAPI.methods)
         Lua.setRawField(L, index, "req")
         makeObject(L, methods: LuaResponseAPI.methods)
@@ -129,6 +129,18 @@ enum LuaContextAPI {
         lua_pushboolean(L, context.setCluster(name) ? 1 : 0)
         return 1
     }
+
+    /// `ctx:tarpit()`: hands the request to a `tarpit` filter later in the chain (it delays and drips the
+    /// answer, under its global cap), as if one of its rules had matched.
+    static let tarpit: pc_swift_function = { L in
+        guard let L else { return 0 }
+        guard let filter = filter(L), let context = filter.context else { return Lua.fail(L, "ctx:tarpit: only inside a phase function") }
+        context.metadata[tarpitRequest] = true
+        return 0
+    }
+
+    /// The tarpit filter's request flag, named without importing its module.
+    static let tarpitRequest = FilterMetadataKey<Bool>("tarpit.request")
 
     static let requestID: pc_swift_function = { L in
         guard let L else { return 0 }

@@ -125,4 +125,18 @@ struct LuaExampleTests {
             #expect(gw.echoes[1].stats.requests == 2)
         }
     }
+
+    @Test("tarpit_scanners.lua: ctx:tarpit() hands probing clients to the tarpit filter; others pass at once")
+    func tarpitScanners() async throws {
+        let filters = "[ { lua: { script: \(Self.script("tarpit_scanners.lua")) } }, { tarpit: { match: { requested: true }, delay: 400ms, drip: { bytes: 4096, interval: 10ms } } } ]"
+        try await Self.run(filters, accessLog: "access_log: { metadata: [tarpit.decision] }") { gw in
+            let quick = try shell("curl -s -o /dev/null -w '%{http_code} %{time_total}' '\(gw.baseURL)/shop'")
+            let slow = try shell("curl -s -o /dev/null -w '%{http_code} %{time_total}' '\(gw.baseURL)/wp-admin/setup.php'")
+            let quickParts = quick.stdout.split(separator: " "), slowParts = slow.stdout.split(separator: " ")
+            #expect(quickParts.first == "200" && (Double(quickParts.last ?? "9") ?? 9) < 0.3, "\(quick.stdout)")
+            #expect(slowParts.first == "429" && (Double(slowParts.last ?? "0") ?? 0) >= 0.4, "\(slow.stdout)")
+            let line = try await gw.accessLogLine(path: "/wp-admin/setup.php")
+            #expect((line["metadata"] as? [String: String])?["tarpit.decision"]?.hasPrefix("tarpitted") == true, "\(line)")
+        }
+    }
 }
