@@ -38,7 +38,7 @@ extension AuthFilterConfig {
     private static func parseJWT(_ value: any FilterConfigValue) -> JWTConfig? {
         guard let map = value.mapping(allowed: ["jwks_file", "jwks_url", "jwks_refresh", "jwks_fetch_timeout", "jwks_min_refetch",
                                                 "algorithms", "issuer", "audience", "clock_skew", "require_exp",
-                                                "header", "cookie", "query", "forward_token", "claims_to_headers"]) else { return nil }
+                                                "header", "cookie", "query", "forward_token", "claims_to_headers", "token_cache_ttl"]) else { return nil }
         var valid = true
         var algorithms = Set(JWTAlgorithm.allCases)
         if let node = map["algorithms"], let items = node.list() {
@@ -67,6 +67,10 @@ extension AuthFilterConfig {
         }
         var requireExpiry = true
         if let node = map["require_exp"] { if let flag = node.bool() { requireExpiry = flag } else { valid = false } }
+        var tokenCacheTTL = 60.0
+        if let node = map["token_cache_ttl"] {
+            if let amount = node.duration() { tokenCacheTTL = Double(amount.nanoseconds) / 1e9 } else { valid = false }
+        }
 
         var fileKeys = JWKSet.empty
         if let node = map["jwks_file"] {
@@ -142,7 +146,7 @@ extension AuthFilterConfig {
         let rules = JWTVerifier.Rules(algorithms: algorithms, issuers: issuers, audiences: audiences,
                                       clockSkew: clockSkew, requireExpiry: requireExpiry)
         return JWTConfig(rules: rules, fileKeys: fileKeys, remote: remote, header: header, cookie: cookie, query: query,
-                         forwardToken: forwardToken, claimHeaders: claimHeaders)
+                         forwardToken: forwardToken, claimHeaders: claimHeaders, tokenCacheTTL: tokenCacheTTL)
     }
 
     // MARK: - api_key

@@ -26,6 +26,8 @@ public struct AuthFilterConfig: Sendable {
         var query: String?
         var forwardToken: Bool
         var claimHeaders: [(claim: String, header: HTTPField.Name)]
+        /// Seconds a verified token is remembered per event loop (0: every request is verified).
+        var tokenCacheTTL: Double = 60
     }
 
     struct RemoteJWKS: Sendable {

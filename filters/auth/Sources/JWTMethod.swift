@@ -1,6 +1,7 @@
 import GatewayFilterAPI
 import HTTPTypes
 import NIOCore
+import NIOPosix
 
 /// The `jwt` method: finds the token, verifies it against the current keys on the event loop, and, for
 /// an unknown `kid` with a JWKS URL, waits for one rate-limited refetch before deciding.
@@ -8,6 +9,7 @@ final class JWTMethod: Sendable {
     let config: AuthFilterConfig.JWTConfig
     let verifier: JWTVerifier
     let keys: JWTKeySource
+    private let cache = ThreadSpecificVariable<VerifiedTokenCache>()
 
     init(config: AuthFilterConfig.JWTConfig, keys: JWTKeySource) {
         self.config = config
@@ -21,8 +23,16 @@ final class JWTMethod: Sendable {
     func check(_ head: HTTPRequest, now: Double, on loop: EventLoop) -> AuthCheck {
         guard let (found, removal) = findToken(head) else { return .absent }
         let token = String(found)
+        // The cache belongs to this thread (the stream's event loop).
+        let loopCache = config.tokenCacheTTL > 0 ? (cache.currentValue ?? {
+            let fresh = VerifiedTokenCache()
+            cache.currentValue = fresh
+            return fresh
+        }()) : nil
+        if let claims = loopCache?.claims(for: token, now: now) { return .passed(success(claims, removal)) }
         switch verifier.verify(Substring(token), keys: keys.keys, now: now) {
         case .verified(let claims):
+            loopCache?.insert(token, claims: claims, now: now, ttl: config.tokenCacheTTL)
             return .passed(success(claims, removal))
         case .rejected(let reason) where !(keys.isRemote && !keys.hasLoadedRemote):
             return .failed(AuthFailure(method: .jwt, reason: reason))
