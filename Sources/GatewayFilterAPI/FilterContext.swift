@@ -48,4 +48,6 @@ public protocol FilterContext: AnyObject {
     /// })
     /// ```
     func httpCall(cluster: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse>
+    /// The access log shows this query parameter's value as `REDACTED` (a credential in the URL).
+    func redactLoggedQueryParameter(_ name: String)
 }

@@ -41,6 +41,7 @@ public enum FilterHTTPCallError: Error, Sendable, Equatable, CustomStringConvert
 /// Defaults for contexts that do not implement the later additions (test doubles): nothing is editable
 /// and calls fail.
 extension FilterContext {
+    public func redactLoggedQueryParameter(_ name: String) {}
     public func modifyRequestHead(_ edit: (inout HTTPRequest) -> Void) -> Bool { false }
     public func modifyResponseHead(_ edit: (inout HTTPResponse) -> Void) -> Bool { false }
     public func httpCall(cluster: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse> {

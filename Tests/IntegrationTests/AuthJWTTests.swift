@@ -127,6 +127,25 @@ struct AuthJWTTests {
         }
     }
 
+    @Test("a token sent in the query string is logged as REDACTED, valid or not")
+    func queryTokenNotLogged() async throws {
+        try await Self.withKeys { keys, jwks in
+            let yaml = "access_log: { metadata: [auth.method] }\n" + simpleConfig(routeExtra: """
+                filters:
+                  - auth: { realm: api, jwt: { jwks_file: \(jwks), issuer: \(Self.issuer), audience: [orders], query: access_token } }
+                """)
+            try await withGateway(yaml) { gw in
+                let good = AuthTestKeys.token(header: #"{"alg":"RS256","kid":"rsa1"}"#, claims: Self.claims(), signer: .rs256(keys.rsa))
+                #expect(try curl(["\(gw.baseURL)/q?x=1&access_token=\(good)"]).status == 200)
+                #expect(try curl(["\(gw.baseURL)/r?access_token=not.a.token"]).status == 401)
+                _ = try await gw.accessLog(atLeast: 2)
+                let log = try String(contentsOfFile: gw.accessLogPath, encoding: .utf8)
+                for part in good.split(separator: ".").map(String.init) + ["not.a.token"] { #expect(!log.contains(part), "token part logged") }
+                #expect(log.contains("/q?x=1&access_token=REDACTED") && log.contains("/r?access_token=REDACTED"), "\(log)")
+            }
+        }
+    }
+
     @Test("forward_token: false strips the Authorization header; a cookie or query token is accepted when configured")
     func tokenSources() async throws {
         try await Self.withKeys { keys, jwks in

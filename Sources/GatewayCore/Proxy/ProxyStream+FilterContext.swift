@@ -17,6 +17,15 @@ extension ProxyStream: FilterContext {
         _modify { yield &filterMetadata }
     }
 
+    public func redactLoggedQueryParameter(_ name: String) {
+        guard let path = record.path, let question = path.firstIndex(of: "?") else { return }
+        let pairs = path[path.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false).map { pair -> Substring in
+            let key = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            return key == name ? Substring("\(key)=REDACTED") : pair
+        }
+        record.path = String(path[..<question]) + "?" + pairs.joined(separator: "&")
+    }
+
     public func setCluster(_ name: String) -> Bool {
         guard cluster == nil, !logged, let index = loop.runtime.clusterIndexByName[name] else { return false }
         switch state {

@@ -35,22 +35,34 @@ public final class AuthFilter: HTTPFilter, Sendable {
         case basic(BasicMethod)
     }
 
+    /// Query parameters credentials may arrive in: their values never reach the access log.
+    private let credentialQueryParameters: [String]
+
     init(realm: String, methods: [Method]) {
         self.realm = realm
         self.methods = methods
         var headers: [HTTPField.Name] = []
+        var queries: [String] = []
         for method in methods {
             switch method {
-            case .jwt(let jwt): headers += jwt.outputHeaders
-            case .apiKey(let apiKey): headers += apiKey.outputHeaders
+            case .jwt(let jwt):
+                headers += jwt.outputHeaders
+                if let query = jwt.config.query { queries.append(query) }
+            case .apiKey(let apiKey):
+                headers += apiKey.outputHeaders
+                if let query = apiKey.config.query { queries.append(query) }
             case .basic(let basic): headers += basic.outputHeaders
             }
         }
         self.outputHeaders = headers
+        self.credentialQueryParameters = queries
     }
 
     public func onRequestHead(_ head: inout HTTPRequest, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
         for name in outputHeaders where head.headerFields[name] != nil { head.headerFields[name] = nil }
+        if !credentialQueryParameters.isEmpty, head.path?.contains("?") == true {
+            for name in credentialQueryParameters { ctx.redactLoggedQueryParameter(name) }
+        }
         let now = Self.wallClock()
         var failures: [AuthFailure] = []
         var waiting: (AuthSuccess, EventLoopFuture<Result<AuthSuccess, AuthFailure>>)?
