@@ -50,4 +50,7 @@ public protocol FilterContext: AnyObject {
     func httpCall(cluster: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse>
     /// The access log shows this query parameter's value as `REDACTED` (a credential in the URL).
     func redactLoggedQueryParameter(_ name: String)
+    /// 64 random bits from the event loop's fast generator: for sampling and splits on the request path
+    /// (`UInt64.random` asks the kernel, one system call each). Not for secrets.
+    func randomWord() -> UInt64
 }

@@ -47,13 +47,26 @@ struct ShadowTests {
 
     @Test("a shadow that hangs or is down never slows or fails the primary")
     func isolation() async throws {
-        for endpoint in ["{{closed}}", "{{echo1}}"] {
+        // A socket that listens but never accepts: connects succeed (the kernel's backlog), nothing answers.
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
+        #expect(listen(silent, 64) == 0)
+        let hanging = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        for endpoint in ["{{closed}}", hanging] {
             try await withGateway(backends: 2, Self.config("{ cluster: mirror, timeout: 5s }", shadowEndpoint: endpoint)) { gw in
                 let started = Date()
                 var statuses: [Int] = []
-                for index in 0..<5 { statuses.append(try curl(["\(gw.baseURL)/p\(index)"]).status) }
+                for index in 0..<5 { statuses.append(try curl(["--data-binary", "x", "\(gw.baseURL)/p\(index)"]).status) }
                 #expect(statuses == [200, 200, 200, 200, 200])
-                #expect(Date().timeIntervalSince(started) < 3, "the primary waited for the shadow")
+                #expect(Date().timeIntervalSince(started) < 3, "the primary waited for the shadow (\(endpoint))")
+                let decisions = try await gw.accessLog(atLeast: 5).compactMap { ($0["metadata"] as? [String: String])?["shadow.decision"] }
+                #expect(decisions == Array(repeating: "sent", count: 5), "the copies were sent, and are still pending or failed")
             }
         }
     }

@@ -73,7 +73,7 @@ enum AdminPages {
         return out + "</table></body></html>\n"
     }
 
-    static func quote(_ text: String) -> String { "\"" + PrometheusText.escape(text) + "\"" }
+    static func quote(_ text: String) -> String { JSONText.quoted(text) }
 
     static func html(_ text: String) -> String {
         var out = ""

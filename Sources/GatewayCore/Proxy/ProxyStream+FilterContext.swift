@@ -17,6 +17,8 @@ extension ProxyStream: FilterContext {
         _modify { yield &filterMetadata }
     }
 
+    public func randomWord() -> UInt64 { loop.random.next() }
+
     public func redactLoggedQueryParameter(_ name: String) {
         guard let path = record.path, let question = path.firstIndex(of: "?") else { return }
         let pairs = path[path.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false).map { pair -> Substring in

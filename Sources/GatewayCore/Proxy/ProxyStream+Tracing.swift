@@ -21,10 +21,10 @@ struct StreamTracing {
         if let header = request.headerFields[Self.traceparent], let received = TraceContext.parse(header) {
             context = received
         } else {
-            let sampled = tracing.map { Double(loop.requestIDs.nextWord() >> 11) / Double(1 << 53) < $0.sampleRate } ?? false
-            context = TraceContext(traceHigh: loop.requestIDs.nextWord(), traceLow: loop.requestIDs.nextWord(), parentSpanID: nil, sampled: sampled)
+            let sampled = tracing.map { Double(loop.random.next() >> 11) / Double(1 << 53) < $0.sampleRate } ?? false
+            context = TraceContext(traceHigh: loop.random.next(), traceLow: loop.random.next(), parentSpanID: nil, sampled: sampled)
         }
-        serverSpanID = loop.requestIDs.nextWord()
+        serverSpanID = loop.random.next()
         recording = tracing != nil && context.sampled
     }
 }
@@ -34,7 +34,7 @@ extension ProxyStream {
     /// returns the `traceparent` for the request it sends.
     func beginAttemptSpan(endpoint: Endpoint) -> ForwardingEdits.Traceparent {
         if tracing.attempt != nil { endAttemptSpan(status: nil, error: "retried") }
-        let spanID = loop.requestIDs.nextWord()
+        let spanID = loop.random.next()
         tracing.attempts += 1
         tracing.attempt = (spanID, endpoint, Self.unixNanosNow(), tracing.attempts)
         return ForwardingEdits.Traceparent(traceHigh: tracing.context.traceHigh, traceLow: tracing.context.traceLow,

@@ -15,7 +15,7 @@ public final class LoopContext: @unchecked Sendable {
     /// `access_log.metadata`: the filter metadata names each line prints.
     let accessLogMetadata: [String]
     var requestIDs = RequestIDGenerator()
-    /// Retry backoff jitter.
+    /// Fast random bits for the request path: retry jitter, trace ids, sampling, filters' splits.
     var random = FastRandom()
     /// Request deadlines: checked often, since they end with a 504.
     let requestDeadlines: Sweeper
@@ -76,7 +76,7 @@ struct RequestIDGenerator {
         state = system.next()
     }
 
-    mutating func nextWord() -> UInt64 {
+    private mutating func nextWord() -> UInt64 {
         state &+= 0xa076_1d64_78bd_642f
         let product = state.multipliedFullWidth(by: state ^ 0xe703_7ed1_a0b4_28db)
         return product.high ^ product.low

@@ -18,4 +18,4 @@ extension RawClient {
 }
 
 /// Tests hand a client to one task at a time (e.g. one reader per connection in a task group).
-extension RawClient: @unchecked Sendable {}
+

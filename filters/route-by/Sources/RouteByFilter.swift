@@ -18,7 +18,7 @@ final class RouteByFilter: HTTPFilter, Sendable {
             break
         }
         guard let targets else { return .proceed }
-        let cluster = targets.count == 1 ? targets[0].cluster : RouteBySelection.pick(targets, seed: stickSeed(head, ctx))
+        let cluster = targets.count == 1 ? targets[0].cluster : RouteBySelection.pick(targets, seed: stickSeed(head, ctx), random: ctx.randomWord())
         if ctx.setCluster(cluster) { ctx.metadata[Self.decision] = cluster }
         return .proceed
     }

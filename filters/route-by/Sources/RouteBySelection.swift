@@ -45,11 +45,11 @@ enum RouteBySelection {
         return nil
     }
 
-    /// A point in [0, total) chosen by `seed` (stable) or at random.
-    static func pick(_ split: [RouteByConfig.WeightedCluster], seed: UInt64?) -> String {
+    /// A point in [0, total) chosen by `seed` (stable) or by `random`.
+    static func pick(_ split: [RouteByConfig.WeightedCluster], seed: UInt64?, random: UInt64) -> String {
         let total = split.reduce(0) { $0 + $1.weight }
         guard total > 0 else { return split[0].cluster }
-        var point = Int((seed.map(mix) ?? UInt64.random(in: 0...UInt64.max)) % UInt64(total))
+        var point = Int((seed.map(mix) ?? random) % UInt64(total))
         for target in split {
             if point < target.weight { return target.cluster }
             point -= target.weight

@@ -21,7 +21,7 @@ final class ShadowFilter: HTTPFilter {
     }
 
     func onRequestHead(_ head: inout HTTPRequest, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
-        guard selects(head) else { return .proceed }
+        guard selects(head, ctx) else { return .proceed }
         var copy = head
         copy.headerFields.append(config.tag)
         if let host = config.hostRewrite { copy.authority = host }
@@ -52,12 +52,13 @@ final class ShadowFilter: HTTPFilter {
         body = nil
     }
 
-    private func selects(_ head: HTTPRequest) -> Bool {
+    private func selects(_ head: HTTPRequest, _ ctx: FilterContext) -> Bool {
         if let match = config.matchHeader {
             guard let value = head.headerFields[match.name] else { return false }
             if let expected = match.value, value != expected { return false }
         }
-        return config.percent >= 100 || Double.random(in: 0..<100) < config.percent
+        // 53 random bits as a fraction in [0, 1).
+        return config.percent >= 100 || Double(ctx.randomWord() >> 11) / Double(1 << 53) * 100 < config.percent
     }
 
     private func send(_ ctx: FilterContext) {
