@@ -18,6 +18,8 @@ public final class ClusterLoopState: @unchecked Sendable {
     private var idle: [[HTTP1UpstreamConnection]]
     private var sweeper: RepeatedTask?
     public private(set) var openConnections = 0
+    /// Replaced by a newer endpoint list (DNS discovery): connections coming back are closed, not pooled.
+    public private(set) var isRetired = false
 
     public init(cluster: UpstreamCluster, eventLoop: EventLoop, loopIndex: Int) {
         self.cluster = cluster
@@ -147,6 +149,10 @@ public final class ClusterLoopState: @unchecked Sendable {
     /// A finished, reusable connection comes back.
     func release(_ connection: HTTP1UpstreamConnection) {
         guard connection.isActive else { return }
+        if isRetired {
+            connection.close()
+            return
+        }
         if idle[connection.endpoint.index].count >= cluster.settings.maxIdlePerEndpoint {
             connection.close()
             return
@@ -182,6 +188,13 @@ public final class ClusterLoopState: @unchecked Sendable {
             idle[index].removeAll { $0.lastUsed < cutoff }
             for connection in expired { connection.close() }
         }
+    }
+
+    /// A newer endpoint list took over on this loop: idle connections close now, busy ones when their
+    /// exchange ends. Requests already in flight finish here untouched.
+    public func retire() {
+        isRetired = true
+        closeIdle()
     }
 
     /// Closes every idle connection (shutdown).

@@ -67,14 +67,32 @@ public final class UpstreamCluster: Sendable {
     /// `hash_on: { header: ... }`, parsed once.
     public let hashHeaderName: HTTPField.Name?
 
-    public init(name: String, index: Int, endpoints: [Endpoint], settings: UpstreamConnectionSettings, options: UpstreamClusterOptions = .init()) {
+    /// Whether the endpoint list comes from DNS and may change while serving (`discovery: dns`).
+    public let isDiscovered: Bool
+
+    public convenience init(name: String, index: Int, endpoints: [Endpoint], settings: UpstreamConnectionSettings, options: UpstreamClusterOptions = .init(),
+                isDiscovered: Bool = false) {
+        self.init(name: name, index: index, endpoints: endpoints, settings: settings, options: options, isDiscovered: isDiscovered,
+                  resources: ClusterResources(limits: options.circuitBreakers))
+    }
+
+    private init(name: String, index: Int, endpoints: [Endpoint], settings: UpstreamConnectionSettings, options: UpstreamClusterOptions,
+                 isDiscovered: Bool, resources: ClusterResources) {
         self.name = name
         self.index = index
         self.endpoints = endpoints
         self.settings = settings
         self.options = options
+        self.isDiscovered = isDiscovered
         self.hashTable = ConsistentHashTable(policy: options.lb, endpoints: endpoints)
-        self.resources = ClusterResources(limits: options.circuitBreakers)
+        self.resources = resources
         if case .header(let name)? = options.hashOn { hashHeaderName = HTTPField.Name(name) } else { hashHeaderName = nil }
+    }
+
+    /// The same cluster over a new endpoint list (a DNS answer changed). The circuit-breaker counters
+    /// are shared with this one, so requests still in flight on the old list count against the limits.
+    public func withEndpoints(_ endpoints: [Endpoint]) -> UpstreamCluster {
+        UpstreamCluster(name: name, index: index, endpoints: endpoints, settings: settings, options: options, isDiscovered: isDiscovered,
+                        resources: resources)
     }
 }

@@ -4,8 +4,11 @@ import Upstream
 /// The admin listener's JSON and HTML views of the counters.
 enum AdminPages {
     static func clustersJSON(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus], runtime: GatewayRuntime) -> String {
+        let clusters = runtime.clusters
+        let metrics = metrics.aligned(to: clusters)
+        let health = ClusterHealthStatus.aligned(health, to: clusters)
         var out = "{\"clusters\":["
-        for (index, cluster) in runtime.clusters.enumerated() {
+        for (index, cluster) in clusters.enumerated() {
             if index > 0 { out += "," }
             let status = health[index]
             let c = metrics.clusters[index]
@@ -29,6 +32,9 @@ enum AdminPages {
     }
 
     static func statusHTML(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus], runtime: GatewayRuntime, draining: Bool) -> String {
+        let clusters = runtime.clusters
+        let metrics = metrics.aligned(to: clusters)
+        let health = ClusterHealthStatus.aligned(health, to: clusters)
         var out = """
         <!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>Portcullis</title>
         <style>body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}
@@ -59,7 +65,7 @@ enum AdminPages {
             }
         }
         out += "</table><h2>Clusters</h2><table><tr><th class=l>cluster</th><th class=l>endpoint</th><th>weight</th><th class=l>health</th><th>ejections</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>failures</th></tr>"
-        for (index, cluster) in runtime.clusters.enumerated() {
+        for (index, cluster) in clusters.enumerated() {
             for (position, endpoint) in cluster.endpoints.enumerated() {
                 let failures = metrics.clusters[index].endpointFailures[position]
                 let state = health[index].health(position)

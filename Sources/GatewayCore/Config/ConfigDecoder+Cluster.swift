@@ -5,7 +5,53 @@ import Upstream
 /// retries and circuit breakers. Defaults follow Envoy's where Envoy has one.
 extension ConfigDecoder {
     static let clusterKeys = ["name", "endpoints", "lb", "timeouts", "pool", "hash_on", "health_check", "outlier_detection",
-                              "panic_threshold", "retries", "circuit_breakers"]
+                              "panic_threshold", "retries", "circuit_breakers", "discovery", "dns"]
+
+    /// `discovery: static | dns` and the `dns:` section.
+    func decodeDiscovery(_ map: ConfigMapping, into cluster: inout ClusterConfig) {
+        var isDNS = false
+        if let value = map["discovery"], let text = value.string() {
+            switch text {
+            case "static": break
+            case "dns": isDNS = true
+            default: value.fail("unknown discovery '\(text)' (use static or dns)")
+            }
+        }
+        guard let section = map["dns"] else {
+            if isDNS { cluster.dns = DNSClusterConfig() }
+            return
+        }
+        guard isDNS else {
+            section.fail("dns settings need discovery: dns")
+            return
+        }
+        guard let keys = section.mapping(allowed: ["refresh", "family", "resolvers", "timeout"]) else { return }
+        var dns = DNSClusterConfig()
+        if let value = keys["refresh"], let refresh = value.duration() {
+            if refresh == .disabled { value.fail("a DNS refresh interval cannot be disabled") } else { dns.refresh = refresh }
+        }
+        if let value = keys["timeout"], let timeout = value.duration() {
+            if timeout == .disabled { value.fail("a DNS timeout cannot be disabled") } else { dns.timeout = timeout }
+        }
+        if let value = keys["family"], let text = value.string() {
+            if let family = AddressFamilyPreference(rawValue: text) {
+                dns.family = family
+            } else {
+                value.fail("unknown family '\(text)' (use auto, v4 or v6)")
+            }
+        }
+        for item in keys["resolvers"]?.sequence() ?? [] {
+            guard let text = item.string() else { continue }
+            // A resolver given without a port listens on 53.
+            let address = HostPort(parsing: text) ?? HostPort(parsing: text.contains(":") ? "[\(text)]:53" : "\(text):53")
+            guard let address, (try? SocketAddress(ipAddress: address.host, port: address.port)) != nil else {
+                item.fail("a resolver is an IP address with an optional port, e.g. 127.0.0.1:53 or [::1]:53; got '\(text)'")
+                continue
+            }
+            dns.resolvers.append(address)
+        }
+        cluster.dns = dns
+    }
 
     func decodeResilience(_ map: ConfigMapping, into cluster: inout ClusterConfig) {
         if let value = map["hash_on"] {

@@ -298,6 +298,7 @@ struct ConfigDecoder {
             if let v = section["max_requests_per_connection"]?.int(min: 0) { cluster.maxRequestsPerConnection = v }
         }
         decodeResilience(map, into: &cluster)
+        decodeDiscovery(map, into: &cluster)
         return cluster
     }
 

@@ -73,6 +73,10 @@ public enum EffectiveConfigPrinter {
             out += "    timeouts: { connect: \(cluster.connectTimeout), idle: \(cluster.idleTimeout) }\n"
             out += "    pool: { max_idle_per_endpoint: \(cluster.maxIdlePerEndpoint), max_requests_per_connection: \(cluster.maxRequestsPerConnection) }\n"
             out += resilienceYAML(cluster.options)
+            if let dns = cluster.dns {
+                out += "    discovery: dns\n"
+                out += "    dns: { refresh: \(dns.refresh), family: \(dns.family.rawValue), resolvers: [\(dns.resolvers.map { quote($0.description) }.joined(separator: ", "))], timeout: \(dns.timeout) }\n"
+            }
             out += cluster.endpoints.isEmpty ? "    endpoints: []\n" : "    endpoints:\n"
             for endpoint in cluster.endpoints {
                 out += "      - { address: \(quote(endpoint.address.description)), weight: \(endpoint.weight) }\n"

@@ -472,6 +472,12 @@ public final class ProxyStream {
         if let route { metrics.listeners[listener.index].routeRequests[route.index].record(status: record.status) }
         guard let cluster, let endpoint else { return }
         let index = cluster.cluster.index
+        // A request that started before its DNS cluster's endpoint list changed counts only in the
+        // cluster totals: its endpoint's position belongs to the old list.
+        guard loop.clusters[index] === cluster else {
+            if let upstreamNanos = record.upstreamNanos { metrics.clusters[index].latency.observe(nanos: upstreamNanos) }
+            return
+        }
         if record.errorSource == .upstream {
             metrics.clusters[index].endpointFailures[endpoint.index] += 1
         } else {
