@@ -67,6 +67,18 @@ struct UpstreamConfigTests {
         #expect(EffectiveConfigPrinter.yaml(try ConfigFixture.parse(printed)) == printed)
     }
 
+    @Test("discovery: dns reads its keys, and the printed config loads back to them")
+    func dnsDiscovery() throws {
+        let yaml = Self.cluster("discovery: dns\ndns: { refresh: 250ms, family: v6, resolvers: [127.0.0.53, \"[::1]:5353\"], timeout: 1s }")
+        let dns = try #require(try ConfigFixture.parse(yaml).clusters[0].dns)
+        #expect(dns.refresh == .milliseconds(250) && dns.family == .v6 && dns.timeout == .milliseconds(1000))
+        #expect(dns.resolvers == [HostPort(host: "127.0.0.53", port: 53), HostPort(host: "::1", port: 5353)])
+        let printed = EffectiveConfigPrinter.yaml(try ConfigFixture.parse(yaml))
+        #expect(try ConfigFixture.parse(printed).clusters[0].dns == dns)
+        #expect(try ConfigFixture.parse(Self.cluster("discovery: dns")).clusters[0].dns == DNSClusterConfig())
+        #expect(try ConfigFixture.parse(ConfigFixture.minimal).clusters[0].dns == nil)
+    }
+
     @Test("invalid values are reported at their line with their key path", arguments: [
         ConfigErrorCase("hash_on without a hashing policy", cluster("hash_on: client_ip"),
                         keyPath: "clusters[0].hash_on", at: "hash_on: client_ip", message: "hash_on needs lb: ring_hash or maglev"),
@@ -90,6 +102,14 @@ struct UpstreamConfigTests {
                         keyPath: "clusters[0].circuit_breakers.max_requests", at: "circuit_breakers:", message: "must be between 1 and"),
         ConfigErrorCase("misspelt circuit breaker", cluster("circuit_breakers: { max_request: 10 }"),
                         keyPath: "clusters[0].circuit_breakers.max_request", at: "circuit_breakers:", message: "did you mean 'max_requests'?"),
+        ConfigErrorCase("dns settings without dns discovery", cluster("dns: { refresh: 1s }"),
+                        keyPath: "clusters[0].dns", at: "dns:", message: "dns settings need discovery: dns"),
+        ConfigErrorCase("unknown discovery", cluster("discovery: consul"),
+                        keyPath: "clusters[0].discovery", at: "discovery: consul", message: "unknown discovery 'consul'"),
+        ConfigErrorCase("a resolver that is a name", cluster("discovery: dns\ndns: { resolvers: [ns1.example.com] }"),
+                        keyPath: "clusters[0].dns.resolvers[0]", at: "dns:", message: "a resolver is an IP address"),
+        ConfigErrorCase("unknown address family", cluster("discovery: dns\ndns: { family: v5 }"),
+                        keyPath: "clusters[0].dns.family", at: "dns:", message: "unknown family 'v5'"),
         ConfigErrorCase("backoff max below base", cluster("retries: { backoff: { base: 100ms, max: 50ms } }"),
                         keyPath: "clusters[0].retries.backoff.max", at: "retries:", message: "must not be shorter than base"),
     ])
