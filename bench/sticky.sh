@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# bench/sticky.sh - what cookie stickiness costs on a small GET: one gateway (1 event loop), three routes
+# to the same origin: plain, sticky with a valid cookie (verify: one HMAC-SHA256 per request), and sticky
+# without a cookie (issue: a Set-Cookie per response). Interleaved wrk rounds (HTTP/1.1 keep-alive).
+#
+# From the project root after `swift build -c release`:   bench/sticky.sh [path/to/portcullis]
+# Knobs (env): ROUNDS=3 DUR=5 CONNS=64 PORT=28400 PIN=1 (gateway+origin on CPU 0, wrk on CPU 1)
+# Only 127.0.0.1 is targeted; every run is bounded by wrk's -d.
+set -u -o pipefail
+BIN="${1:-.build/release/portcullis}"
+ROUNDS="${ROUNDS:-3}"; DUR="${DUR:-5}"; CONNS="${CONNS:-64}"; PORT="${PORT:-28400}"; PIN="${PIN:-1}"
+ORIGIN_PORT=$((PORT + 1))
+work="$(mktemp -d)"
+server=(); client=()
+if [ "$PIN" = 1 ] && command -v taskset >/dev/null; then server=(taskset -c 0); client=(taskset -c 1); fi
+
+cat > "$work/gateway.yaml" <<YAML
+workers: 1
+access_log: { enabled: false }
+listeners:
+  - name: bench
+    address: 127.0.0.1:$PORT
+    routes:
+      - { match: { path_prefix: /sticky }, cluster: sticky }
+      - { match: { path_prefix: / }, cluster: origin }
+clusters:
+  - name: origin
+    endpoints: [ { address: "127.0.0.1:$ORIGIN_PORT" } ]
+  - name: sticky
+    endpoints: [ { address: "127.0.0.1:$ORIGIN_PORT" } ]
+    sticky: { cookie: { name: pc_aff, ttl: 1h }, key: "bench-key-0123456789abcdef-bench" }
+YAML
+
+"${server[@]}" "$BIN" echo --port "$ORIGIN_PORT" >/dev/null 2>&1 & origin=$!
+"${server[@]}" "$BIN" run --config "$work/gateway.yaml" >/dev/null 2>"$work/gateway.err" & gateway=$!
+trap 'kill $gateway $origin 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/plain" >/dev/null 2>&1 && break; sleep 0.1; done
+cookie="$(curl -s -D - -o /dev/null "http://127.0.0.1:$PORT/sticky" | tr -d '\r' | awk -F'[ ;]' 'tolower($1)=="set-cookie:" {print $2}')"
+[ -n "$cookie" ] || { echo "smoke test failed: no cookie"; cat "$work/gateway.err"; exit 1; }
+curl -s -D - -o /dev/null -b "$cookie" "http://127.0.0.1:$PORT/sticky" | grep -qi '^set-cookie' && { echo "a valid cookie was re-issued"; exit 1; }
+
+rate() { "${client[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+plain_url="http://127.0.0.1:$PORT/plain"; sticky_url="http://127.0.0.1:$PORT/sticky"
+rate "$plain_url" >/dev/null; rate -H "cookie: $cookie" "$sticky_url" >/dev/null    # warm-up
+plain=(); valid=(); issue=()
+for round in $(seq "$ROUNDS"); do
+  plain+=("$(rate "$plain_url")"); valid+=("$(rate -H "cookie: $cookie" "$sticky_url")"); issue+=("$(rate "$sticky_url")")
+done
+python3 - "${plain[*]}" "${valid[*]}" "${issue[*]}" <<'PY'
+import statistics, sys
+rows = [("plain", sys.argv[1]), ("sticky, valid cookie (verify)", sys.argv[2]), ("sticky, no cookie (issue Set-Cookie)", sys.argv[3])]
+base = statistics.median(float(x) for x in rows[0][1].split())
+print("| route | req/s per round | median | vs plain |")
+print("|---|---|---|---|")
+for name, text in rows:
+    values = [float(x) for x in text.split()]
+    m = statistics.median(values)
+    print(f"| {name} | {' / '.join(f'{x:,.0f}' for x in values)} | {m:,.0f} | {m / base:.3f} |")
+PY
