@@ -38,10 +38,10 @@ public protocol FilterContext: AnyObject {
     /// ```
     @discardableResult
     func setHashKey(_ key: String) -> Bool
-    /// The cluster a valid sticky-session cookie of this request (`clusters[].sticky` cookie or app_cookie)
-    /// pins it to, or nil. A weighted split should send the request there when that cluster is one of its
-    /// targets, so a session keeps its endpoint across the split (`route_by` does).
-    var stickyCluster: String? { get }
+    /// The cluster a valid sticky-session cookie in `request` (`clusters[].sticky` cookie or app_cookie) pins
+    /// it to, or nil. A weighted split should send the request there when that cluster is one of its
+    /// targets, so a session keeps its endpoint across the split (`route_by` does). Pass the hook's `head`.
+    func stickyCluster(_ request: HTTPRequest) -> String?
     /// Edits the request head outside the request-head hook's `head` parameter: after the hook suspended (the
     /// edit is what the chain goes on with), or from the body hook of a buffered body. Works until the request
     /// has gone upstream; returns false (and does not call `edit`) when it is too late.

@@ -132,10 +132,10 @@ struct StickySessionTests {
             let strict = try await offPool { try Self.cookie(for: "echo-1", "\(gw.baseURL)/strict", name: "pc_strict") }
             let loose = try await offPool { try Self.cookie(for: "echo-1", "\(gw.baseURL)/fallback", name: "pc_loose") }
             try await gw.echoes[1].channel.close()
-            let refused = try await offPool { try curl(["-b", strict, "\(gw.baseURL)/strict"]) }
+            let refused = try await offPool { try curl(["-b", strict, "\(gw.baseURL)/strict/down"]) }
             #expect(refused.status == 503)
             #expect(refused.body.contains("sticky endpoint unavailable"), "\(refused.body)")
-            let line = try await gw.accessLogLine(path: "/strict")
+            let line = try await gw.accessLogLine(path: "/strict/down")
             #expect(line["error"] as? String == "sticky endpoint unavailable")
             let moved = try await offPool { try curl(["-b", loose, "\(gw.baseURL)/fallback"]) }
             #expect(moved.status == 200)

@@ -47,7 +47,7 @@ extension ProxyStream: FilterContext {
         return true
     }
 
-    public var stickyCluster: String? { stickyClusterName() }
+    public func stickyCluster(_ request: HTTPRequest) -> String? { stickyClusterName(request) }
 }
 
 /// The later additions to the context: head edits outside the hook, and filter-made upstream calls.

@@ -164,8 +164,9 @@ extension ProxyStream {
         return nil
     }
 
-    /// The cluster a valid sticky cookie of this request pins it to (`FilterContext.stickyCluster`).
-    func stickyClusterName() -> String? {
+    /// The cluster a valid sticky cookie of `request` pins it to (`FilterContext.stickyCluster`). Takes the
+    /// request as a parameter: a request-head hook holds `self.request` (inout) while it runs.
+    func stickyClusterName(_ request: HTTPRequest) -> String? {
         let clusters = loop.runtime.stickyCookieClusters
         guard !clusters.isEmpty else { return nil }
         let now = Self.unixSecondsNow()

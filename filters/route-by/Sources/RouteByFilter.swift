@@ -21,7 +21,7 @@ final class RouteByFilter: HTTPFilter, Sendable {
         let cluster: String
         if targets.count == 1 {
             cluster = targets[0].cluster
-        } else if let pinned = ctx.stickyCluster, targets.contains(where: { $0.cluster == pinned }) {
+        } else if let pinned = ctx.stickyCluster(head), targets.contains(where: { $0.cluster == pinned }) {
             // A sticky session lives on one side of the split: it stays there, whatever the draw or
             // `stick_on` would say (even on a side whose weight went to 0, as a draining endpoint keeps its sessions).
             cluster = pinned
