@@ -13,17 +13,20 @@ struct StickySessionTests {
     static func repeated(_ url: String, count: Int, _ extra: [String] = []) throws -> (answers: [(status: Int, backend: String?)], headers: String) {
         let headerFile = NSTemporaryDirectory() + "curl-headers-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: headerFile) }
-        let output = try run("/usr/bin/env", ["curl", "-sS", "--max-time", "30", "-D", headerFile, "-w", "\n%{http_code}\n"] + extra
+        let output = try run("/usr/bin/env", ["curl", "-sS", "--max-time", "30", "-D", headerFile, "-w", "~~%{http_code}~~"] + extra
                              + Array(repeating: url, count: count))
-        let lines = output.stdout.split(separator: "\n").map(String.init)
         var answers: [(Int, String?)] = []
-        var index = 0
-        while index + 1 < lines.count {
-            let body = lines[index]
+        var rest = Substring(output.stdout)
+        while let open = rest.range(of: "~~") {
+            let body = rest[..<open.lowerBound]
+            let afterOpen = rest[open.upperBound...]
+            guard let close = afterOpen.range(of: "~~") else { break }
             let json = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
-            answers.append((Int(lines[index + 1]) ?? 0, json?["name"] as? String))
-            index += 2
+            answers.append((Int(afterOpen[..<close.lowerBound]) ?? 0, json?["name"] as? String))
+            rest = afterOpen[close.upperBound...]
         }
+        // An empty list would make every `allSatisfy` below pass: a short read is a failure of its own.
+        guard answers.count == count else { throw TestFailure("expected \(count) answers, got \(answers.count): \(output.stdout.prefix(300)) \(output.stderr)") }
         return (answers, (try? String(contentsOfFile: headerFile, encoding: .utf8)) ?? "")
     }
 
@@ -145,6 +148,57 @@ struct StickySessionTests {
             let after = try await offPool { try Self.repeated("\(gw.baseURL)/fallback", count: 5, ["-b", fresh]) }
             #expect(after.answers.allSatisfy { $0.backend == "echo-0" })
             #expect(Self.setCookieCount(after.headers) == 0)
+        }
+    }
+
+    @Test("a retry after a 5xx on the sticky endpoint follows the mode: strict retries there, fallback elsewhere with a new cookie")
+    func retriesFollowTheMode() async throws {
+        let routes = """
+              - { match: { path_prefix: /strict }, cluster: backend }
+              - { match: { path_prefix: /fallback }, cluster: loose }
+        """
+        let clusters = """
+          - name: loose
+            endpoints: [ { address: "{{echo0}}" }, { address: "{{echo1}}" } ]
+            sticky: { cookie: { name: pc_loose }, key: "\(Self.key)" }
+            retries: { attempts: 1, on: [5xx], backoff: { base: 1ms } }
+        """
+        let config = Self.config(endpoints: #"[ { address: "{{echo0}}" }, { address: "{{echo1}}" } ]"#,
+                                 sticky: "{ cookie: { name: pc_strict }, key: \"\(Self.key)\", mode: strict }",
+                                 extra: "retries: { attempts: 2, on: [5xx], backoff: { base: 1ms } }", routes: routes, clusters: clusters)
+        try await withGateway(backends: 2, config) { gw in
+            let strict = try await offPool { try Self.cookie(for: "echo-1", "\(gw.baseURL)/strict", name: "pc_strict") }
+            let loose = try await offPool { try Self.cookie(for: "echo-1", "\(gw.baseURL)/fallback", name: "pc_loose") }
+            let stayed = try await offPool { try curl(["-b", strict, "\(gw.baseURL)/strict/fail?status=500"]) }
+            #expect(stayed.status == 500)
+            #expect(stayed.json["name"] as? String == "echo-1", "every attempt on the session's endpoint")
+            #expect(stayed.headerValues("set-cookie").isEmpty)
+            let strictLine = try await gw.accessLogLine(path: "/strict/fail?status=500")
+            #expect(strictLine["upstream_attempts"] as? Int == 3)
+            let moved = try await offPool { try curl(["-b", loose, "\(gw.baseURL)/fallback/fail?status=500"]) }
+            #expect(moved.json["name"] as? String == "echo-0", "the retry went to the other endpoint")
+            let fresh = try #require(Self.cookie("pc_loose", in: moved.headers), "and the answer names it")
+            let next = try await offPool { try curl(["-b", fresh, "\(gw.baseURL)/fallback/next"]) }
+            #expect(next.json["name"] as? String == "echo-0")
+        }
+    }
+
+    @Test("cookie stickiness over HTTP/2: issued on the first stream, honoured on the next")
+    func cookieOverHTTP2() async throws {
+        let sticky = "{ cookie: { name: pc_aff }, key: \"\(Self.key)\" }"
+        let config = Self.config(endpoints: Self.threeBackends, sticky: sticky)
+            .replacingOccurrences(of: "    address: 127.0.0.1:0\n", with: "    address: 127.0.0.1:0\n    http2: { cleartext: true }\n")
+        try await withGateway(backends: 3, config) { gw in
+            let first = try await offPool { try curl(h2: true, ["\(gw.baseURL)/h2"]) }
+            let cookie = try #require(Self.cookie("pc_aff", in: first.headers))
+            let backend = try #require(first.json["name"] as? String)
+            // One connection per request (curl 7.88 fails a second request on a reused h2c prior-knowledge
+            // connection, with any upstream; nghttp does not).
+            for index in 0..<5 {
+                let again = try await offPool { try curl(h2: true, ["-b", cookie, "\(gw.baseURL)/h2/\(index)"]) }
+                #expect(again.status == 200 && again.json["name"] as? String == backend)
+                #expect(again.headerValues("set-cookie").isEmpty)
+            }
         }
     }
 

@@ -15,6 +15,8 @@ struct StickyStreamState {
     var appValue: String?
     /// Fallback mode already moved this request off its refused sticky endpoint once.
     var fallbackTried = false
+    /// An attempt on the sticky endpoint failed: in fallback mode the request does not go back to it.
+    var pinnedFailed = false
 }
 
 /// Sticky sessions: the pick honours the endpoint the request names (even at weight 0, while it is up),
@@ -24,8 +26,10 @@ extension ProxyStream {
         if !sticky.resolved { resolveSticky(policy) }
         let pinned = sticky.pinned
         if pinned >= 0 {
-            // Strict: a retry stays on the session's endpoint. Fallback: a retry goes elsewhere.
-            if cluster.isAvailable(pinned) && (retry.failedEndpoint != pinned || policy.isStrict) {
+            if retry.failedEndpoint == pinned { sticky.pinnedFailed = true }
+            // Strict: a retry stays on the session's endpoint. Fallback: once it failed, the request (and
+            // its later retries) go elsewhere.
+            if cluster.isAvailable(pinned) && (!sticky.pinnedFailed || policy.isStrict) {
                 connect(to: cluster.cluster.endpoints[pinned], fresh: false)
                 return
             }
