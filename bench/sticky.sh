@@ -39,7 +39,19 @@ cookie="$(curl -s -D - -o /dev/null "http://127.0.0.1:$PORT/sticky" | tr -d '\r'
 [ -n "$cookie" ] || { echo "smoke test failed: no cookie"; cat "$work/gateway.err"; exit 1; }
 curl -s -D - -o /dev/null -b "$cookie" "http://127.0.0.1:$PORT/sticky" | grep -qi '^set-cookie' && { echo "a valid cookie was re-issued"; exit 1; }
 
-rate() { "${client[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+# Prints "req/s:cpu_us_per_request" — the gateway's CPU time (utime+stime from /proc) per request, which
+# other load on the machine disturbs less than the rate does.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$gateway/stat"; }
+rate() {
+  local before after out
+  before="$(cpu_ticks)"
+  out="$("${client[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" "$@")"
+  after="$(cpu_ticks)"
+  echo "$out" | awk -v ticks="$((after - before))" -v hz="$(getconf CLK_TCK)" '
+    / requests in / {requests = $1}
+    /Requests\/sec/ {rps = $2}
+    END {printf "%s:%.1f\n", rps, ticks / hz * 1e6 / requests}'
+}
 plain_url="http://127.0.0.1:$PORT/plain"; sticky_url="http://127.0.0.1:$PORT/sticky"
 rate "$plain_url" >/dev/null; rate -H "cookie: $cookie" "$sticky_url" >/dev/null    # warm-up
 plain=(); valid=(); issue=()
@@ -49,11 +61,14 @@ done
 python3 - "${plain[*]}" "${valid[*]}" "${issue[*]}" <<'PY'
 import statistics, sys
 rows = [("plain", sys.argv[1]), ("sticky, valid cookie (verify)", sys.argv[2]), ("sticky, no cookie (issue Set-Cookie)", sys.argv[3])]
-base = statistics.median(float(x) for x in rows[0][1].split())
-print("| route | req/s per round | median | vs plain |")
-print("|---|---|---|---|")
+def parse(text): return [tuple(float(v) for v in x.split(":")) for x in text.split()]
+base_rate = statistics.median(r for r, _ in parse(rows[0][1]))
+base_cpu = statistics.median(c for _, c in parse(rows[0][1]))
+print("| route | req/s per round | median req/s | vs plain | gateway CPU µs/req (median) | vs plain |")
+print("|---|---|---|---|---|---|")
 for name, text in rows:
-    values = [float(x) for x in text.split()]
-    m = statistics.median(values)
-    print(f"| {name} | {' / '.join(f'{x:,.0f}' for x in values)} | {m:,.0f} | {m / base:.3f} |")
+    values = parse(text)
+    rate = statistics.median(r for r, _ in values)
+    cpu = statistics.median(c for _, c in values)
+    print(f"| {name} | {' / '.join(f'{r:,.0f}' for r, _ in values)} | {rate:,.0f} | {rate / base_rate:.3f} | {cpu:.1f} | +{cpu - base_cpu:.1f} |")
 PY

@@ -6,6 +6,15 @@ import Upstream
 struct StickyTests {
     private let key = Array("0123456789abcdef0123456789abcdef".utf8)
 
+    @Test("the prepared-state HMAC-SHA256 matches RFC 4231 (short key, and a key longer than a block)")
+    func hmacVectors() {
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
+        #expect(hex(StickyCookieCodec.hmacSHA256(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8)))
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        #expect(hex(StickyCookieCodec.hmacSHA256(key: Array(repeating: 0xaa, count: 131), message: Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)))
+                == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+    }
+
     @Test("a cookie value round-trips to its endpoint id until it expires")
     func roundTrip() {
         let codec = StickyCookieCodec(key: key)

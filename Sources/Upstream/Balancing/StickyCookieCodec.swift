@@ -1,3 +1,4 @@
+import CGatewayShims
 import COpenSSL
 
 /// Signs and checks sticky-session values with HMAC-SHA256 under a key from the config, so that every
@@ -9,7 +10,8 @@ import COpenSSL
 /// id is the first 8 bytes of HMAC-SHA256(key, cluster name + address): opaque to clients (they cannot
 /// compute one for an address they want), stable for as long as the key and the address are.
 public struct StickyCookieCodec: Sendable {
-    private let key: [UInt8]
+    /// The key's prepared HMAC state (`pc_hmac_sha256_prepare`), shared read-only by every loop.
+    private let state: [UInt8]
     static let version: UInt8 = 1
     static let payloadBytes = 13
     static let macBytes = 16
@@ -20,7 +22,9 @@ public struct StickyCookieCodec: Sendable {
 
     public init(key: [UInt8]) {
         precondition(!key.isEmpty, "a sticky key must not be empty")
-        self.key = key
+        var state = [UInt8](repeating: 0, count: Int(PC_HMAC_SHA256_STATE_BYTES))
+        precondition(pc_hmac_sha256_prepare(&state, key, key.count) == 1, "SHA-256 failed")
+        self.state = state
     }
 
     public func endpointID(cluster: String, address: String) -> UInt64 {
@@ -39,30 +43,30 @@ public struct StickyCookieCodec: Sendable {
     }
 
     /// The endpoint id a value names, or nil when it was not signed with this key, was altered, or
-    /// expired at or before `now`.
+    /// expired at or before `now`. Allocates nothing: this runs for every request that carries a cookie.
     public func decode<Bytes: Collection>(_ value: Bytes, now: UInt32) -> UInt64? where Bytes.Element == UInt8 {
-        guard value.count == Self.encodedLength, let bytes = Base64URL.decode(value), bytes.count == Self.payloadBytes + Self.macBytes,
-              bytes[0] == Self.version else { return nil }
-        let mac = hmac(Array(bytes[0..<Self.payloadBytes]))
-        let matches = mac.withUnsafeBytes { computed in
-            bytes.withUnsafeBytes { given in
-                CRYPTO_memcmp(computed.baseAddress, given.baseAddress! + Self.payloadBytes, Self.macBytes) == 0
-            }
+        guard value.count == Self.encodedLength else { return nil }
+        let total = Self.payloadBytes + Self.macBytes
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: total + 32) { buffer -> UInt64? in
+            let bytes = UnsafeMutableBufferPointer(rebasing: buffer[0..<total])
+            guard Base64URL.decode(value, into: bytes) == total, bytes[0] == Self.version else { return nil }
+            let mac = UnsafeMutableBufferPointer(rebasing: buffer[total...])
+            state.withUnsafeBufferPointer { pc_hmac_sha256($0.baseAddress, bytes.baseAddress, Self.payloadBytes, mac.baseAddress) }
+            guard CRYPTO_memcmp(mac.baseAddress, bytes.baseAddress! + Self.payloadBytes, Self.macBytes) == 0 else { return nil }
+            let expiry = bytes[9..<13].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            guard expiry == 0 || now < expiry else { return nil }
+            return bytes[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         }
-        guard matches else { return nil }
-        let expiry = bytes[9..<13].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        guard expiry == 0 || now < expiry else { return nil }
-        return bytes[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
     private func hmac(_ message: [UInt8]) -> [UInt8] {
         var mac = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        key.withUnsafeBufferPointer { keyBytes in
-            _ = HMAC(EVP_sha256(), keyBytes.baseAddress, Int32(keyBytes.count), message, message.count, &mac, &length)
-        }
+        state.withUnsafeBufferPointer { pc_hmac_sha256($0.baseAddress, message, message.count, &mac) }
         return mac
     }
+
+    /// HMAC-SHA256 through the prepared-state path, for tests against known vectors.
+    public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] { StickyCookieCodec(key: key).hmac(message) }
 
     /// 32 bytes from OpenSSL's generator, for a runtime without a configured key.
     public static func randomKey() -> [UInt8] {
@@ -110,22 +114,29 @@ public enum Base64URL {
     /// nil for a character outside the alphabet, a length no encoding has, or non-zero padding bits
     /// (so that each byte string has exactly one accepted spelling).
     public static func decode<Bytes: Collection>(_ text: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
-        guard text.count % 4 != 1 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(text.count * 3 / 4)
+        var out = [UInt8](repeating: 0, count: text.count * 3 / 4)
+        let count = out.withUnsafeMutableBufferPointer { decode(text, into: $0) }
+        return count == out.count ? out : nil
+    }
+
+    /// Decodes into `out` (which must hold `text.count * 3 / 4` bytes); the number of bytes written, or -1
+    /// for input `decode` rejects.
+    public static func decode<Bytes: Collection>(_ text: Bytes, into out: UnsafeMutableBufferPointer<UInt8>) -> Int where Bytes.Element == UInt8 {
+        guard text.count % 4 != 1, out.count >= text.count * 3 / 4 else { return -1 }
+        var written = 0
         var accumulator: UInt32 = 0
         var bits = 0
         for c in text {
-            guard let v = value(c) else { return nil }
+            guard let v = value(c) else { return -1 }
             accumulator = accumulator << 6 | v
             bits += 6
             if bits >= 8 {
                 bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                out[written] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
+                written += 1
                 accumulator &= (1 << UInt32(bits)) - 1
             }
         }
-        guard accumulator == 0 else { return nil }
-        return out
+        return accumulator == 0 ? written : -1
     }
 }

@@ -75,8 +75,11 @@ public final class StickyPolicy: Sendable {
     /// nil when the value carries no prefix of a known endpoint (then it goes up untouched).
     public func appPinnedEndpoint<Bytes: Collection>(value: Bytes) -> Int? where Bytes.Element == UInt8 {
         let length = StickyCookieCodec.encodedIDLength
-        guard value.count > length, value[value.index(value.startIndex, offsetBy: length)] == UInt8(ascii: "~"),
-              let bytes = Base64URL.decode(value.prefix(length)), bytes.count == 8 else { return nil }
-        return indexByID[bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }]
+        guard value.count > length, value[value.index(value.startIndex, offsetBy: length)] == UInt8(ascii: "~") else { return nil }
+        let id = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 8) { bytes -> UInt64? in
+            guard Base64URL.decode(value.prefix(length), into: bytes) == 8 else { return nil }
+            return bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        }
+        return id.flatMap { indexByID[$0] }
     }
 }
