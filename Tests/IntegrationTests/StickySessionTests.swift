@@ -341,7 +341,7 @@ struct StickySessionTests {
         }
     }
 
-    @Test("Lua ctx:set_hash_key drives ring_hash: the same endpoint as hash_on: header for the same value")
+    @Test("Lua ctx:set_hash_key drives ring_hash and header stickiness: the same endpoint as hash_on: header for the same value")
     func luaHashKey() async throws {
         let script = packageRoot + "/lua/hash_key.lua"
         let endpoints = #"[ { address: "{{echo0}}" }, { address: "{{echo1}}" }, { address: "{{echo2}}" } ]"#
@@ -354,10 +354,14 @@ struct StickySessionTests {
               - match: { path_prefix: /lua }
                 cluster: by_filter
                 filters: [ { lua: { script: \(script), config: { header: x-tenant, fallback_query: tenant } } } ]
+              - match: { path_prefix: /sticky }
+                cluster: by_sticky
+                filters: [ { lua: { script: \(script), config: { header: x-tenant } } } ]
               - { match: { path_prefix: /header }, cluster: by_header }
         clusters:
           - { name: by_filter, lb: ring_hash, hash_on: filter, endpoints: \(endpoints) }
           - { name: by_header, lb: ring_hash, hash_on: { header: x-tenant }, endpoints: \(endpoints) }
+          - { name: by_sticky, sticky: { header: x-session }, endpoints: \(endpoints) }
         """
         LuaLogLines.start()
         try await withGateway(backends: 3, config) { gw in
@@ -369,6 +373,9 @@ struct StickySessionTests {
                 let expected = try #require(header.json["name"] as? String)
                 #expect(lua.answers.allSatisfy { $0.backend == expected }, "t\(tenant): \(lua.answers) vs \(expected)")
                 #expect(byQuery.json["name"] as? String == expected)
+                // Header stickiness takes the script's key over its header (absent here), on the same ring.
+                let sticky = try await offPool { try Self.repeated("\(gw.baseURL)/sticky", count: 3, ["-H", "x-tenant: t\(tenant)"]) }
+                #expect(sticky.answers.allSatisfy { $0.backend == expected }, "sticky t\(tenant): \(sticky.answers) vs \(expected)")
                 owners.insert(expected)
             }
             #expect(owners.count >= 2, "tenants spread: \(owners)")
