@@ -80,6 +80,12 @@ public final class GatewayServer: Sendable {
     /// One monitor per cluster for the process, spread over the loops; each publishes to every loop of
     /// its generation.
     private static func startHealthMonitors(_ runtime: GatewayRuntime, contexts: LoopContexts, logger: Logger) -> [ClusterHealthMonitor?] {
+        for cluster in runtime.clusters {
+            guard let sticky = cluster.options.sticky, sticky.key == nil else { continue }
+            if case .header = sticky.mode { continue }
+            logger.warning("sticky sessions are signed with a random key: they won't survive a restart or be honoured by other instances (set sticky.key_file)",
+                           metadata: ["cluster": "\(cluster.name)"])
+        }
         let loops = contexts.all
         return runtime.clusters.map { cluster in
             guard ClusterHealthMonitor.isNeeded(for: cluster), !loops.isEmpty else { return nil }

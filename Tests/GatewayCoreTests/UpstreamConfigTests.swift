@@ -79,7 +79,65 @@ struct UpstreamConfigTests {
         #expect(try ConfigFixture.parse(ConfigFixture.minimal).clusters[0].dns == nil)
     }
 
+    @Test("sticky and zone keys are read; the effective config prints them back (without the key)")
+    func stickyAndZones() throws {
+        let yaml = """
+            listeners:
+              - name: public
+                address: 127.0.0.1:8080
+                routes: [ { match: { path_prefix: / }, cluster: web } ]
+            clusters:
+              - name: web
+                endpoints:
+                  - { address: 127.0.0.1:9001, zone: eu-1 }
+                  - { address: 127.0.0.1:9002, weight: 0, zone: eu-2 }
+                sticky: { cookie: { name: aff, ttl: 30m, path: /app, domain: example.com, same_site: none, secure: true, http_only: false }, mode: strict, key: "0123456789abcdef" }
+                local_zone: { zone: eu-1, min_healthy_percent: 50 }
+            """
+        let config = try ConfigFixture.parse(yaml)
+        let options = config.clusters[0].options
+        var cookie = StickyCookieSettings(name: "aff")
+        cookie.ttlSeconds = 1800
+        cookie.path = "/app"
+        cookie.domain = "example.com"
+        cookie.sameSite = "None"
+        cookie.secure = true
+        cookie.httpOnly = false
+        let sticky = try #require(options.sticky)
+        #expect(sticky.mode == .cookie(cookie))
+        #expect(sticky.onUnavailable == .strict && sticky.key == Array("0123456789abcdef".utf8))
+        #expect(options.localZone == LocalZoneSettings(zone: "eu-1").with(percent: 50))
+        #expect(config.clusters[0].endpoints.map(\.zone) == ["eu-1", "eu-2"] && config.clusters[0].endpoints[1].weight == 0)
+        let printed = EffectiveConfigPrinter.yaml(config)
+        #expect(!printed.contains("0123456789abcdef"), "the key is a secret")
+        let again = try ConfigFixture.parse(printed).clusters[0].options
+        #expect(again.sticky?.mode == sticky.mode && again.sticky?.onUnavailable == .strict && again.localZone == options.localZone)
+
+        let header = try ConfigFixture.parse(Self.cluster("sticky: { header: X-Session }")).clusters[0].options.sticky
+        #expect(header?.mode == .header("x-session") && header?.onUnavailable == .fallback && header?.key == nil)
+        let app = try ConfigFixture.parse(Self.cluster("sticky: { app_cookie: JSESSIONID }")).clusters[0].options.sticky
+        #expect(app?.mode == .appCookie(name: "JSESSIONID", path: "/"))
+        let filterHash = try ConfigFixture.parse(Self.cluster("lb: maglev\nhash_on: filter")).clusters[0].options
+        #expect(filterHash.hashOn == .filter)
+    }
+
     @Test("invalid values are reported at their line with their key path", arguments: [
+        ConfigErrorCase("sticky of no kind", cluster("sticky: { mode: strict }"),
+                        keyPath: "clusters[0].sticky", at: "sticky:", message: "sticky needs cookie"),
+        ConfigErrorCase("two sticky kinds", cluster("sticky: { header: x-a, app_cookie: sid }"),
+                        keyPath: "clusters[0].sticky", at: "sticky:", message: "use one of cookie, header or app_cookie"),
+        ConfigErrorCase("short sticky key", cluster("sticky: { cookie: {}, key: short }"),
+                        keyPath: "clusters[0].sticky.key", at: "sticky:", message: "needs at least 16 bytes"),
+        ConfigErrorCase("missing sticky key file", cluster("sticky: { cookie: {}, key_file: /nonexistent/sticky.key }"),
+                        keyPath: "clusters[0].sticky.key_file", at: "sticky:", message: "cannot read '/nonexistent/sticky.key'"),
+        ConfigErrorCase("unknown sticky mode", cluster("sticky: { header: x-a, mode: sometimes }"),
+                        keyPath: "clusters[0].sticky.mode", at: "sticky:", message: "use strict or fallback"),
+        ConfigErrorCase("SameSite=None without Secure", cluster("sticky: { cookie: { same_site: none } }"),
+                        keyPath: "clusters[0].sticky.cookie.same_site", at: "sticky:", message: "needs secure: true"),
+        ConfigErrorCase("bad cookie name", cluster("sticky: { cookie: { name: \"a;b\" } }"),
+                        keyPath: "clusters[0].sticky.cookie.name", at: "sticky:", message: "is not a valid cookie name"),
+        ConfigErrorCase("local zone no endpoint has", cluster("local_zone: mars"),
+                        keyPath: "clusters[0].local_zone", at: "local_zone: mars", message: "no endpoint of this cluster has zone: mars"),
         ConfigErrorCase("hash_on without a hashing policy", cluster("hash_on: client_ip"),
                         keyPath: "clusters[0].hash_on", at: "hash_on: client_ip", message: "hash_on needs lb: ring_hash or maglev"),
         ConfigErrorCase("hashing policy without hash_on", cluster("lb: ring_hash"),
@@ -115,5 +173,13 @@ struct UpstreamConfigTests {
     ])
     func invalid(_ testCase: ConfigErrorCase) throws {
         try testCase.verify()
+    }
+}
+
+extension LocalZoneSettings {
+    func with(percent: Int) -> LocalZoneSettings {
+        var copy = self
+        copy.minHealthyPercent = percent
+        return copy
     }
 }

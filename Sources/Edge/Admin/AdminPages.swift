@@ -13,13 +13,16 @@ enum AdminPages {
             let status = health[index]
             let c = metrics.clusters[index]
             out += "{\"name\":\(quote(cluster.name)),\"lb\":\(quote(cluster.options.lb.rawValue)),\"panic\":\(status.availability.panic),"
+            if let zone = cluster.options.localZone { out += "\"local_zone\":\(quote(zone.zone)),\"local_zone_min_healthy_percent\":\(zone.minHealthyPercent)," }
+            if let sticky = cluster.options.sticky { out += "\"sticky\":\(quote(Self.stickyMode(sticky))),\"sticky_mode\":\"\(sticky.onUnavailable.rawValue)\"," }
             out += "\"healthy_endpoints\":\(status.availability.upCount),\"retries\":\(c.retries),\"retry_overflows\":\(c.retryOverflows),"
             out += "\"overflows\":{\(zip(CircuitBreaker.allCases, c.overflows).map { "\"\($0.rawValue)\":\($1)" }.joined(separator: ","))},"
             out += "\"endpoints\":["
             for (position, endpoint) in cluster.endpoints.enumerated() {
                 if position > 0 { out += "," }
                 let counts = c.endpointRequests[position]
-                out += "{\"address\":\(quote(endpoint.label)),\"weight\":\(endpoint.weight),\"health\":\"\(status.health(position))\","
+                out += "{\"address\":\(quote(endpoint.label)),\"weight\":\(endpoint.weight),\"zone\":\(endpoint.zone.map(quote) ?? "null"),"
+                out += "\"health\":\"\(status.health(position))\","
                 out += "\"active_check\":\"\(status.activeCheck(position))\","
                 out += "\"ejected\":\(status.availability.ejected[position]),\"ejections\":\(status.ejectionsTotal[position]),"
                 out += "\"health_check_failures\":\(status.healthCheckFailures[position]),"
@@ -29,6 +32,14 @@ enum AdminPages {
             out += "]}"
         }
         return out + "]}\n"
+    }
+
+    static func stickyMode(_ sticky: StickySettings) -> String {
+        switch sticky.mode {
+        case .cookie(let cookie): "cookie \(cookie.name)"
+        case .header(let name): "header \(name)"
+        case .appCookie(let name, _): "app_cookie \(name)"
+        }
     }
 
     static func statusHTML(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus], runtime: GatewayRuntime, draining: Bool) -> String {
@@ -64,13 +75,13 @@ enum AdminPages {
                 out += metrics.listeners[index].routeRequests[route.index].counts.dropFirst().map { "<td>\($0)</td>" }.joined() + "</tr>"
             }
         }
-        out += "</table><h2>Clusters</h2><table><tr><th class=l>cluster</th><th class=l>endpoint</th><th>weight</th><th class=l>health</th><th>ejections</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>failures</th></tr>"
+        out += "</table><h2>Clusters</h2><table><tr><th class=l>cluster</th><th class=l>endpoint</th><th class=l>zone</th><th>weight</th><th class=l>health</th><th>ejections</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>failures</th></tr>"
         for (index, cluster) in clusters.enumerated() {
             for (position, endpoint) in cluster.endpoints.enumerated() {
                 let failures = metrics.clusters[index].endpointFailures[position]
                 let state = health[index].health(position)
                 out += "<tr><td class=l>\(html(cluster.name))\(health[index].availability.panic ? " <b class=bad>panic</b>" : "")</td>"
-                out += "<td class=l>\(html(endpoint.label))</td><td>\(endpoint.weight)</td>"
+                out += "<td class=l>\(html(endpoint.label))</td><td class=l>\(html(endpoint.zone ?? ""))</td><td>\(endpoint.weight)</td>"
                 out += "<td class=\"l \(state == "healthy" ? "ok" : "bad")\">\(state)</td><td>\(health[index].ejectionsTotal[position])</td>"
                 out += metrics.clusters[index].endpointRequests[position].counts.dropFirst().map { "<td>\($0)</td>" }.joined()
                 out += "<td\(failures > 0 ? " class=bad" : "")>\(failures)</td></tr>"

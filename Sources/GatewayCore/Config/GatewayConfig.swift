@@ -164,7 +164,9 @@ public struct RouteConfig: Sendable {
 
 public struct EndpointConfig: Sendable, Equatable {
     public var address: HostPort
+    /// 0: draining (only sticky sessions reach it).
     public var weight: Int
+    public var zone: String? = nil
 }
 
 /// The `dns:` keys of a cluster with `discovery: dns`.

@@ -26,6 +26,12 @@ public final class GatewayRuntime: Sendable {
     public let discoveredClusters: [DiscoveredCluster]
     /// For filters that steer a request to a cluster by name.
     public let clusterIndexByName: [String: Int]
+    /// Signs sticky sessions of clusters that configure no key: random, and kept across reloads (not
+    /// restarts), like unconfigured session-ticket keys.
+    public let stickyFallbackKey: [UInt8]
+    /// The indexes of clusters with cookie or app-cookie stickiness, for `FilterContext.stickyCluster(_:)`.
+    /// (Indexes, not clusters: a DNS cluster's endpoint list, and so its sticky ids, can change.)
+    public let stickyCookieClusters: [Int]
 
     /// Resolves endpoint addresses (at load, not per request) and compiles routes.
     /// - Parameter previous: the runtime this one replaces (a reload): TLS listeners of the same name keep
@@ -35,16 +41,18 @@ public final class GatewayRuntime: Sendable {
         var errors: [ConfigError] = []
         var clusters: [UpstreamCluster] = []
         var discovered: [DiscoveredCluster] = []
+        let fallbackKey = previous?.stickyFallbackKey ?? StickyCookieCodec.randomKey()
+        self.stickyFallbackKey = fallbackKey
         for (clusterIndex, cluster) in config.clusters.enumerated() {
             var endpoints: [Endpoint] = []
             if let dns = cluster.dns {
-                let hosts = cluster.endpoints.map { DiscoveredHost(host: $0.address.host, port: $0.address.port, weight: $0.weight) }
+                let hosts = cluster.endpoints.map { DiscoveredHost(host: $0.address.host, port: $0.address.port, weight: $0.weight, zone: $0.zone) }
                 discovered.append(DiscoveredCluster(clusterIndex: clusterIndex, hosts: hosts, settings: Self.discoverySettings(dns)))
             }
             for (index, endpoint) in cluster.endpoints.enumerated() where cluster.dns == nil {
                 do {
                     let address = try SocketAddress.makeAddressResolvingHost(endpoint.address.host, port: endpoint.address.port)
-                    endpoints.append(Endpoint(address: address, label: endpoint.address.description, weight: endpoint.weight, index: index))
+                    endpoints.append(Endpoint(address: address, label: endpoint.address.description, weight: endpoint.weight, index: index, zone: endpoint.zone))
                 } catch {
                     errors.append(ConfigError(file: config.source, line: 0, column: 0, keyPath: "clusters[\(clusterIndex)].endpoints[\(index)].address",
                                               message: "cannot resolve '\(endpoint.address.host)': \(error)"))
@@ -56,11 +64,12 @@ public final class GatewayRuntime: Sendable {
                 maxIdlePerEndpoint: cluster.maxIdlePerEndpoint,
                 maxRequestsPerConnection: cluster.maxRequestsPerConnection)
             clusters.append(UpstreamCluster(name: cluster.name, index: clusterIndex, endpoints: endpoints, settings: settings, options: cluster.options,
-                                            isDiscovered: cluster.dns != nil))
+                                            isDiscovered: cluster.dns != nil, fallbackStickyKey: fallbackKey))
         }
         if !errors.isEmpty { throw ConfigErrors(errors: errors) }
         self.currentClusters = Mutex(clusters)
         self.discoveredClusters = discovered
+        self.stickyCookieClusters = clusters.filter { $0.sticky?.cookieName != nil }.map(\.index)
         let clusterIndex = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0.index) })
         self.clusterIndexByName = clusterIndex
         var tlsStores: [String: ReloadableTLSContextStore] = [:]

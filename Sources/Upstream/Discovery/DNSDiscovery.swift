@@ -6,11 +6,14 @@ public struct DiscoveredHost: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var weight: Int
+    /// The zone every address of this host is in (`endpoints[].zone`).
+    public var zone: String?
 
-    public init(host: String, port: Int, weight: Int) {
+    public init(host: String, port: Int, weight: Int, zone: String? = nil) {
         self.host = host
         self.port = port
         self.weight = weight
+        self.zone = zone
     }
 }
 
@@ -111,7 +114,7 @@ public final class DNSDiscovery: @unchecked Sendable {
                 guard let address = try? SocketAddress(ipAddress: text, port: host.port),
                       !result.contains(where: { $0.address == address }) else { continue }
                 let label = text.contains(":") ? "[\(text)]:\(host.port)" : "\(text):\(host.port)"
-                result.append(Endpoint(address: address, label: label, weight: host.weight, index: result.count))
+                result.append(Endpoint(address: address, label: label, weight: host.weight, index: result.count, zone: host.zone))
             }
         }
         return result
