@@ -219,6 +219,9 @@ struct UpstreamTLSTests {
             #expect(setup.backend.echoes[0].stats.requests == 0)
             let line = try await setup.front.accessLogLine(path: "/anonymous")
             #expect(line["error_source"] as? String == "upstream")
+            // TLS 1.3: the server checks the certificate after the handshake and answers with an alert.
+            let error = try #require(line["error"] as? String)
+            #expect(error.contains("alert certificate required"), "\(error)")
         }
     }
 
@@ -309,6 +312,86 @@ struct UpstreamTLSTests {
             }
             #expect(try curl(["\(setup.url)/no-healthy"]).status == 503)
             #expect(setup.backend.echoes[0].stats.requests == 0)
+        }
+    }
+}
+
+/// `openssl s_server -www` limited to TLS 1.2: an independent TLS server that answers each request with an
+/// HTTP/1.0 status page and closes. It exits by itself after `connections` connections (or when stopped).
+final class OpenSSLTestServer {
+    let process = Process()
+    let port: Int
+
+    init(pki: UpstreamPKI, connections: Int) throws {
+        port = try TestGateway.closedPort()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.path("server.pem"), "-key", pki.path("server.key"),
+                             "-tls1_2", "-www", "-quiet", "-naccept", "\(connections)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Ready when it accepts a TCP connection (which counts as one of `connections`).
+        let deadline = Date().addingTimeInterval(5)
+        while !Self.accepts(port) {
+            guard Date() < deadline, process.isRunning else { throw TestFailure("openssl s_server did not start") }
+            usleep(10_000)
+        }
+    }
+
+    static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
+
+@Suite("TLS to upstreams: openssl s_server")
+struct UpstreamTLSOpenSSLServerTests {
+    static func config(port: Int, tls: String) -> String {
+        simpleConfig(endpoints: ["127.0.0.1:\(port)"], clusterExtra: "tls: \(tls)", workers: 1)
+    }
+
+    @Test("a TLS 1.2-only backend is reached, and each new connection resumes the last session")
+    func tls12() async throws {
+        let pki = try UpstreamPKI()
+        defer { pki.remove() }
+        let server = try OpenSSLTestServer(pki: pki, connections: 6)
+        defer { server.stop() }
+        try await withGateway(backends: 0, workers: 1, Self.config(port: server.port, tls: "{ ca: \"\(pki.path("ca.pem"))\", sni: api.internal }")) { gw in
+            // s_server closes after each answer: every request needs a new connection.
+            let urls = (0..<5).map { "-o /dev/null '\(gw.baseURL)/?n=\($0)'" }
+            let result = try shell("curl -s -w '%{http_code}\\n' " + urls.joined(separator: " "))
+            #expect(result.stdout == String(repeating: "200\n", count: 5))
+            let status = try await gw.server.metricsSnapshot(on: gw.group.next()).get()
+            #expect(status.clusters[0].tlsHandshakes == 5)
+            #expect(status.clusters[0].tlsResumed == 4)
+        }
+    }
+
+    @Test("min_version 1.3 against a TLS 1.2-only backend: 502 with the reason")
+    func versionRefused() async throws {
+        let pki = try UpstreamPKI()
+        defer { pki.remove() }
+        let server = try OpenSSLTestServer(pki: pki, connections: 2)
+        defer { server.stop() }
+        try await withGateway(backends: 0, workers: 1,
+                              Self.config(port: server.port, tls: "{ ca: \"\(pki.path("ca.pem"))\", sni: api.internal, min_version: \"1.3\" }")) { gw in
+            #expect(try curl(["\(gw.baseURL)/v13"]).status == 502)
+            let line = try await gw.accessLogLine(path: "/v13")
+            let error = try #require(line["error"] as? String)
+            #expect(error.contains("upstream connect failed: TLS handshake failed:") && error.contains("protocol version"), "\(error)")
         }
     }
 }
