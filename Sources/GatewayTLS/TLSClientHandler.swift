@@ -97,7 +97,8 @@ public final class TLSClientHandler: ChannelDuplexHandler {
         handshakeFuture = promise.futureResult
         guard let ssl = tlsContext.makeConnection(peer: peer), let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
             state = .closed
-            handshakePromise?.fail(TLSConnectionError(reason: "cannot create a TLS connection: \(OpenSSLError.drain())"))
+            handshakePromise = nil
+            promise.fail(TLSConnectionError(reason: "cannot create a TLS connection: \(OpenSSLError.drain())"))
             return
         }
         // SSL_set_bio takes ownership of both BIOs: SSL_free frees them.
@@ -132,7 +133,9 @@ public final class TLSClientHandler: ChannelDuplexHandler {
         readBIO = nil
         writeBIO = nil
         state = .closed
-        handshakePromise?.fail(TLSConnectionError(reason: "TLS handler removed before the handshake completed"))
+        let promise = handshakePromise
+        handshakePromise = nil
+        promise?.fail(TLSConnectionError(reason: "TLS handler removed before the handshake completed"))
         failHeld(ChannelError.ioOnClosedChannel)
     }
 
