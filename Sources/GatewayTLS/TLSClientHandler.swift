@@ -242,11 +242,14 @@ public final class TLSClientHandler: ChannelDuplexHandler {
     }
 
     private func readPlaintext(_ context: ChannelHandlerContext) {
-        guard let ssl else { return }
+        guard let ssl, let readBIO else { return }
         while state == .active {
             ERR_clear_error()
             var result: Int32 = 0
-            plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { bytes in
+            // Plaintext is never longer than the ciphertext it came from: a small response gets a small
+            // buffer rather than a record's worth (a partial record's rest comes on the next turn).
+            let expected = Int(BIO_ctrl_pending(readBIO)) + Int(SSL_pending(ssl))
+            plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: min(16 * 1024, max(1024, expected))) { bytes in
                 result = SSL_read(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
                 return max(0, Int(result))
             }
@@ -327,7 +330,10 @@ public final class TLSClientHandler: ChannelDuplexHandler {
 
     private func hold(_ buffer: ByteBuffer, _ promise: EventLoopPromise<Void>?, _ context: ChannelHandlerContext) {
         guard heldBytes + buffer.readableBytes <= Self.maxBufferedBytes else {
-            promise?.fail(TLSConnectionError(reason: "more than \(Self.maxBufferedBytes) bytes written before the TLS handshake completed"))
+            // Dropping just this write would leave a hole in the stream: the connection fails instead.
+            let error = TLSConnectionError(reason: "more than \(Self.maxBufferedBytes) bytes written before the TLS handshake completed")
+            promise?.fail(error)
+            fail(context, error)
             return
         }
         heldBytes += buffer.readableBytes
@@ -401,6 +407,11 @@ public final class TLSClientHandler: ChannelDuplexHandler {
 
     private func fail(_ context: ChannelHandlerContext, _ error: TLSConnectionError) {
         state = .closed
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        let promise = handshakePromise
+        handshakePromise = nil
+        promise?.fail(error)
         failHeld(error)
         flushCiphertext(context)
         context.flush()
