@@ -17,7 +17,7 @@ public final class ProxyStream {
         case filtering
         /// Routing is done; an endpoint is being picked or connected. Request body parts wait here.
         case waitingForUpstream
-        case forwarding(HTTP1UpstreamConnection)
+        case forwarding(any UpstreamExchange)
         /// The upstream side is done, or was never used (a filter answered): only the rest of the response
         /// is left to pass the response filters and reach the client.
         case completingResponse
@@ -356,7 +356,7 @@ public final class ProxyStream {
             case .success(let connection):
                 guard case .waitingForUpstream = state, attempt == retry.attemptID else {
                     // The stream ended (or moved on) while connecting; the connection goes back to the pool.
-                    cluster.returnUnused(connection)
+                    connection.returnUnused()
                     return
                 }
                 startExchange(on: connection)
@@ -367,7 +367,7 @@ public final class ProxyStream {
         }
     }
 
-    private func startExchange(on connection: HTTP1UpstreamConnection) {
+    private func startExchange(on connection: any UpstreamExchange) {
         state = .forwarding(connection)
         // HTTP/1.0 clients may omit Host, but an HTTP/1.1 upstream requires one: use the endpoint's
         // address, as nginx does with its default `proxy_set_header Host $proxy_host`.
@@ -579,11 +579,12 @@ extension ProxyStream: UpstreamResponseDelegate {
 
     public func upstreamFailed(_ error: UpstreamError) {
         if case .connectionReset(beforeResponse: true) = error, case .forwarding(let connection) = state,
-           connection.isReused, !retriedStaleConnection, requestFraming == .none, Self.isIdempotent(request.method),
+           connection.resetIsSafeToRetry, !retriedStaleConnection, requestFraming == .none, Self.isIdempotent(request.method),
            let endpoint {
-            // The server closed a pooled keep-alive connection just as we reused it. Nothing reached the
-            // application, so one retry on a new connection is safe (RFC 9110 §9.2.2). It says nothing
-            // about the endpoint and is not a policy retry.
+            // The server closed a pooled keep-alive connection just as we reused it, or refused an HTTP/2
+            // stream unprocessed. Nothing reached the application, so one retry on a new connection is
+            // safe (RFC 9110 §9.2.2, RFC 9113 §8.7). It says nothing about the endpoint and is not a
+            // policy retry.
             retriedStaleConnection = true
             state = .waitingForUpstream
             endAttempt(nil)
