@@ -16,6 +16,8 @@ public final class ClusterLoopState: @unchecked Sendable {
     private var failures: ConsecutiveFailureCounter?
     /// Idle connections per endpoint index, most recently used last.
     private var idle: [[HTTP1UpstreamConnection]]
+    /// HTTP/2 connections per endpoint index that still take new streams (connecting or open, no GOAWAY).
+    private var http2: [[HTTP2UpstreamConnection]]
     private var sweeper: RepeatedTask?
     public private(set) var openConnections = 0
 
@@ -24,6 +26,7 @@ public final class ClusterLoopState: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.balancer = LoadBalancer(policy: cluster.options.lb, weights: cluster.endpoints.map(\.weight), table: cluster.hashTable, loopIndex: loopIndex)
         self.idle = Array(repeating: [], count: cluster.endpoints.count)
+        self.http2 = Array(repeating: [], count: cluster.endpoints.count)
         self.availability = .allUp(cluster.endpoints.count)
         self.failures = cluster.options.outlierDetection.map { ConsecutiveFailureCounter(settings: $0, endpoints: cluster.endpoints.count) }
     }
@@ -59,7 +62,7 @@ public final class ClusterLoopState: @unchecked Sendable {
         monitor?.reportOutlier(endpoint.index, reason: reason)
     }
 
-    public typealias AcquireCallback = (Result<HTTP1UpstreamConnection, UpstreamError>) -> Void
+    public typealias AcquireCallback = (Result<any UpstreamExchange, UpstreamError>) -> Void
 
     /// Hands over an idle connection to `endpoint` (synchronously) or opens a new one.
     /// `fresh` skips the pool: for a retry after a pooled connection turned out to be closed.
@@ -67,6 +70,10 @@ public final class ClusterLoopState: @unchecked Sendable {
     /// without it the callback gets `.overflow` at once.
     public func acquire(_ endpoint: Endpoint, fresh: Bool, _ callback: @escaping AcquireCallback) {
         eventLoop.preconditionInEventLoop()
+        if cluster.options.upstreamProtocol == .http2 {
+            acquireHTTP2(endpoint, callback)
+            return
+        }
         while !fresh, let connection = idle[endpoint.index].popLast() {
             if connection.isActive {
                 callback(.success(connection))
@@ -139,7 +146,7 @@ public final class ClusterLoopState: @unchecked Sendable {
     }
 
     /// A connection acquired but never used (its stream ended while it was being set up).
-    public func returnUnused(_ connection: HTTP1UpstreamConnection) {
+    func returnUnused(_ connection: HTTP1UpstreamConnection) {
         connection.lastUsed = .now()
         release(connection)
     }
@@ -164,6 +171,66 @@ public final class ClusterLoopState: @unchecked Sendable {
         }
     }
 
+    /// A stream on an existing HTTP/2 connection with room, or a new connection (within the breakers)
+    /// whose connect the acquirer waits for. A connection going away takes no new streams; a refused
+    /// stream's retry therefore lands on a new connection without needing `fresh`.
+    private func acquireHTTP2(_ endpoint: Endpoint, _ callback: @escaping AcquireCallback) {
+        for connection in http2[endpoint.index] where connection.availableStreams > 0 {
+            connection.reserve(callback)
+            return
+        }
+        let resources = cluster.resources
+        guard resources.tryAcquire(.maxConnections) else {
+            callback(.failure(.overflow(.maxConnections)))
+            return
+        }
+        guard resources.tryAcquire(.maxPending) else {
+            resources.release(.maxConnections)
+            callback(.failure(.overflow(.maxPending)))
+            return
+        }
+        let connection = HTTP2UpstreamConnection(endpoint: endpoint, pool: self, tls: false)
+        http2[endpoint.index].append(connection)
+        openConnections += 1
+        connection.reserve(callback)
+        let bound = NIOLoopBound(connection, eventLoop: eventLoop)
+        let future = ClientBootstrap(group: eventLoop)
+            .connectTimeout(cluster.settings.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                }
+            }
+            .connect(to: endpoint.address)
+        future.assumeIsolated().whenComplete { result in
+            resources.release(.maxPending)
+            guard case .failure(let error) = result else { return }
+            if let channelError = error as? ChannelError, case .connectTimeout = channelError {
+                connection.connectFailed(.connectTimeout)
+            } else {
+                connection.connectFailed(.connectFailed(Self.describe(error)))
+            }
+        }
+    }
+
+    /// The connection got a GOAWAY or reached its stream limit: new streams go elsewhere.
+    func http2GoingAway(_ connection: HTTP2UpstreamConnection) {
+        let index = connection.endpoint.index
+        if let position = http2[index].firstIndex(where: { $0 === connection }) { http2[index].remove(at: position) }
+    }
+
+    /// A stream ended; an idle connection starts counting towards its idle timeout.
+    func http2StreamSlotFreed(_ connection: HTTP2UpstreamConnection) {
+        if connection.isIdle { startSweeperIfNeeded() }
+    }
+
+    func http2ConnectionClosed(_ connection: HTTP2UpstreamConnection) {
+        openConnections -= 1
+        cluster.resources.release(.maxConnections)
+        http2GoingAway(connection)
+    }
+
     /// Closes connections idle for longer than the idle timeout. One timer per cluster and loop, not
     /// one per connection.
     private func startSweeperIfNeeded() {
@@ -182,6 +249,10 @@ public final class ClusterLoopState: @unchecked Sendable {
             idle[index].removeAll { $0.lastUsed < cutoff }
             for connection in expired { connection.close() }
         }
+        for index in http2.indices {
+            let expired = http2[index].filter { $0.isIdle && $0.idleSince < cutoff }
+            for connection in expired { connection.close() }
+        }
     }
 
     /// Closes every idle connection (shutdown).
@@ -190,5 +261,6 @@ public final class ClusterLoopState: @unchecked Sendable {
         sweeper = nil
         for list in idle { for connection in list { connection.close() } }
         idle = Array(repeating: [], count: idle.count)
+        for list in http2 { for connection in list where connection.isIdle { connection.close() } }
     }
 }

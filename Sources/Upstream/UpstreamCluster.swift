@@ -47,8 +47,17 @@ public struct UpstreamClusterOptions: Sendable {
     public var panicThreshold: Int = 50
     public var retries: RetryPolicy?
     public var circuitBreakers = CircuitBreakerLimits()
+    /// The protocol spoken to the endpoints (`protocol:` in the config).
+    public var upstreamProtocol = UpstreamProtocol.http1
 
     public init() {}
+}
+
+/// The protocol a cluster speaks to its endpoints. `http2` on a plaintext cluster is h2c with prior
+/// knowledge (RFC 9113 §3.3): the connection starts with the HTTP/2 preface, no Upgrade.
+public enum UpstreamProtocol: String, Sendable, CaseIterable {
+    case http1
+    case http2
 }
 
 /// An immutable cluster definition, shared by all event loops. Per-loop state (pools, balancer

@@ -5,9 +5,16 @@ import Upstream
 /// retries and circuit breakers. Defaults follow Envoy's where Envoy has one.
 extension ConfigDecoder {
     static let clusterKeys = ["name", "endpoints", "lb", "timeouts", "pool", "hash_on", "health_check", "outlier_detection",
-                              "panic_threshold", "retries", "circuit_breakers"]
+                              "panic_threshold", "retries", "circuit_breakers", "protocol"]
 
     func decodeResilience(_ map: ConfigMapping, into cluster: inout ClusterConfig) {
+        if let value = map["protocol"], let text = value.string() {
+            if let kind = UpstreamProtocol(rawValue: text) {
+                cluster.options.upstreamProtocol = kind
+            } else {
+                value.fail("unknown protocol '\(text)' (supported: \(UpstreamProtocol.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+        }
         if let value = map["hash_on"] {
             cluster.options.hashOn = decodeHashOn(value)
             if !cluster.lb.isConsistentHash { value.fail("hash_on needs lb: ring_hash or maglev") }
