@@ -55,7 +55,8 @@ public final class ProxyStream {
     var pendingEnd = false
     var pendingTrailers: HTTPFields?
     var requestBodyPaused = false
-    private var retriedStaleConnection = false
+    /// Transparent retries after a reset the exchange says is safe to retry (`resetIsSafeToRetry`).
+    private var staleRetries = 0
     var logged = false
     var record: AccessLogRecord
     private let started: NIODeadline
@@ -579,13 +580,13 @@ extension ProxyStream: UpstreamResponseDelegate {
 
     public func upstreamFailed(_ error: UpstreamError) {
         if case .connectionReset(beforeResponse: true) = error, case .forwarding(let connection) = state,
-           connection.resetIsSafeToRetry, !retriedStaleConnection, requestFraming == .none, Self.isIdempotent(request.method),
+           connection.resetIsSafeToRetry, staleRetries < Self.maxStaleRetries, requestFraming == .none, Self.isIdempotent(request.method),
            let endpoint {
             // The server closed a pooled keep-alive connection just as we reused it, or refused an HTTP/2
             // stream unprocessed. Nothing reached the application, so one retry on a new connection is
             // safe (RFC 9110 §9.2.2, RFC 9113 §8.7). It says nothing about the endpoint and is not a
             // policy retry.
-            retriedStaleConnection = true
+            staleRetries += 1
             state = .waitingForUpstream
             endAttempt(nil)
             record.upstreamAttempts -= 1
@@ -602,6 +603,10 @@ extension ProxyStream: UpstreamResponseDelegate {
             resumeRequestBody()
         }
     }
+
+    /// An HTTP/1 retry goes to a fresh connection, which is never "reused", so it happens once. HTTP/2
+    /// streams refused by a GOAWAY may race the next connection's GOAWAY too: a second try is allowed.
+    static let maxStaleRetries = 2
 
     static func isIdempotent(_ method: HTTPRequest.Method) -> Bool {
         switch method {

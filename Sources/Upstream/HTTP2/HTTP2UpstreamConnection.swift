@@ -225,7 +225,7 @@ public final class HTTP2UpstreamConnection: ChannelDuplexHandler {
         guard session != nil else { return }
         let open = streams
         streams = [:]
-        for stream in open.values { stream.connectionLost() }
+        for (id, stream) in open { stream.connectionLost(refused: id > goawayLastStreamID) }
         notifyPoolOnce()
     }
 

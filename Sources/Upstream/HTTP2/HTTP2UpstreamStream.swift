@@ -290,13 +290,13 @@ public final class HTTP2UpstreamStream: UpstreamExchange {
     }
 
     /// The connection failed or closed before the stream could complete.
-    func connectionLost() {
+    func connectionLost(refused: Bool) {
         switch state {
         case .reserved:
             // Still with the proxy: its `sendRequestHead` will learn the connection is gone.
             break
         case .open:
-            closed(errorCode: NGHTTP2_INTERNAL_ERROR.rawValue, refused: false)
+            closed(errorCode: NGHTTP2_INTERNAL_ERROR.rawValue, refused: refused)
         case .done:
             break
         }
