@@ -63,6 +63,8 @@ public final class ProxyStream {
     private var deadline = NIODeadline.distantFuture
     private var deadlineRegistered = false
     var upstreamStarted: NIODeadline?
+    /// A gRPC request: its errors are answered gRPC-style, its `grpc-timeout` bounds it.
+    let isGRPC: Bool
 
     // MARK: Filter state (ProxyStream+Filters.swift). A stream without filters never touches it past
     // the two `isEmpty` checks in `start()`, and none of it allocates until used.
@@ -131,6 +133,7 @@ public final class ProxyStream {
         self.requestFraming = framing
         self.stripConnectionFields = hasConnectionSpecificFields
         self.requestComplete = framing == .none
+        self.isGRPC = GRPC.isGRPC(request)
         self.started = .now()
         self.record = AccessLogRecord(startUnixNanos: Self.unixNanosNow(), listener: listener.name,
                                       downstreamAddress: downstreamAddress, protocolName: protocolName, status: 0)
@@ -189,6 +192,12 @@ public final class ProxyStream {
             }
         }
         setDeadline(route.requestTimeout)
+        if isGRPC, let timeout = GRPC.timeout(request), started + timeout < deadline {
+            // The client's deadline is sooner than the route's: the gateway gives up then, and says so
+            // as DEADLINE_EXCEEDED rather than let the client's own timer cut the stream.
+            deadline = started + timeout
+            registerDeadlines()
+        }
         if !route.filterChain.isEmpty { startRouteFilters(route.filterChain) }
         return true
     }
@@ -429,6 +438,14 @@ public final class ProxyStream {
 
     private func sendLocalReply(_ error: GatewayError) {
         guard let responder else { return }
+        if isGRPC {
+            // Trailers-only: HTTP 200 and the status in grpc-status, as gRPC clients expect.
+            responseStarted = true
+            responder.sendResponseHead(GRPC.localReply(error), bodyLength: .none)
+            responder.sendResponseEnd(nil)
+            responder.flush()
+            return
+        }
         let reply = LocalReply(error)
         responseStarted = true
         responder.sendResponseHead(reply.response, bodyLength: .known(Int64(reply.body.readableBytes)))
