@@ -57,7 +57,7 @@ public final class GatewayServer: Sendable {
     /// at zero after a reload (Prometheus treats that as a counter reset).
     public func metricsSnapshot(on eventLoop: EventLoop) -> EventLoopFuture<LoopMetrics.Snapshot> {
         // Each context is read only on its own loop.
-        let futures = contexts.all.map { context in context.eventLoop.submit { context.metrics.snapshot } }
+        let futures = contexts.all.map { context in context.eventLoop.submit { context.metricsSnapshot } }
         return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { snapshots in
             var total = snapshots[0]
             for snapshot in snapshots.dropFirst() { total.add(snapshot) }
@@ -99,7 +99,16 @@ public final class GatewayServer: Sendable {
         let listeners = try await bindAll(runtime.listeners, contexts: contexts, group: group, logger: logger)
         var state = State(runtime: runtime, contexts: contexts, listeners: listeners)
         state.healthMonitors = startHealthMonitors(runtime, contexts: contexts, logger: logger)
+        warnAboutUnverifiedTLS(runtime, logger: logger)
         return GatewayServer(state: state, group: group, sink: sink, logger: logger)
+    }
+
+    /// `tls: { verify: false }` is allowed (tests, migrations) but must not go unnoticed.
+    private static func warnAboutUnverifiedTLS(_ runtime: GatewayRuntime, logger: Logger) {
+        for cluster in runtime.clusters where cluster.options.tls?.configuration.verify == false {
+            logger.warning("upstream TLS certificates are not verified (tls.verify: false): the connection is encrypted but not authenticated",
+                           metadata: ["upstream_cluster": "\(cluster.name)"])
+        }
     }
 
     private init(state: State, group: EventLoopGroup, sink: StdoutSink, logger: Logger) {
@@ -178,6 +187,7 @@ public final class GatewayServer: Sendable {
     public func reload(_ newRuntime: GatewayRuntime) async throws {
         let old = state.withLockedValue { $0 }
         let contexts = Self.makeContexts(newRuntime, group: group, sink: sink)
+        Self.warnAboutUnverifiedTLS(newRuntime, logger: logger)
         var kept: [(bound: BoundListener, listener: ListenerRuntime)] = []
         var added: [BoundListener] = []
         do {

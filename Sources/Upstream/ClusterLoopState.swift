@@ -1,3 +1,4 @@
+import GatewayTLS
 import NIOCore
 import NIOPosix
 
@@ -20,6 +21,12 @@ public final class ClusterLoopState: @unchecked Sendable {
     private var http2: [[HTTP2UpstreamConnection]]
     private var sweeper: RepeatedTask?
     public private(set) var openConnections = 0
+    /// The last TLS session per endpoint, offered by the next connection; nil without TLS or resumption.
+    let tlsSessions: TLSClientSessionCache?
+    /// Upstream TLS handshakes on this loop: completed, of which resumed, and failed.
+    public internal(set) var tlsHandshakes: UInt64 = 0
+    public internal(set) var tlsResumed: UInt64 = 0
+    public internal(set) var tlsHandshakeFailures: UInt64 = 0
 
     public init(cluster: UpstreamCluster, eventLoop: EventLoop, loopIndex: Int) {
         self.cluster = cluster
@@ -29,6 +36,7 @@ public final class ClusterLoopState: @unchecked Sendable {
         self.http2 = Array(repeating: [], count: cluster.endpoints.count)
         self.availability = .allUp(cluster.endpoints.count)
         self.failures = cluster.options.outlierDetection.map { ConsecutiveFailureCounter(settings: $0, endpoints: cluster.endpoints.count) }
+        self.tlsSessions = cluster.options.tls?.configuration.sessionResumption == true ? TLSClientSessionCache(slots: cluster.endpoints.count) : nil
     }
 
     /// The next endpoint by the cluster's policy, or nil when none can take traffic.
@@ -105,6 +113,7 @@ public final class ClusterLoopState: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try loopBoundSelf.value.addTLSHandler(to: channel, endpoint: endpoint)
                     let connection = HTTP1UpstreamConnection(endpoint: endpoint, pool: loopBoundSelf.value)
                     try channel.pipeline.syncOperations.addHandler(connection)
                 }
@@ -115,7 +124,8 @@ public final class ClusterLoopState: @unchecked Sendable {
             case .success(let channel):
                 do {
                     let connection = try channel.pipeline.syncOperations.handler(type: HTTP1UpstreamConnection.self)
-                    callback(.success(connection))
+                    // A failed handshake closed the channel: its close releases the connection's slot.
+                    self.afterHandshake(of: channel) { callback($0.map { _ in connection }) }
                 } catch {
                     channel.close(promise: nil)
                     callback(.failure(.connectFailed("\(error)")))
@@ -189,27 +199,49 @@ public final class ClusterLoopState: @unchecked Sendable {
             callback(.failure(.overflow(.maxPending)))
             return
         }
-        let connection = HTTP2UpstreamConnection(endpoint: endpoint, pool: self, tls: false)
+        let tls = cluster.options.tls != nil
+        let connection = HTTP2UpstreamConnection(endpoint: endpoint, pool: self, tls: tls)
         http2[endpoint.index].append(connection)
         openConnections += 1
         connection.reserve(callback)
         let bound = NIOLoopBound(connection, eventLoop: eventLoop)
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
         let future = ClientBootstrap(group: eventLoop)
             .connectTimeout(cluster.settings.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try loopBoundSelf.value.addTLSHandler(to: channel, endpoint: endpoint)
                     try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
             }
             .connect(to: endpoint.address)
         future.assumeIsolated().whenComplete { result in
-            resources.release(.maxPending)
-            guard case .failure(let error) = result else { return }
-            if let channelError = error as? ChannelError, case .connectTimeout = channelError {
-                connection.connectFailed(.connectTimeout)
-            } else {
-                connection.connectFailed(.connectFailed(Self.describe(error)))
+            switch result {
+            case .success(let channel):
+                guard tls else {
+                    resources.release(.maxPending)
+                    return
+                }
+                self.afterHandshake(of: channel) { handshake in
+                    resources.release(.maxPending)
+                    switch handshake {
+                    case .success(let completed) where completed?.applicationProtocol == "h2":
+                        connection.handshakeCompleted()
+                    case .success:
+                        channel.close(promise: nil)
+                        connection.connectFailed(.connectFailed("the TLS peer did not choose h2 by ALPN"))
+                    case .failure(let error):
+                        connection.connectFailed(error)
+                    }
+                }
+            case .failure(let error):
+                resources.release(.maxPending)
+                if let channelError = error as? ChannelError, case .connectTimeout = channelError {
+                    connection.connectFailed(.connectTimeout)
+                } else {
+                    connection.connectFailed(.connectFailed(Self.describe(error)))
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
+import GatewayTLS
 import HTTPTypes
 import NIOCore
 
@@ -49,6 +50,8 @@ public struct UpstreamClusterOptions: Sendable {
     public var circuitBreakers = CircuitBreakerLimits()
     /// The protocol spoken to the endpoints (`protocol:` in the config).
     public var upstreamProtocol = UpstreamProtocol.http1
+    /// TLS to the endpoints (built once at load, shared by every loop); nil: plaintext.
+    public var tls: TLSClientContext?
 
     public init() {}
 }
@@ -75,6 +78,8 @@ public final class UpstreamCluster: Sendable {
     public let resources: ClusterResources
     /// `hash_on: { header: ... }`, parsed once.
     public let hashHeaderName: HTTPField.Name?
+    /// Per endpoint, the SNI name sent and the name the certificate must match; empty without TLS.
+    public let tlsPeers: [TLSPeer]
 
     public init(name: String, index: Int, endpoints: [Endpoint], settings: UpstreamConnectionSettings, options: UpstreamClusterOptions = .init()) {
         self.name = name
@@ -85,5 +90,16 @@ public final class UpstreamCluster: Sendable {
         self.hashTable = ConsistentHashTable(policy: options.lb, endpoints: endpoints)
         self.resources = ClusterResources(limits: options.circuitBreakers)
         if case .header(let name)? = options.hashOn { hashHeaderName = HTTPField.Name(name) } else { hashHeaderName = nil }
+        let serverName = options.tls?.configuration.serverName
+        tlsPeers = options.tls == nil ? [] : endpoints.map { TLSPeer(host: Self.host(ofLabel: $0.label), serverName: serverName) }
+    }
+
+    /// The host of a `host:port` or `[v6]:port` label.
+    static func host(ofLabel label: String) -> String {
+        if label.hasPrefix("["), let close = label.firstIndex(of: "]") {
+            return String(label[label.index(after: label.startIndex)..<close])
+        }
+        guard let colon = label.lastIndex(of: ":") else { return label }
+        return String(label[..<colon])
     }
 }

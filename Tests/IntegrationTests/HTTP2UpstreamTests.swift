@@ -151,7 +151,45 @@ struct HTTP2UpstreamTests {
                 try shell("curl -s --parallel --parallel-immediate --parallel-max 40 -w '%{http_code}\\n' \(urls)")
             }
             let codes = result.stdout.split(separator: "\n")
-            #expect(codes.count == 40 && codes.allSatisfy { $0 == "200" }, "\(result.stdout)")
+            let failures = try await front.accessLog(atLeast: 52).filter { $0["status"] as? Int != 200 }.map { "\($0["status"] ?? "-") \($0["error"] ?? "-")" }
+            #expect(codes.count == 40 && codes.allSatisfy { $0 == "200" }, "\(result.stdout) \(failures)")
+        }
+    }
+
+    @Test("h2 over TLS: ALPN h2 to a TLS backend; a backend that only offers http/1.1 is a 502 saying so")
+    func overTLS() async throws {
+        let pki = try UpstreamPKI()
+        defer { pki.remove() }
+        for (alpn, works) in [("[h2, http/1.1]", true), ("[http/1.1]", false)] {
+            let backendConfig = """
+                listeners:
+                  - name: backend
+                    address: 127.0.0.1:0
+                    tls: { certificates: [ { cert: "\(pki.path("server.pem"))", key: "\(pki.path("server.key"))" } ], alpn: \(alpn) }
+                    routes: [ { match: { path_prefix: / }, cluster: echo } ]
+                clusters:
+                  - name: echo
+                    endpoints: [ { address: "{{echo0}}" } ]
+                """
+            try await withGateway(backendConfig) { back in
+                let front = try await TestGateway.start(backends: 0, Self.frontConfig(
+                    "127.0.0.1:\(back.port())", clusterExtra: "tls: { ca: \"\(pki.path("ca.pem"))\", sni: api.internal }"))
+                do {
+                    let result = try curl(["\(front.baseURL)/tls-h2"])
+                    if works {
+                        #expect(result.status == 200)
+                        #expect(try await back.accessLogLine(path: "/tls-h2")["protocol"] as? String == "HTTP/2")
+                    } else {
+                        #expect(result.status == 502)
+                        let line = try await front.accessLogLine(path: "/tls-h2")
+                        #expect((line["error"] as? String ?? "").contains("did not choose h2"), "\(line)")
+                    }
+                } catch {
+                    await front.stop()
+                    throw error
+                }
+                await front.stop()
+            }
         }
     }
 }

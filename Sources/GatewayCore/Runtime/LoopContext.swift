@@ -37,6 +37,17 @@ public final class LoopContext: @unchecked Sendable {
         self.connectionDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(100))
     }
 
+    /// This loop's counters with the pools' own (upstream TLS handshakes). Call on `eventLoop`.
+    public var metricsSnapshot: LoopMetrics.Snapshot {
+        var snapshot = metrics.snapshot
+        for (index, cluster) in clusters.enumerated() {
+            snapshot.clusters[index].tlsHandshakes = cluster.tlsHandshakes
+            snapshot.clusters[index].tlsResumed = cluster.tlsResumed
+            snapshot.clusters[index].tlsHandshakeFailures = cluster.tlsHandshakeFailures
+        }
+        return snapshot
+    }
+
     /// A reload retired this context: its idle upstream connections are closed (busy ones close when
     /// their exchange ends, by the pool's idle sweep).
     public func releaseUpstreamIdle() {

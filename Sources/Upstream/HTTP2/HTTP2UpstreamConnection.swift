@@ -19,6 +19,8 @@ public final class HTTP2UpstreamConnection: ChannelDuplexHandler {
     public let endpoint: Endpoint
     private unowned let pool: ClusterLoopState
     private let scheme: String
+    /// Over TLS the session starts once the handshake has negotiated h2, not at channelActive.
+    private let waitsForHandshake: Bool
     private var session: OpaquePointer?
     private var context: ChannelHandlerContext?
     private var streams: [Int32: HTTP2UpstreamStream] = [:]
@@ -59,6 +61,7 @@ public final class HTTP2UpstreamConnection: ChannelDuplexHandler {
         self.endpoint = endpoint
         self.pool = pool
         self.scheme = tls ? "https" : "http"
+        self.waitsForHandshake = tls
     }
 
     static func from(_ user: UnsafeMutableRawPointer?) -> HTTP2UpstreamConnection {
@@ -136,12 +139,18 @@ public final class HTTP2UpstreamConnection: ChannelDuplexHandler {
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         allocator = context.channel.allocator
-        if context.channel.isActive { start(context) }
+        if context.channel.isActive && !waitsForHandshake { start(context) }
     }
 
     public func channelActive(context: ChannelHandlerContext) {
-        start(context)
+        if !waitsForHandshake { start(context) }
         context.fireChannelActive()
+    }
+
+    /// The TLS handshake is done and ALPN chose h2: the HTTP/2 preface may go out.
+    func handshakeCompleted() {
+        guard let context else { return }
+        start(context)
     }
 
     private func start(_ context: ChannelHandlerContext) {

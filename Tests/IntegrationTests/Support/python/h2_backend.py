@@ -30,6 +30,7 @@ class Backend(asyncio.Protocol):
         self.served = 0
         self.gone = False
         self.highest = 0
+        self.closing = False
         self.flush()
 
     def flush(self):
@@ -45,11 +46,16 @@ class Backend(asyncio.Protocol):
         except Exception:
             self.transport.close()
             return
+        if not self.gone:
+            # Every stream of this read counts as received, as for a real server whose GOAWAY names the
+            # last stream it has read: only streams that arrive later are refused.
+            for event in events:
+                if isinstance(event, h2.events.RequestReceived):
+                    self.highest = max(self.highest, event.stream_id)
         for event in events:
             if isinstance(event, h2.events.RequestReceived):
                 if self.gone and event.stream_id > self.highest:
                     continue  # refused by our GOAWAY
-                self.highest = max(self.highest, event.stream_id)
                 headers = dict(event.headers)
                 if event.stream_ended:
                     self.respond(event.stream_id, headers)
@@ -84,9 +90,12 @@ class Backend(asyncio.Protocol):
             self.flush()
             self.transport.write(struct.pack(">I", 8)[1:] + bytes([7, 0]) + struct.pack(">I", 0) + struct.pack(">II", self.highest, 0))
             self.gone = True
-        if self.gone and not self.pending:
+        if self.gone and not self.pending and not self.closing:
+            # Closing at once could reset the socket with the client's late streams unread, and the reset
+            # may destroy the GOAWAY before the client reads it; real servers linger too.
             self.flush()
-            self.transport.close()
+            self.closing = True
+            asyncio.get_running_loop().call_later(1.0, self.transport.close)
 
 
 async def main():
