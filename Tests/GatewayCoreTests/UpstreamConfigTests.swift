@@ -38,6 +38,8 @@ struct UpstreamConfigTests {
         #expect(retries.budgetPercent == 10 && retries.minRetryConcurrency == 3 && retries.nonIdempotent && retries.maxBufferedBody == 16 * 1024)
         #expect(options.circuitBreakers.maxConnections == 100 && options.circuitBreakers.maxRequests == 50)
         #expect(options.circuitBreakers.maxPending == 1024 && options.circuitBreakers.maxRetries == Int.max)
+        #expect(options.upstreamProtocol == .http1, "HTTP/1.1 unless protocol: http2")
+        #expect(try ConfigFixture.parse(Self.cluster("protocol: http2")).clusters[0].options.upstreamProtocol == .http2)
     }
 
     @Test("without the keys: round robin, no checks, no retries, panic at 50%, breakers at 1024")
@@ -90,6 +92,8 @@ struct UpstreamConfigTests {
                         keyPath: "clusters[0].circuit_breakers.max_requests", at: "circuit_breakers:", message: "must be between 1 and"),
         ConfigErrorCase("misspelt circuit breaker", cluster("circuit_breakers: { max_request: 10 }"),
                         keyPath: "clusters[0].circuit_breakers.max_request", at: "circuit_breakers:", message: "did you mean 'max_requests'?"),
+        ConfigErrorCase("unknown upstream protocol", cluster("protocol: http3"),
+                        keyPath: "clusters[0].protocol", at: "protocol: http3", message: "unknown protocol 'http3' (supported: http1, http2)"),
         ConfigErrorCase("backoff max below base", cluster("retries: { backoff: { base: 100ms, max: 50ms } }"),
                         keyPath: "clusters[0].retries.backoff.max", at: "retries:", message: "must not be shorter than base"),
     ])

@@ -66,6 +66,9 @@ struct HTTP2UpstreamTests {
             // A HEAD and an upstream status pass as they are.
             let status = try shell("curl -s -o /dev/null -w '%{http_code}' '\(front.baseURL)/s?status=418'")
             #expect(status.stdout == "418")
+            // HTTP/2 has no reason phrase; an HTTP/1.1 client still gets one (h2load, for one, needs it).
+            let statusLine = try shell("curl -s -i '\(front.baseURL)/ok' | head -1")
+            #expect(statusLine.stdout.hasPrefix("HTTP/1.1 200 OK"), "\(statusLine.stdout)")
             let head = try shell("curl -s -I -o /dev/null -w '%{http_code}' '\(front.baseURL)/head'")
             #expect(head.stdout == "200")
         }

@@ -226,12 +226,54 @@ public final class HTTP2UpstreamStream: UpstreamExchange {
             } else {
                 framing = .chunked
             }
-            let head = HTTP1ResponseHead(status: HTTPResponse.Status(code: status), minorVersion: 1, keepAlive: true, framing: framing, rawFields: rawFields)
+            let head = HTTP1ResponseHead(status: HTTPResponse.Status(code: status, reasonPhrase: Self.reasonPhrase(status)), minorVersion: 1,
+                                         keepAlive: true, framing: framing, rawFields: rawFields)
             rawFields = ByteBuffer()
             delegate?.upstreamResponseHead(head)
         }
         // The delegate may have aborted the stream on the head (a retry): then nothing more is owed.
         if endStream, case .open = state { responseEnded() }
+    }
+
+    /// HTTP/2 has no reason phrase, but an HTTP/1.1 client gets a status line: the usual phrase, or the
+    /// status class (some clients refuse an empty one).
+    static func reasonPhrase(_ code: Int) -> String {
+        switch code {
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 206: "Partial Content"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 303: "See Other"
+        case 304: "Not Modified"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 415: "Unsupported Media Type"
+        case 418: "I'm a teapot"
+        case 422: "Unprocessable Content"
+        case 429: "Too Many Requests"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 200..<300: "Success"
+        case 300..<400: "Redirection"
+        case 400..<500: "Client Error"
+        default: "Server Error"
+        }
     }
 
     func receiveData(_ bytes: UnsafeRawBufferPointer) {
