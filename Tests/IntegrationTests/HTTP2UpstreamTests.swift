@@ -92,15 +92,20 @@ struct HTTP2UpstreamTests {
     @Test("multi-MB bodies stream both ways; a client that stops reading holds only a window in memory")
     func largeBodies() async throws {
         try await Self.withChain { front, _ in
-            let bytes = 32 << 20
+            let bytes = 24 << 20
             let down = try await offPool {
                 try shell("curl -sS --max-time 60 -o /dev/null -w '%{http_code} %{size_download}' '\(front.baseURL)/big?bytes=\(bytes)'")
             }
             #expect(down.stdout == "200 \(bytes)")
             let up = try await offPool {
-                try shell("head -c \(bytes) /dev/zero | curl -sS --max-time 60 --data-binary @- -H 'Expect:' '\(front.baseURL)/upload'")
+                try shell("head -c \(bytes) /dev/zero | curl -sS --max-time 60 -T - -H 'Expect:' '\(front.baseURL)/upload'")
             }
             #expect(up.stdout.contains("\"body_bytes\":\(bytes)"), "\(up.stdout.prefix(300))")
+            // The same with a known length (DATA frames checked against content-length upstream).
+            let sized = try await offPool {
+                try shell("head -c \(bytes) /dev/zero | curl -sS --max-time 60 --data-binary @- -H 'Expect:' '\(front.baseURL)/upload2'")
+            }
+            #expect(sized.stdout.contains("\"body_bytes\":\(bytes)"), "\(sized.stdout.prefix(300))")
 
             // 400 MB asked for by a client that reads nothing: only windows and socket buffers fill up.
             let before = StreamingTests.residentMegabytes()

@@ -46,8 +46,12 @@ public final class HTTP2UpstreamStream: UpstreamExchange {
     private var refused = false
 
     /// Above this many queued request-body bytes the client is paused; below the low mark it resumes.
-    static let highWatermark = 64 * 1024
-    static let lowWatermark = 16 * 1024
+    /// The gap (768 KiB) is larger than what an HTTP/1.1 client connection reads in one event-loop turn
+    /// after a resume (NIO: up to 4 reads of up to 64 KiB): with a small gap that connection took in
+    /// more per pause/resume cycle than it passed on, and its unparsed buffer grew (and was copied on
+    /// every append) until the upload crawled.
+    static let highWatermark = 1024 * 1024
+    static let lowWatermark = 256 * 1024
 
     init(endpoint: Endpoint, connection: HTTP2UpstreamConnection) {
         self.endpoint = endpoint
