@@ -1,38 +1,5 @@
 import CGatewayShims
 import COpenSSL
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// The lowest TLS version a client context accepts.
-public enum TLSProtocolVersion: String, Sendable, CaseIterable {
-    case v1_2 = "1.2"
-    case v1_3 = "1.3"
-
-    var openSSLValue: Int32 { self == .v1_2 ? 0x0303 : 0x0304 }
-}
-
-/// How the gateway speaks TLS to one cluster's endpoints.
-public struct TLSClientConfiguration: Sendable, Equatable {
-    /// PEM bundle of the CAs upstream certificates must chain to; nil: the system store.
-    public var caFile: String?
-    /// Whether the upstream's certificate chain and name are checked. Off only for tests and migrations.
-    public var verify: Bool = true
-    /// The SNI name sent and verified; nil: the endpoint's host when it is a name (an IP address is
-    /// verified against the certificate's IP SANs and sends no SNI).
-    public var serverName: String?
-    /// mTLS: the certificate the gateway presents to upstreams that ask for one.
-    public var clientCertificate: TLSCertificateFiles?
-    public var minimumVersion: TLSProtocolVersion = .v1_2
-    /// TLS 1.2 cipher list in OpenSSL syntax; nil: OpenSSL's defaults. TLS 1.3 suites are OpenSSL's.
-    public var ciphers: String?
-    /// ALPN protocols offered, in order of preference; empty: no ALPN extension.
-    public var alpn: [String] = []
-    /// Whether a connection resumes the session of an earlier one to the same endpoint (per event loop).
-    public var sessionResumption: Bool = true
-
-    public init() {}
-}
 
 /// A cluster's client SSL_CTX: CA store, client certificate, versions, ciphers and ALPN, built once at
 /// config load and shared by every event loop (SSL_new on a shared SSL_CTX is thread-safe, and
@@ -110,40 +77,6 @@ public final class TLSClientContext: @unchecked Sendable {
             return nil
         }
         return ssl
-    }
-}
-
-/// What a client connection sends as SNI and checks the certificate against, for one endpoint.
-public struct TLSPeer: Sendable, Equatable {
-    public var serverName: String?
-    public var verifiedName: String?
-    public var verifiedNameIsAddress: Bool
-
-    /// - Parameters:
-    ///   - host: The endpoint's host as configured (a name, an IPv4 or an IPv6 literal without brackets).
-    ///   - serverName: The configured `sni`, which wins over the host for both SNI and verification.
-    public init(host: String, serverName: String?) {
-        if let serverName {
-            self.serverName = serverName
-            self.verifiedName = serverName
-            self.verifiedNameIsAddress = false
-        } else if Self.isAddress(host) {
-            // RFC 6066: SNI carries host names only; an address is checked against the IP SANs.
-            self.serverName = nil
-            self.verifiedName = host
-            self.verifiedNameIsAddress = true
-        } else {
-            self.serverName = host
-            self.verifiedName = host
-            self.verifiedNameIsAddress = false
-        }
-    }
-
-    /// Whether `host` is an IPv4 or IPv6 literal (no brackets).
-    public static func isAddress(_ host: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 }
 

@@ -97,7 +97,8 @@ public final class TLSClientHandler: ChannelDuplexHandler {
         handshakeFuture = promise.futureResult
         guard let ssl = tlsContext.makeConnection(peer: peer), let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
             state = .closed
-            handshakePromise?.fail(TLSConnectionError(reason: "cannot create a TLS connection: \(OpenSSLError.drain())"))
+            handshakePromise = nil
+            promise.fail(TLSConnectionError(reason: "cannot create a TLS connection: \(OpenSSLError.drain())"))
             return
         }
         // SSL_set_bio takes ownership of both BIOs: SSL_free frees them.
@@ -132,7 +133,9 @@ public final class TLSClientHandler: ChannelDuplexHandler {
         readBIO = nil
         writeBIO = nil
         state = .closed
-        handshakePromise?.fail(TLSConnectionError(reason: "TLS handler removed before the handshake completed"))
+        let promise = handshakePromise
+        handshakePromise = nil
+        promise?.fail(TLSConnectionError(reason: "TLS handler removed before the handshake completed"))
         failHeld(ChannelError.ioOnClosedChannel)
     }
 
@@ -239,11 +242,14 @@ public final class TLSClientHandler: ChannelDuplexHandler {
     }
 
     private func readPlaintext(_ context: ChannelHandlerContext) {
-        guard let ssl else { return }
+        guard let ssl, let readBIO else { return }
         while state == .active {
             ERR_clear_error()
             var result: Int32 = 0
-            plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { bytes in
+            // Plaintext is never longer than the ciphertext it came from: a small response gets a small
+            // buffer rather than a record's worth (a partial record's rest comes on the next turn).
+            let expected = Int(BIO_ctrl_pending(readBIO)) + Int(SSL_pending(ssl))
+            plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: min(16 * 1024, max(1024, expected))) { bytes in
                 result = SSL_read(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
                 return max(0, Int(result))
             }
@@ -324,7 +330,10 @@ public final class TLSClientHandler: ChannelDuplexHandler {
 
     private func hold(_ buffer: ByteBuffer, _ promise: EventLoopPromise<Void>?, _ context: ChannelHandlerContext) {
         guard heldBytes + buffer.readableBytes <= Self.maxBufferedBytes else {
-            promise?.fail(TLSConnectionError(reason: "more than \(Self.maxBufferedBytes) bytes written before the TLS handshake completed"))
+            // Dropping just this write would leave a hole in the stream: the connection fails instead.
+            let error = TLSConnectionError(reason: "more than \(Self.maxBufferedBytes) bytes written before the TLS handshake completed")
+            promise?.fail(error)
+            fail(context, error)
             return
         }
         heldBytes += buffer.readableBytes
@@ -398,6 +407,11 @@ public final class TLSClientHandler: ChannelDuplexHandler {
 
     private func fail(_ context: ChannelHandlerContext, _ error: TLSConnectionError) {
         state = .closed
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        let promise = handshakePromise
+        handshakePromise = nil
+        promise?.fail(error)
         failHeld(error)
         flushCiphertext(context)
         context.flush()

@@ -136,16 +136,13 @@ struct TLSClientHandlerTests {
         _ = try? pair.server.finish()
     }
 
-    @Test("more than the held-bytes limit before the handshake fails the extra write")
+    @Test("up to the held-bytes limit waits for the handshake; one byte more fails the connection, not just that write")
     func heldLimit() throws {
         let certs = try TestCertificates(names: ["a.test"])
         defer { certs.remove() }
         let pair = try Self.makePair(certs) { _ in }
         let fits = pair.client.eventLoop.makePromise(of: Void.self)
-        let tooMuch = pair.client.eventLoop.makePromise(of: Void.self)
         pair.client.write(ByteBuffer(repeating: 1, count: TLSClientHandler.maxBufferedBytes), promise: fits)
-        pair.client.write(ByteBuffer(repeating: 2, count: 1), promise: tooMuch)
-        #expect(throws: TLSConnectionError.self) { try tooMuch.futureResult.wait() }
         try Self.connect(pair)
         pair.client.flush()
         try pair.pump()
@@ -153,6 +150,18 @@ struct TLSClientHandlerTests {
         #expect(try pair.serverPlaintext().utf8.count == TLSClientHandler.maxBufferedBytes)
         _ = try? pair.server.finish()
         _ = try? pair.client.finish()
+
+        let over = try Self.makePair(certs) { _ in }
+        try Self.connect(over)
+        let first = over.client.eventLoop.makePromise(of: Void.self)
+        let tooMuch = over.client.eventLoop.makePromise(of: Void.self)
+        over.client.write(ByteBuffer(repeating: 1, count: TLSClientHandler.maxBufferedBytes), promise: first)
+        over.client.write(ByteBuffer(repeating: 2, count: 1), promise: tooMuch)
+        #expect(throws: TLSConnectionError.self) { try tooMuch.futureResult.wait() }
+        #expect(throws: TLSConnectionError.self) { try first.futureResult.wait() }
+        #expect(throws: TLSConnectionError.self) { try over.handler.handshakeResult.wait() }
+        #expect(!over.client.isActive)
+        _ = try? over.server.finish()
     }
 
     @Test("with the session cache, every connection after the first resumes, also when the server does not renew tickets")

@@ -357,7 +357,7 @@ final class OpenSSLTestServer {
     }
 }
 
-@Suite("TLS to upstreams: openssl s_server")
+@Suite("TLS to upstreams: openssl s_server and non-TLS endpoints")
 struct UpstreamTLSOpenSSLServerTests {
     static func config(port: Int, tls: String) -> String {
         simpleConfig(endpoints: ["127.0.0.1:\(port)"], clusterExtra: "tls: \(tls)", workers: 1)
@@ -377,6 +377,45 @@ struct UpstreamTLSOpenSSLServerTests {
             let status = try await gw.server.metricsSnapshot(on: gw.group.next()).get()
             #expect(status.clusters[0].tlsHandshakes == 5)
             #expect(status.clusters[0].tlsResumed == 4)
+        }
+    }
+
+    @Test("a TLS cluster whose endpoint speaks plain HTTP: 502 with the reason; one that never answers the ClientHello: 504")
+    func notTLS() async throws {
+        // A socket that listens but never accepts: the kernel completes the TCP handshake, nobody speaks.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        #expect(listen(fd, 8) == 0)
+        let silent = Int(UInt16(bigEndian: address.sin_port))
+        try await withGateway(backends: 1, workers: 1, """
+            listeners:
+              - name: test
+                address: 127.0.0.1:0
+                routes:
+                  - { match: { path_prefix: /plain }, cluster: plain }
+                  - { match: { path_prefix: / }, cluster: silent }
+            clusters:
+              - name: plain
+                endpoints: [ { address: "{{echo0}}" } ]
+                tls: { verify: false }
+              - name: silent
+                endpoints: [ { address: "127.0.0.1:\(silent)" } ]
+                timeouts: { connect: 300ms }
+                tls: { verify: false }
+            """) { gw in
+            #expect(try curl(["\(gw.baseURL)/plain"]).status == 502)
+            let plain = try #require(try await gw.accessLogLine(path: "/plain")["error"] as? String)
+            #expect(plain.hasPrefix("upstream connect failed: TLS handshake failed:") && plain.contains("wrong version number"), "\(plain)")
+            let started = Date()
+            #expect(try curl(["\(gw.baseURL)/silent"]).status == 504)
+            #expect(Date().timeIntervalSince(started) < 3)
+            #expect(try await gw.accessLogLine(path: "/silent")["error"] as? String == "upstream connect timeout")
         }
     }
 
