@@ -39,7 +39,7 @@ public struct ForwardingEdits: Sendable {
 
     /// Whether a received field is left out, because the edits replace or drop it.
     @inline(__always)
-    func replaces(_ canonicalName: String) -> Bool {
+    public func replaces(_ canonicalName: String) -> Bool {
         switch canonicalName.utf8.count {
         case 11: return traceparent != nil && canonicalName == "traceparent"
         case 12: return canonicalName == "x-request-id"

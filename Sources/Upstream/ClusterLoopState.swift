@@ -17,6 +17,8 @@ public final class ClusterLoopState: @unchecked Sendable {
     private var failures: ConsecutiveFailureCounter?
     /// Idle connections per endpoint index, most recently used last.
     private var idle: [[HTTP1UpstreamConnection]]
+    /// HTTP/2 connections per endpoint index that still take new streams (connecting or open, no GOAWAY).
+    private var http2: [[HTTP2UpstreamConnection]]
     private var sweeper: RepeatedTask?
     public private(set) var openConnections = 0
     /// Replaced by a newer endpoint list (DNS discovery): connections coming back are closed, not pooled.
@@ -35,6 +37,7 @@ public final class ClusterLoopState: @unchecked Sendable {
         self.balancer = LoadBalancer(policy: cluster.options.lb, weights: cluster.endpoints.map(\.weight), table: cluster.hashTable, loopIndex: loopIndex,
                                      local: local, minLocalPercent: cluster.options.localZone?.minHealthyPercent ?? 70)
         self.idle = Array(repeating: [], count: cluster.endpoints.count)
+        self.http2 = Array(repeating: [], count: cluster.endpoints.count)
         self.availability = .allUp(cluster.endpoints.count)
         self.failures = cluster.options.outlierDetection.map { ConsecutiveFailureCounter(settings: $0, endpoints: cluster.endpoints.count) }
         self.tlsSessions = cluster.options.tls?.configuration.sessionResumption == true ? TLSClientSessionCache(slots: cluster.endpoints.count) : nil
@@ -79,7 +82,7 @@ public final class ClusterLoopState: @unchecked Sendable {
         monitor?.reportOutlier(endpoint.index, reason: reason)
     }
 
-    public typealias AcquireCallback = (Result<HTTP1UpstreamConnection, UpstreamError>) -> Void
+    public typealias AcquireCallback = (Result<any UpstreamExchange, UpstreamError>) -> Void
 
     /// Hands over an idle connection to `endpoint` (synchronously) or opens a new one.
     /// `fresh` skips the pool: for a retry after a pooled connection turned out to be closed.
@@ -87,6 +90,10 @@ public final class ClusterLoopState: @unchecked Sendable {
     /// without it the callback gets `.overflow` at once.
     public func acquire(_ endpoint: Endpoint, fresh: Bool, _ callback: @escaping AcquireCallback) {
         eventLoop.preconditionInEventLoop()
+        if cluster.options.upstreamProtocol == .http2 {
+            acquireHTTP2(endpoint, callback)
+            return
+        }
         while !fresh, let connection = idle[endpoint.index].popLast() {
             if connection.isActive {
                 callback(.success(connection))
@@ -161,7 +168,7 @@ public final class ClusterLoopState: @unchecked Sendable {
     }
 
     /// A connection acquired but never used (its stream ended while it was being set up).
-    public func returnUnused(_ connection: HTTP1UpstreamConnection) {
+    func returnUnused(_ connection: HTTP1UpstreamConnection) {
         connection.lastUsed = .now()
         release(connection)
     }
@@ -190,6 +197,89 @@ public final class ClusterLoopState: @unchecked Sendable {
         }
     }
 
+    /// A stream on an existing HTTP/2 connection with room, or a new connection (within the breakers)
+    /// whose connect the acquirer waits for. A connection going away takes no new streams; a refused
+    /// stream's retry therefore lands on a new connection without needing `fresh`.
+    private func acquireHTTP2(_ endpoint: Endpoint, _ callback: @escaping AcquireCallback) {
+        for connection in http2[endpoint.index] where connection.availableStreams > 0 {
+            connection.reserve(callback)
+            return
+        }
+        let resources = cluster.resources
+        guard resources.tryAcquire(.maxConnections) else {
+            callback(.failure(.overflow(.maxConnections)))
+            return
+        }
+        guard resources.tryAcquire(.maxPending) else {
+            resources.release(.maxConnections)
+            callback(.failure(.overflow(.maxPending)))
+            return
+        }
+        let tls = cluster.options.tls != nil
+        let connection = HTTP2UpstreamConnection(endpoint: endpoint, pool: self, tls: tls)
+        http2[endpoint.index].append(connection)
+        openConnections += 1
+        connection.reserve(callback)
+        let bound = NIOLoopBound(connection, eventLoop: eventLoop)
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
+        let future = ClientBootstrap(group: eventLoop)
+            .connectTimeout(cluster.settings.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try loopBoundSelf.value.addTLSHandler(to: channel, endpoint: endpoint)
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                }
+            }
+            .connect(to: endpoint.address)
+        future.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                guard tls else {
+                    resources.release(.maxPending)
+                    return
+                }
+                self.afterHandshake(of: channel) { handshake in
+                    resources.release(.maxPending)
+                    switch handshake {
+                    case .success(let completed) where completed?.applicationProtocol == "h2":
+                        connection.handshakeCompleted()
+                    case .success:
+                        channel.close(promise: nil)
+                        connection.connectFailed(.connectFailed("the TLS peer did not choose h2 by ALPN"))
+                    case .failure(let error):
+                        connection.connectFailed(error)
+                    }
+                }
+            case .failure(let error):
+                resources.release(.maxPending)
+                if let channelError = error as? ChannelError, case .connectTimeout = channelError {
+                    connection.connectFailed(.connectTimeout)
+                } else {
+                    connection.connectFailed(.connectFailed(Self.describe(error)))
+                }
+            }
+        }
+    }
+
+    /// The connection got a GOAWAY or reached its stream limit: new streams go elsewhere.
+    func http2GoingAway(_ connection: HTTP2UpstreamConnection) {
+        let index = connection.endpoint.index
+        if let position = http2[index].firstIndex(where: { $0 === connection }) { http2[index].remove(at: position) }
+    }
+
+    /// A stream ended; an idle connection starts counting towards its idle timeout.
+    func http2StreamSlotFreed(_ connection: HTTP2UpstreamConnection) {
+        guard connection.isIdle else { return }
+        if isRetired { connection.close() } else { startSweeperIfNeeded() }
+    }
+
+    func http2ConnectionClosed(_ connection: HTTP2UpstreamConnection) {
+        openConnections -= 1
+        cluster.resources.release(.maxConnections)
+        http2GoingAway(connection)
+    }
+
     /// Closes connections idle for longer than the idle timeout. One timer per cluster and loop, not
     /// one per connection.
     private func startSweeperIfNeeded() {
@@ -206,6 +296,10 @@ public final class ClusterLoopState: @unchecked Sendable {
             let expired = idle[index].filter { $0.lastUsed < cutoff }
             guard !expired.isEmpty else { continue }
             idle[index].removeAll { $0.lastUsed < cutoff }
+            for connection in expired { connection.close() }
+        }
+        for index in http2.indices {
+            let expired = http2[index].filter { $0.isIdle && $0.idleSince < cutoff }
             for connection in expired { connection.close() }
         }
     }
@@ -230,5 +324,6 @@ public final class ClusterLoopState: @unchecked Sendable {
         sweeper = nil
         for list in idle { for connection in list { connection.close() } }
         idle = Array(repeating: [], count: idle.count)
+        for list in http2 { for connection in list where connection.isIdle { connection.close() } }
     }
 }

@@ -6,7 +6,7 @@ import NIOCore
 /// One HTTP/1.1 connection to an upstream endpoint, carrying one exchange at a time and going back to
 /// its event loop's pool between exchanges. It is the channel's only handler: it writes request bytes
 /// and parses response bytes itself, so nothing is copied between handlers.
-public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
+public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchange {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
@@ -44,6 +44,7 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     /// True when the connection has served requests before this one: a failure before any response byte
     /// may then be a race with the server's keep-alive close rather than a real failure.
     public var isReused: Bool { exchangesStarted > 1 }
+    public var resetIsSafeToRetry: Bool { isReused }
 
     // MARK: - Exchange API, used by the proxy stream
 
@@ -113,6 +114,8 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         delegate = nil
         close()
     }
+
+    public func returnUnused() { pool.returnUnused(self) }
 
     private static let crlf: ByteBuffer = ByteBuffer(string: "\r\n")
 

@@ -59,10 +59,19 @@ public struct UpstreamClusterOptions: Sendable {
     public var sticky: StickySettings?
     /// Zone-aware balancing (`local_zone:`); nil: zones are labels only.
     public var localZone: LocalZoneSettings?
+    /// The protocol spoken to the endpoints (`protocol:` in the config).
+    public var upstreamProtocol = UpstreamProtocol.http1
     /// TLS to the endpoints (built once at load, shared by every loop); nil: plaintext.
     public var tls: TLSClientContext?
 
     public init() {}
+}
+
+/// The protocol a cluster speaks to its endpoints. `http2` on a plaintext cluster is h2c with prior
+/// knowledge (RFC 9113 §3.3): the connection starts with the HTTP/2 preface, no Upgrade.
+public enum UpstreamProtocol: String, Sendable, CaseIterable {
+    case http1
+    case http2
 }
 
 /// An immutable cluster definition, shared by all event loops. Per-loop state (pools, balancer

@@ -65,6 +65,7 @@ struct EffectiveConfigTests {
             "    timeouts: { header_read: 10s, body_read: 30s, idle: 1m, request: 1m }",
             "      - match: { path_prefix: \"/\" }",
             "    lb: round_robin",
+            "    protocol: http1",
             "    timeouts: { connect: 5s, idle: 30s }",
             "    pool: { max_idle_per_endpoint: 1024, max_requests_per_connection: 0 }",
             "      - { address: \"127.0.0.1:9001\", weight: 1 }",

@@ -38,6 +38,8 @@ struct UpstreamConfigTests {
         #expect(retries.budgetPercent == 10 && retries.minRetryConcurrency == 3 && retries.nonIdempotent && retries.maxBufferedBody == 16 * 1024)
         #expect(options.circuitBreakers.maxConnections == 100 && options.circuitBreakers.maxRequests == 50)
         #expect(options.circuitBreakers.maxPending == 1024 && options.circuitBreakers.maxRetries == Int.max)
+        #expect(options.upstreamProtocol == .http1, "HTTP/1.1 unless protocol: http2")
+        #expect(try ConfigFixture.parse(Self.cluster("protocol: http2")).clusters[0].options.upstreamProtocol == .http2)
     }
 
     @Test("without the keys: round robin, no checks, no retries, panic at 50%, breakers at 1024")
@@ -168,6 +170,8 @@ struct UpstreamConfigTests {
                         keyPath: "clusters[0].dns.resolvers[0]", at: "dns:", message: "a resolver is an IP address"),
         ConfigErrorCase("unknown address family", cluster("discovery: dns\ndns: { family: v5 }"),
                         keyPath: "clusters[0].dns.family", at: "dns:", message: "unknown family 'v5'"),
+        ConfigErrorCase("unknown upstream protocol", cluster("protocol: http3"),
+                        keyPath: "clusters[0].protocol", at: "protocol: http3", message: "unknown protocol 'http3' (supported: http1, http2)"),
         ConfigErrorCase("backoff max below base", cluster("retries: { backoff: { base: 100ms, max: 50ms } }"),
                         keyPath: "clusters[0].retries.backoff.max", at: "retries:", message: "must not be shorter than base"),
     ])

@@ -6,7 +6,7 @@ import Upstream
 /// retries and circuit breakers. Defaults follow Envoy's where Envoy has one.
 extension ConfigDecoder {
     static let clusterKeys = ["name", "endpoints", "lb", "timeouts", "pool", "hash_on", "health_check", "outlier_detection",
-                              "panic_threshold", "retries", "circuit_breakers", "discovery", "dns", "sticky", "local_zone", "tls"]
+                              "panic_threshold", "retries", "circuit_breakers", "discovery", "dns", "sticky", "local_zone", "tls", "protocol"]
 
     /// `discovery: static | dns` and the `dns:` section.
     func decodeDiscovery(_ map: ConfigMapping, into cluster: inout ClusterConfig) {
@@ -55,6 +55,13 @@ extension ConfigDecoder {
     }
 
     func decodeResilience(_ map: ConfigMapping, into cluster: inout ClusterConfig) {
+        if let value = map["protocol"], let text = value.string() {
+            if let kind = UpstreamProtocol(rawValue: text) {
+                cluster.options.upstreamProtocol = kind
+            } else {
+                value.fail("unknown protocol '\(text)' (supported: \(UpstreamProtocol.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+        }
         if let value = map["hash_on"] {
             cluster.options.hashOn = decodeHashOn(value)
             if !cluster.lb.isConsistentHash { value.fail("hash_on needs lb: ring_hash or maglev") }
@@ -73,7 +80,7 @@ extension ConfigDecoder {
         if let v = map["panic_threshold"]?.int(min: 0, max: 100) { cluster.options.panicThreshold = v }
         if let value = map["retries"] { cluster.options.retries = decodeRetries(value) }
         if let value = map["circuit_breakers"], let limits = decodeCircuitBreakers(value) { cluster.options.circuitBreakers = limits }
-        if let value = map["tls"] { cluster.options.tls = decodeClusterTLS(value) }
+        if let value = map["tls"] { cluster.options.tls = decodeClusterTLS(value, upstreamProtocol: cluster.options.upstreamProtocol) }
     }
 
     /// `client_ip`, `filter`, `{ header: x-user }` or `{ cookie: sid }`.

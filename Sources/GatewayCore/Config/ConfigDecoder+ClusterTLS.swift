@@ -1,11 +1,13 @@
 import GatewayTLS
+import Upstream
 
 /// A cluster's `tls:` section: TLS to its endpoints. The client context is built here, at load, so a
 /// file that exists but holds no usable certificate or key is reported at its own line.
 extension ConfigDecoder {
     static let clusterTLSKeys = ["ca", "sni", "verify", "client_certificate", "min_version", "ciphers", "alpn", "session_resumption"]
 
-    func decodeClusterTLS(_ value: ConfigValue) -> TLSClientContext? {
+    /// `upstreamProtocol` http2 offers ALPN `h2` (the default for such a cluster, and the only choice).
+    func decodeClusterTLS(_ value: ConfigValue, upstreamProtocol: UpstreamProtocol = .http1) -> TLSClientContext? {
         guard let map = value.mapping(allowed: Self.clusterTLSKeys) else { return nil }
         var configuration = TLSClientConfiguration()
         let before = diagnostics.errors.count
@@ -36,14 +38,19 @@ extension ConfigDecoder {
                 guard let name = item.nonEmptyString() else { continue }
                 if configuration.alpn.contains(name) {
                     item.fail("ALPN protocol '\(name)' is listed twice")
-                } else if name == "http/1.1" {
+                } else if name == "http/1.1" && upstreamProtocol == .http1 {
                     configuration.alpn.append(name)
+                } else if name == "h2" && upstreamProtocol == .http2 {
+                    configuration.alpn.append(name)
+                } else if upstreamProtocol == .http2 {
+                    item.fail("an http2 cluster offers ALPN h2 only (not '\(name)')")
                 } else {
                     // Offering h2 to a server that prefers it would get h2 back on an HTTP/1.1 connection.
                     item.fail("unknown ALPN protocol '\(name)' (supported upstream: http/1.1)")
                 }
             }
         }
+        if upstreamProtocol == .http2 && configuration.alpn.isEmpty { configuration.alpn = ["h2"] }
         if let v = map["session_resumption"]?.bool() { configuration.sessionResumption = v }
         if !configuration.verify, let ca = map["ca"] { ca.fail("ca has no effect with verify: false; remove one of them") }
         guard diagnostics.errors.count == before else { return nil }

@@ -70,6 +70,7 @@ public enum EffectiveConfigPrinter {
         for cluster in config.clusters {
             out += "  - name: \(quote(cluster.name))\n"
             out += "    lb: \(cluster.lb.rawValue)\n"
+            out += "    protocol: \(cluster.options.upstreamProtocol.rawValue)\n"
             out += "    timeouts: { connect: \(cluster.connectTimeout), idle: \(cluster.idleTimeout) }\n"
             out += "    pool: { max_idle_per_endpoint: \(cluster.maxIdlePerEndpoint), max_requests_per_connection: \(cluster.maxRequestsPerConnection) }\n"
             out += resilienceYAML(cluster.options)

@@ -13,7 +13,7 @@ final class FilterHTTPCallExchange: UpstreamResponseDelegate {
     private let body: ByteBuffer?
     private let edits: ForwardingEdits
     private let promise: EventLoopPromise<FilterHTTPResponse>
-    private var connection: HTTP1UpstreamConnection?
+    private var connection: (any UpstreamExchange)?
     private var timer: Scheduled<Void>?
     private var response: HTTPResponse?
     private var received = ByteBuffer()
@@ -49,7 +49,7 @@ final class FilterHTTPCallExchange: UpstreamResponseDelegate {
             switch result {
             case .success(let connection):
                 guard !done else {
-                    cluster.returnUnused(connection)
+                    connection.returnUnused()
                     return
                 }
                 self.connection = connection
@@ -108,7 +108,7 @@ final class FilterHTTPCallExchange: UpstreamResponseDelegate {
     func upstreamReadComplete() {}
 
     func upstreamFailed(_ error: UpstreamError) {
-        if case .connectionReset(beforeResponse: true) = error, let connection, connection.isReused, !retriedStaleConnection, body == nil {
+        if case .connectionReset(beforeResponse: true) = error, let connection, connection.resetIsSafeToRetry, !retriedStaleConnection, body == nil {
             // A pooled keep-alive connection the server had just closed: one retry on a new one, as the proxy does.
             retriedStaleConnection = true
             self.connection = nil

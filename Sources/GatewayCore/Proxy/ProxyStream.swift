@@ -17,7 +17,7 @@ public final class ProxyStream {
         case filtering
         /// Routing is done; an endpoint is being picked or connected. Request body parts wait here.
         case waitingForUpstream
-        case forwarding(HTTP1UpstreamConnection)
+        case forwarding(any UpstreamExchange)
         /// The upstream side is done, or was never used (a filter answered): only the rest of the response
         /// is left to pass the response filters and reach the client.
         case completingResponse
@@ -59,13 +59,16 @@ public final class ProxyStream {
     var pendingEnd = false
     var pendingTrailers: HTTPFields?
     var requestBodyPaused = false
-    private var retriedStaleConnection = false
+    /// Transparent retries after a reset the exchange says is safe to retry (`resetIsSafeToRetry`).
+    private var staleRetries = 0
     var logged = false
     var record: AccessLogRecord
     private let started: NIODeadline
     private var deadline = NIODeadline.distantFuture
     private var deadlineRegistered = false
     var upstreamStarted: NIODeadline?
+    /// A gRPC request: its errors are answered gRPC-style, its `grpc-timeout` bounds it.
+    let isGRPC: Bool
 
     // MARK: Filter state (ProxyStream+Filters.swift). A stream without filters never touches it past
     // the two `isEmpty` checks in `start()`, and none of it allocates until used.
@@ -134,6 +137,7 @@ public final class ProxyStream {
         self.requestFraming = framing
         self.stripConnectionFields = hasConnectionSpecificFields
         self.requestComplete = framing == .none
+        self.isGRPC = GRPC.isGRPC(request)
         self.started = .now()
         self.record = AccessLogRecord(startUnixNanos: Self.unixNanosNow(), listener: listener.name,
                                       downstreamAddress: downstreamAddress, protocolName: protocolName, status: 0)
@@ -192,6 +196,12 @@ public final class ProxyStream {
             }
         }
         setDeadline(route.requestTimeout)
+        if isGRPC, let timeout = GRPC.timeout(request), started + timeout < deadline {
+            // The client's deadline is sooner than the route's: the gateway gives up then, and says so
+            // as DEADLINE_EXCEEDED rather than let the client's own timer cut the stream.
+            deadline = started + timeout
+            registerDeadlines()
+        }
         if !route.filterChain.isEmpty { startRouteFilters(route.filterChain) }
         return true
     }
@@ -364,7 +374,7 @@ public final class ProxyStream {
             case .success(let connection):
                 guard case .waitingForUpstream = state, attempt == retry.attemptID else {
                     // The stream ended (or moved on) while connecting; the connection goes back to the pool.
-                    cluster.returnUnused(connection)
+                    connection.returnUnused()
                     return
                 }
                 startExchange(on: connection)
@@ -375,7 +385,7 @@ public final class ProxyStream {
         }
     }
 
-    private func startExchange(on connection: HTTP1UpstreamConnection) {
+    private func startExchange(on connection: any UpstreamExchange) {
         state = .forwarding(connection)
         // HTTP/1.0 clients may omit Host, but an HTTP/1.1 upstream requires one: use the endpoint's
         // address, as nginx does with its default `proxy_set_header Host $proxy_host`.
@@ -436,6 +446,14 @@ public final class ProxyStream {
 
     private func sendLocalReply(_ error: GatewayError) {
         guard let responder else { return }
+        if isGRPC {
+            // Trailers-only: HTTP 200 and the status in grpc-status, as gRPC clients expect.
+            responseStarted = true
+            responder.sendResponseHead(GRPC.localReply(error), bodyLength: .none)
+            responder.sendResponseEnd(nil)
+            responder.flush()
+            return
+        }
         let reply = LocalReply(error)
         responseStarted = true
         responder.sendResponseHead(reply.response, bodyLength: .known(Int64(reply.body.readableBytes)))
@@ -595,12 +613,13 @@ extension ProxyStream: UpstreamResponseDelegate {
 
     public func upstreamFailed(_ error: UpstreamError) {
         if case .connectionReset(beforeResponse: true) = error, case .forwarding(let connection) = state,
-           connection.isReused, !retriedStaleConnection, requestFraming == .none, Self.isIdempotent(request.method),
+           connection.resetIsSafeToRetry, staleRetries < Self.maxStaleRetries, requestFraming == .none, Self.isIdempotent(request.method),
            let endpoint {
-            // The server closed a pooled keep-alive connection just as we reused it. Nothing reached the
-            // application, so one retry on a new connection is safe (RFC 9110 §9.2.2). It says nothing
-            // about the endpoint and is not a policy retry.
-            retriedStaleConnection = true
+            // The server closed a pooled keep-alive connection just as we reused it, or refused an HTTP/2
+            // stream unprocessed. Nothing reached the application, so one retry on a new connection is
+            // safe (RFC 9110 §9.2.2, RFC 9113 §8.7). It says nothing about the endpoint and is not a
+            // policy retry.
+            staleRetries += 1
             state = .waitingForUpstream
             endAttempt(nil)
             record.upstreamAttempts -= 1
@@ -617,6 +636,10 @@ extension ProxyStream: UpstreamResponseDelegate {
             resumeRequestBody()
         }
     }
+
+    /// An HTTP/1 retry goes to a fresh connection, which is never "reused", so it happens once. HTTP/2
+    /// streams refused by a GOAWAY may race the next connection's GOAWAY too: a second try is allowed.
+    static let maxStaleRetries = 2
 
     static func isIdempotent(_ method: HTTPRequest.Method) -> Bool {
         switch method {

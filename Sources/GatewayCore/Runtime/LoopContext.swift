@@ -65,10 +65,10 @@ public final class LoopContext: @unchecked Sendable {
         return snapshot
     }
 
-    /// A reload retired this context: its idle upstream connections are closed (busy ones close when
-    /// their exchange ends, by the pool's idle sweep).
+    /// A reload retired this context: its idle upstream connections are closed, busy ones as soon as
+    /// their exchanges end.
     public func releaseUpstreamIdle() {
-        for cluster in clusters { cluster.closeIdle() }
+        for cluster in clusters { cluster.retire() }
     }
 }
 

@@ -1,0 +1,64 @@
+"""A gRPC server without generated code (raw-bytes messages), for the gateway's end-to-end gRPC tests.
+
+Methods of service `test.Echo`:
+- Unary: answers b"echo:" + the request.
+- Stream (server streaming): the request is a count N; answers N messages b"item-<i>".
+- Bidi: answers every message with b"re:" + it, as they come.
+- Fail: aborts with NOT_FOUND "no such thing" before any message (a trailers-only response).
+- Slow: sleeps 3 s, then answers (for deadlines).
+Prints `PORT <n>` once listening; exits after `--lifetime` seconds at the latest.
+"""
+import argparse
+import sys
+import time
+from concurrent import futures
+
+import grpc
+
+
+def unary(request, context):
+    return b"echo:" + request
+
+
+def stream(request, context):
+    for index in range(int(request.decode() or "0")):
+        yield f"item-{index}".encode()
+
+
+def bidi(requests, context):
+    for message in requests:
+        yield b"re:" + message
+
+
+def fail(request, context):
+    context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
+
+
+def slow(request, context):
+    time.sleep(3)
+    return b"late"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lifetime", type=float, default=60)
+    args = parser.parse_args()
+    handlers = {
+        "Unary": grpc.unary_unary_rpc_method_handler(unary),
+        "Stream": grpc.unary_stream_rpc_method_handler(stream),
+        "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+        "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "Slow": grpc.unary_unary_rpc_method_handler(slow),
+    }
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(f"PORT {port}", flush=True)
+    server.wait_for_termination(timeout=args.lifetime)
+    server.stop(0)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
