@@ -284,6 +284,27 @@ struct StickySessionTests {
         }
     }
 
+    @Test("header stickiness, strict: the key's endpoint stopped gives 503; other keys keep working")
+    func headerStrict() async throws {
+        let config = Self.config(endpoints: #"[ { address: "{{echo0}}" }, { address: "{{echo1}}" } ]"#, sticky: "{ header: x-session, mode: strict }",
+                                 extra: "pool: { max_idle_per_endpoint: 0 }")
+        try await withGateway(backends: 2, config) { gw in
+            var owners: [String: String] = [:]
+            for user in 0..<16 {
+                let answer = try await offPool { try curl(["-H", "x-session: u\(user)", "\(gw.baseURL)/hs"]) }
+                owners["u\(user)"] = answer.json["name"] as? String
+            }
+            let onOne = try #require(owners.first { $0.value == "echo-1" }?.key, "\(owners)")
+            let onZero = try #require(owners.first { $0.value == "echo-0" }?.key, "\(owners)")
+            try await gw.echoes[1].channel.close()
+            let refused = try await offPool { try curl(["-H", "x-session: \(onOne)", "\(gw.baseURL)/hs"]) }
+            #expect(refused.status == 503)
+            #expect(refused.body.contains("sticky endpoint unavailable"))
+            let fine = try await offPool { try curl(["-H", "x-session: \(onZero)", "\(gw.baseURL)/hs"]) }
+            #expect(fine.status == 200 && fine.json["name"] as? String == "echo-0")
+        }
+    }
+
     @Test("app_cookie: the application's cookie is prefixed with its endpoint, followed, and reaches the application unchanged")
     func appCookie() async throws {
         let sticky = "{ app_cookie: JSESSIONID, key: \"\(Self.key)\" }"

@@ -86,7 +86,10 @@ public enum Base64URL {
         var i = 0
         while i + 2 < bytes.count {
             let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)])
+            out.append(alphabet[Int(n & 63)])
             i += 3
         }
         let rest = bytes.count - i
@@ -100,16 +103,12 @@ public enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static func value(_ c: UInt8) -> UInt32? {
-        switch c {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): UInt32(c - UInt8(ascii: "A"))
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): UInt32(c - UInt8(ascii: "a") + 26)
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(c - UInt8(ascii: "0") + 52)
-        case UInt8(ascii: "-"): 62
-        case UInt8(ascii: "_"): 63
-        default: nil
-        }
-    }
+    /// Character → 6-bit value; 0xFF for characters outside the alphabet.
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, c) in alphabet.enumerated() { table[Int(c)] = UInt8(index) }
+        return table
+    }()
 
     /// nil for a character outside the alphabet, a length no encoding has, or non-zero padding bits
     /// (so that each byte string has exactly one accepted spelling).
@@ -120,23 +119,32 @@ public enum Base64URL {
     }
 
     /// Decodes into `out` (which must hold `text.count * 3 / 4` bytes); the number of bytes written, or -1
-    /// for input `decode` rejects.
+    /// for input `decode` rejects. Runs on every request with a sticky cookie: contiguous input (a
+    /// String's UTF-8) is read through a buffer pointer and a table, without generic iteration.
     public static func decode<Bytes: Collection>(_ text: Bytes, into out: UnsafeMutableBufferPointer<UInt8>) -> Int where Bytes.Element == UInt8 {
+        if let written = text.withContiguousStorageIfAvailable({ decode(contiguous: $0, into: out) }) { return written }
+        return Array(text).withUnsafeBufferPointer { decode(contiguous: $0, into: out) }
+    }
+
+    private static func decode(contiguous text: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         guard text.count % 4 != 1, out.count >= text.count * 3 / 4 else { return -1 }
-        var written = 0
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for c in text {
-            guard let v = value(c) else { return -1 }
-            accumulator = accumulator << 6 | v
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out[written] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
-                written += 1
-                accumulator &= (1 << UInt32(bits)) - 1
+        return values.withUnsafeBufferPointer { table in
+            var written = 0
+            var accumulator: UInt32 = 0
+            var bits: UInt32 = 0
+            for c in text {
+                let v = table[Int(c)]
+                guard v != 0xFF else { return -1 }
+                accumulator = accumulator << 6 | UInt32(v)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    out[written] = UInt8(truncatingIfNeeded: accumulator >> bits)
+                    written += 1
+                    accumulator &= (1 << bits) - 1
+                }
             }
+            return accumulator == 0 ? written : -1
         }
-        return accumulator == 0 ? written : -1
     }
 }
