@@ -69,6 +69,14 @@ struct JSONLineWriter {
         writeInteger(value)
     }
 
+    mutating func field(dynamic name: String, _ value: Bool) {
+        if !first { put(UInt8(ascii: ",")) }
+        first = false
+        writeEscaped(name)
+        put(UInt8(ascii: ":"))
+        if value { put("true") } else { put("false") }
+    }
+
     /// 128 bits as 32 lower-case hex digits (a trace id), or null.
     mutating func field(_ name: StaticString, hex value: (high: UInt64, low: UInt64)?) {
         key(name)

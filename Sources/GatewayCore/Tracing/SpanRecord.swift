@@ -1,9 +1,10 @@
+import GatewayFilterAPI
 import NIOCore
 
 /// One finished span in the OpenTelemetry data model, written as a JSON line next to the access log
 /// (same stdout stream, same batching). Attribute names follow the OTel semantic conventions for HTTP.
 public struct SpanRecord {
-    public enum Kind: String { case server = "SERVER", client = "CLIENT" }
+    public enum Kind: String { case server = "SERVER", client = "CLIENT", `internal` = "INTERNAL" }
 
     public var trace: TraceContext
     public var spanID: UInt64
@@ -17,10 +18,7 @@ public struct SpanRecord {
     /// Attribute name and value (string or integer), in order.
     public var attributes: [(String, SpanValue)]
 
-    public enum SpanValue {
-        case string(String)
-        case int(Int64)
-    }
+    public typealias SpanValue = FilterSpanValue
 
     var maximumSize: Int {
         var size = 400 + name.utf8.count * 6 + (error?.utf8.count ?? 0) * 6
@@ -51,6 +49,7 @@ public struct SpanRecord {
                 switch value {
                 case .string(let text): json.field(dynamic: key, text)
                 case .int(let number): json.field(dynamic: key, number)
+                case .bool(let flag): json.field(dynamic: key, flag)
                 }
             }
             json.endObject()
