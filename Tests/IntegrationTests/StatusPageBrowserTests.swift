@@ -121,6 +121,7 @@ struct StatusPageBrowserTests {
             #expect(refreshes >= 1, "the script's refresh did not run")
             let publicOK = Int(Self.text(dom, id: "l0-2xx") ?? "") ?? -1
             #expect(publicOK >= 4 && publicOK <= 3 + refreshes, "2xx of public after \(refreshes) refreshes: \(publicOK)")
+            print("status page: public 2xx rendered by the server 3, after \(refreshes) live refresh(es) \(publicOK)")
             #expect(Self.text(dom, id: "updated")?.hasPrefix("updated ") == true)
             #expect(Self.text(dom, id: "r0-1-2xx") == Self.text(dom, id: "l0-2xx").map { String((Int($0) ?? 0) - 3) }, "the admin route counts the page loads")
         }
