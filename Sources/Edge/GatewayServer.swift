@@ -294,6 +294,9 @@ public final class GatewayServer: Sendable {
                 context.releaseUpstreamIdle()
             }
         }
+        // Earlier generations whose connections are all gone are folded into the carried counters and
+        // forgotten, so frequent reloads without scrapes do not keep every old generation.
+        _ = try? await metricsSnapshot(on: group.next()).get()
     }
 
     /// The stopped monitors' totals join the carried ones (by cluster name and endpoint address), so
