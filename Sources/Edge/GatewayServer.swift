@@ -123,12 +123,11 @@ public final class GatewayServer: Sendable {
 
     /// Every cluster's health, each read on its monitor's loop.
     public func healthSnapshot(on eventLoop: EventLoop) -> EventLoopFuture<[ClusterHealthStatus]> {
-        let (runtime, monitors) = state.withLockedValue { ($0.runtime, $0.healthMonitors) }
+        let (runtime, monitors, carried) = state.withLockedValue { ($0.runtime, $0.healthMonitors, $0.carriedHealth) }
         let futures = zip(runtime.clusters, monitors).map { cluster, monitor in
             guard let monitor else { return eventLoop.makeSucceededFuture(ClusterHealthStatus.unmonitored(cluster)) }
             return monitor.eventLoop.submit { monitor.status }
         }
-        let carried = state.withLockedValue { $0.carriedHealth }
         return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { statuses in
             guard !carried.isEmpty else { return statuses }
             return zip(runtime.clusters, statuses).map { cluster, status in
@@ -268,7 +267,12 @@ public final class GatewayServer: Sendable {
         // The new generation checks its own clusters from scratch; the old loops keep the last health
         // they were told while their connections finish.
         let monitors = Self.startHealthMonitors(newRuntime, contexts: contexts, logger: logger)
+        // The old monitors stop before the new generation takes over, and their final totals go in with it:
+        // the health counters never dip.
+        for monitor in old.healthMonitors { monitor?.stop() }
+        let carriedHealth = await carriedHealthCounters(from: old.runtime, monitors: old.healthMonitors, to: newRuntime)
         state.withLockedValue { state in
+            state.carriedHealth = carriedHealth
             // Under the lock: a scrape may have folded a generation into `carried` since `old` was read.
             state.carried = state.carried.remapped(from: state.runtime, to: newRuntime)
             state.retired.append(Generation(runtime: state.runtime, contexts: state.contexts))
@@ -278,8 +282,6 @@ public final class GatewayServer: Sendable {
             state.healthMonitors = monitors
             state.generation += 1
         }
-        for monitor in old.healthMonitors { monitor?.stop() }
-        await carryHealthCounters(from: old.runtime, monitors: old.healthMonitors, to: newRuntime)
         reconcileTicketKeyRotation()
         for bound in removed {
             logger.info("listener removed", metadata: ["listener": "\(bound.name)"])
@@ -299,9 +301,10 @@ public final class GatewayServer: Sendable {
         _ = try? await metricsSnapshot(on: group.next()).get()
     }
 
-    /// The stopped monitors' totals join the carried ones (by cluster name and endpoint address), so
+    /// The stopped monitors' totals joined to the carried ones (by cluster name and endpoint address), so
     /// `portcullis_outlier_ejections_total` and `portcullis_health_check_failures_total` do not reset.
-    private func carryHealthCounters(from old: GatewayRuntime, monitors: [ClusterHealthMonitor?], to new: GatewayRuntime) async {
+    private func carriedHealthCounters(from old: GatewayRuntime, monitors: [ClusterHealthMonitor?],
+                                       to new: GatewayRuntime) async -> [String: [String: (ejections: UInt64, checkFailures: UInt64)]] {
         var carried = state.withLockedValue { $0.carriedHealth }
         for (cluster, monitor) in zip(old.clusters, monitors) {
             guard let monitor, let status = try? await monitor.eventLoop.submit({ monitor.status }).get() else { continue }
@@ -318,7 +321,7 @@ public final class GatewayServer: Sendable {
             guard let before = carried[cluster.name] else { continue }
             for endpoint in cluster.endpoints { if let counts = before[endpoint.label] { kept[cluster.name, default: [:]][endpoint.label] = counts } }
         }
-        state.withLockedValue { $0.carriedHealth = kept }
+        return kept
     }
 
     /// TLS (when the listener has it) and HTTP/1.1 or HTTP/2, after any PROXY protocol header. When a

@@ -14,7 +14,7 @@ struct StatusPageBrowserTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let output = folder + "/dom.html"
-        FileManager.default.createFile(atPath: output, contents: nil)
+        guard FileManager.default.createFile(atPath: output, contents: nil) else { throw TestFailure("cannot create \(output)") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: chromium)
         // As root Chromium needs --no-sandbox; a fresh profile keeps runs independent.
