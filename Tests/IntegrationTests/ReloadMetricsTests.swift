@@ -70,6 +70,40 @@ struct ReloadMetricsTests {
         }
     }
 
+    @Test("failed health checks of an endpoint still configured keep counting across a reload")
+    func healthCountersSurviveReload() async throws {
+        let closed = "127.0.0.1:\(try TestGateway.closedPort())"
+        func yaml(_ extraRoute: String) -> String {
+            """
+            admin: { address: 127.0.0.1:0 }
+            workers: 2
+            listeners:
+              - name: main
+                address: 127.0.0.1:0
+                routes: [ \(extraRoute){ match: { path_prefix: / }, cluster: backend } ]
+            clusters:
+              - name: backend
+                endpoints: [ { address: "{{echo0}}" }, { address: "\(closed)" } ]
+                health_check: { http: { path: /healthz }, interval: 50ms, timeout: 50ms, unhealthy_threshold: 1 }
+            """
+        }
+        let series = "portcullis_health_check_failures_total{cluster=\"backend\",endpoint=\"\(closed)\"}"
+        try await withGateway(yaml("")) { gw in
+            var before = 0.0
+            let deadline = Date().addingTimeInterval(10)
+            while before < 3 && Date() < deadline {
+                before = AdminTests.sample(try Self.scrape(gw), series) ?? 0
+                if before < 3 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(before >= 3)
+            try await gw.reload(yaml("{ match: { path_prefix: /new/ }, cluster: backend }, "))
+            // Right after the reload the new monitor has probed at most once or twice: without the carried
+            // total the counter would drop back near zero.
+            let after = AdminTests.sample(try Self.scrape(gw), series) ?? 0
+            #expect(after >= before, "\(before) → \(after)")
+        }
+    }
+
     @Test("a TLS listener added by a reload gets session-ticket key rotation; a removed one loses it")
     func ticketRotationForAddedListeners() async throws {
         let certs = try TestCertificates(names: ["a.test"])
