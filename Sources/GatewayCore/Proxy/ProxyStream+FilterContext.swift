@@ -68,7 +68,13 @@ extension ProxyStream {
         edits.traceparent = ForwardingEdits.Traceparent(traceHigh: span.traceHigh, traceLow: span.traceLow, spanID: span.spanID, sampled: span.sampled)
         if span.isRecording {
             span.setAttribute("http.request.method", request.method.rawValue)
-            span.setAttribute("url.path", request.path ?? "/")
+            let path = request.path ?? "/"
+            if let question = path.firstIndex(of: "?") {
+                span.setAttribute("url.path", String(path[..<question]))
+                span.setAttribute("url.query", String(path[path.index(after: question)...]))
+            } else {
+                span.setAttribute("url.path", path)
+            }
             span.setAttribute("portcullis.cluster", name)
         }
         let exchange = FilterHTTPCallExchange(cluster: loop.clusters[index], request: request, body: body, edits: edits, span: span)
