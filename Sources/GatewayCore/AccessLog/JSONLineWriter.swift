@@ -90,6 +90,16 @@ struct JSONLineWriter {
         put(UInt8(ascii: "\""))
     }
 
+    /// 64 bits as 16 lower-case hex digits (a span id), or null.
+    mutating func field(_ name: StaticString, hex64 value: UInt64?) {
+        key(name)
+        guard let value else { put("null"); return }
+        let digits: StaticString = "0123456789abcdef"
+        put(UInt8(ascii: "\""))
+        for index in 0..<16 { put(digits.utf8Start[Int((value >> UInt64(60 - 4 * index)) & 0xF)]) }
+        put(UInt8(ascii: "\""))
+    }
+
     mutating func field(_ name: StaticString, _ value: String?) {
         key(name)
         guard let value else { put("null"); return }

@@ -23,7 +23,8 @@ public struct SpanRecord {
     var maximumSize: Int {
         var size = 400 + name.utf8.count * 6 + (error?.utf8.count ?? 0) * 6
         for (key, value) in attributes {
-            size += key.utf8.count + 8
+            // Keys may come from filters (`FilterSpan.setAttribute`): escaping can grow them six-fold too.
+            size += key.utf8.count * 6 + 8
             if case .string(let text) = value { size += text.utf8.count * 6 + 2 } else { size += 24 }
         }
         return size
@@ -33,9 +34,10 @@ public struct SpanRecord {
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maximumSize) { bytes in
             var json = JSONLineWriter(into: bytes)
             json.begin()
-            json.field("trace_id", trace.traceID)
-            json.field("span_id", TraceContext.hex16(spanID))
-            json.field("parent_span_id", parentSpanID.map(TraceContext.hex16))
+            // Ids as hex straight into the line: no strings per span.
+            json.field("trace_id", hex: (trace.traceHigh, trace.traceLow))
+            json.field("span_id", hex64: spanID)
+            json.field("parent_span_id", hex64: parentSpanID)
             json.field("name", name)
             json.field("kind", kind.rawValue)
             json.field("start_time_unix_nano", startUnixNanos)
