@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "Upstream",
             dependencies: [
-                "HTTP1", "GatewayTLS", "CNGHTTP2", "CGatewayShims",
+                "HTTP1", "GatewayTLS", "CNGHTTP2", "CGatewayShims", "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -46,9 +46,11 @@ public final class GatewayServer: Sendable {
         var carriedHealth: [String: [String: (ejections: UInt64, checkFailures: UInt64)]] = [:]
         /// Per cluster of this generation, its health monitor (nil without health checks or outlier detection).
         var healthMonitors: [ClusterHealthMonitor?] = []
-        /// Session-ticket key rotation runs (after `startTicketKeyRotation`), per key ring.
+        /// This generation's DNS clusters' resolvers.
+        var discoveries: [DNSDiscovery] = []
         /// Counts reloads: the status page reloads itself when the shape of what it shows changed.
         var generation = 0
+        /// Session-ticket key rotation runs (after `startTicketKeyRotation`), per key ring.
         var ticketRotationEnabled = false
         var ticketRotations: [TicketRotation] = []
     }
@@ -131,7 +133,9 @@ public final class GatewayServer: Sendable {
         return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { statuses in
             guard !carried.isEmpty else { return statuses }
             return zip(runtime.clusters, statuses).map { cluster, status in
-                guard let before = carried[cluster.name] else { return status }
+                // A DNS cluster whose list moved since its monitor last looked: left as it is until the next read.
+                guard let before = carried[cluster.name], status.ejectionsTotal.count == cluster.endpoints.count,
+                      status.healthCheckFailures.count == cluster.endpoints.count else { return status }
                 var status = status
                 for endpoint in cluster.endpoints {
                     guard let counts = before[endpoint.label] else { continue }
@@ -146,6 +150,12 @@ public final class GatewayServer: Sendable {
     /// One monitor per cluster for the process, spread over the loops; each publishes to every loop of
     /// its generation.
     private static func startHealthMonitors(_ runtime: GatewayRuntime, contexts: LoopContexts, logger: Logger) -> [ClusterHealthMonitor?] {
+        for cluster in runtime.clusters {
+            guard let sticky = cluster.options.sticky, sticky.key == nil else { continue }
+            if case .header = sticky.mode { continue }
+            logger.warning("sticky sessions are signed with a random key: they won't survive a restart or be honoured by other instances (set sticky.key_file)",
+                           metadata: ["cluster": "\(cluster.name)"])
+        }
         let loops = contexts.all
         return runtime.clusters.map { cluster in
             guard ClusterHealthMonitor.isNeeded(for: cluster), !loops.isEmpty else { return nil }
@@ -163,11 +173,70 @@ public final class GatewayServer: Sendable {
     }
 
     public static func start(runtime: GatewayRuntime, group: EventLoopGroup, sink: StdoutSink, logger: Logger) async throws -> GatewayServer {
+        let discoveries = await resolveDiscoveredClusters(runtime, group: group, logger: logger)
         let contexts = makeContexts(runtime, group: group, sink: sink)
         let listeners = try await bindAll(runtime.listeners, contexts: contexts, group: group, logger: logger)
         var state = State(runtime: runtime, contexts: contexts, listeners: listeners, carried: .zero(for: runtime))
         state.healthMonitors = startHealthMonitors(runtime, contexts: contexts, logger: logger)
-        return GatewayServer(state: state, group: group, sink: sink, logger: logger)
+        state.discoveries = discoveries
+        let server = GatewayServer(state: state, group: group, sink: sink, logger: logger)
+        server.startDiscovery(discoveries, runtime: runtime)
+        return server
+    }
+
+    /// Resolves every DNS cluster once, so the first requests find endpoints. A cluster whose first
+    /// lookup fails starts empty (503) and fills in at its next refresh.
+    private static func resolveDiscoveredClusters(_ runtime: GatewayRuntime, group: EventLoopGroup, logger: Logger) async -> [DNSDiscovery] {
+        var discoveries: [DNSDiscovery] = []
+        for discovered in runtime.discoveredClusters {
+            let cluster = runtime.clusters[discovered.clusterIndex]
+            let discovery = DNSDiscovery(clusterName: cluster.name, hosts: discovered.hosts, settings: discovered.settings,
+                                         eventLoop: group.next(), logger: logger)
+            let endpoints = (try? await discovery.resolveNow().get()) ?? []
+            if endpoints.isEmpty {
+                logger.warning("DNS cluster has no endpoints yet", metadata: ["upstream_cluster": "\(cluster.name)"])
+            }
+            runtime.replaceCluster(cluster.withEndpoints(endpoints))
+            discoveries.append(discovery)
+        }
+        return discoveries
+    }
+
+    private func startDiscovery(_ discoveries: [DNSDiscovery], runtime: GatewayRuntime) {
+        for (discovery, discovered) in zip(discoveries, runtime.discoveredClusters) {
+            let index = discovered.clusterIndex
+            discovery.start { [self] endpoints in applyDiscoveredEndpoints(endpoints, clusterIndex: index, runtime: runtime) }
+        }
+    }
+
+    /// A DNS cluster's answer changed: every loop switches to a new state for the cluster (new requests
+    /// balance over the new list; requests in flight finish on the old one), and the cluster gets a new
+    /// health monitor that checks the new list.
+    private func applyDiscoveredEndpoints(_ endpoints: [Endpoint], clusterIndex: Int, runtime: GatewayRuntime) {
+        let updated = runtime.clusters[clusterIndex].withEndpoints(endpoints)
+        let change: (contexts: LoopContexts, oldMonitor: ClusterHealthMonitor?, monitor: ClusterHealthMonitor?, states: [ClusterLoopState])? =
+            state.withLockedValue { state in
+                // A reload may have replaced this generation while the lookup ran.
+                guard state.runtime === runtime else { return nil }
+                runtime.replaceCluster(updated)
+                let loops = state.contexts.all
+                let states = loops.map { ClusterLoopState(cluster: updated, eventLoop: $0.eventLoop, loopIndex: $0.loopIndex) }
+                var monitor: ClusterHealthMonitor?
+                if ClusterHealthMonitor.isNeeded(for: updated), !loops.isEmpty {
+                    monitor = ClusterHealthMonitor(cluster: updated, eventLoop: loops[clusterIndex % loops.count].eventLoop, logger: logger)
+                }
+                let old = state.healthMonitors[clusterIndex]
+                state.healthMonitors[clusterIndex] = monitor
+                return (state.contexts, old, monitor, states)
+            }
+        guard let change else { return }
+        change.oldMonitor?.stop()
+        change.monitor?.start(loops: change.states)
+        for (context, loopState) in zip(change.contexts.all, change.states) {
+            context.eventLoop.execute { context.replaceCluster(with: loopState) }
+        }
+        logger.info("cluster endpoints updated", metadata: ["upstream_cluster": "\(updated.name)",
+                                                          "endpoints": "\(endpoints.map(\.label).joined(separator: ","))"])
     }
 
     private init(state: State, group: EventLoopGroup, sink: StdoutSink, logger: Logger) {
@@ -245,6 +314,7 @@ public final class GatewayServer: Sendable {
     /// bind, nothing changes and the error is thrown.
     public func reload(_ newRuntime: GatewayRuntime) async throws {
         let old = state.withLockedValue { $0 }
+        let discoveries = await Self.resolveDiscoveredClusters(newRuntime, group: group, logger: logger)
         let contexts = Self.makeContexts(newRuntime, group: group, sink: sink)
         var kept: [(bound: BoundListener, listener: ListenerRuntime)] = []
         var added: [BoundListener] = []
@@ -258,6 +328,7 @@ public final class GatewayServer: Sendable {
             }
         } catch {
             for bound in added { try? await bound.channel.close() }
+            for discovery in discoveries { discovery.stop() }
             throw error
         }
         // Every bind worked: point the kept sockets at the new config (their initializers read the slot).
@@ -280,8 +351,11 @@ public final class GatewayServer: Sendable {
             state.contexts = contexts
             state.listeners = keptSlots + added
             state.healthMonitors = monitors
+            state.discoveries = discoveries
             state.generation += 1
         }
+        for discovery in old.discoveries { discovery.stop() }
+        startDiscovery(discoveries, runtime: newRuntime)
         reconcileTicketKeyRotation()
         for bound in removed {
             logger.info("listener removed", metadata: ["listener": "\(bound.name)"])
@@ -307,7 +381,8 @@ public final class GatewayServer: Sendable {
                                        to new: GatewayRuntime) async -> [String: [String: (ejections: UInt64, checkFailures: UInt64)]] {
         var carried = state.withLockedValue { $0.carriedHealth }
         for (cluster, monitor) in zip(old.clusters, monitors) {
-            guard let monitor, let status = try? await monitor.eventLoop.submit({ monitor.status }).get() else { continue }
+            guard let monitor, let status = try? await monitor.eventLoop.submit({ monitor.status }).get(),
+                  status.ejectionsTotal.count == cluster.endpoints.count, status.healthCheckFailures.count == cluster.endpoints.count else { continue }
             for endpoint in cluster.endpoints {
                 var counts = carried[cluster.name, default: [:]][endpoint.label] ?? (0, 0)
                 counts.ejections += status.ejectionsTotal[endpoint.index]
@@ -463,6 +538,7 @@ public final class GatewayServer: Sendable {
     /// Stops accepting. Connections already open are left to finish.
     public func stopListening() async {
         for monitor in state.withLockedValue({ $0.healthMonitors }) { monitor?.stop() }
+        for discovery in state.withLockedValue({ $0.discoveries }) { discovery.stop() }
         for bound in state.withLockedValue({ $0.listeners }) { try? await bound.channel.close() }
     }
 

@@ -29,6 +29,19 @@ public protocol FilterContext: AnyObject {
     /// Sends the request to another cluster than the route's. Works until the upstream is picked (in
     /// request-head hooks, or body hooks of a buffered body); returns false for an unknown name or when too late.
     func setCluster(_ name: String) -> Bool
+    /// Sets the request's hash key: it replaces the cluster's `hash_on` for `ring_hash` and `maglev`, and
+    /// the header of `sticky: { header: ... }`, so the same key reaches the same endpoint on every
+    /// instance. Works until the upstream is picked; false when too late.
+    ///
+    /// ```swift
+    /// if let tenant = head.headerFields[.init("x-tenant")!] { ctx.setHashKey("tenant:\(tenant)") }
+    /// ```
+    @discardableResult
+    func setHashKey(_ key: String) -> Bool
+    /// The cluster a valid sticky-session cookie in `request` (`clusters[].sticky` cookie or app_cookie) pins
+    /// it to, or nil. A weighted split should send the request there when that cluster is one of its
+    /// targets, so a session keeps its endpoint across the split (`route_by` does). Pass the hook's `head`.
+    func stickyCluster(_ request: HTTPRequest) -> String?
     /// Edits the request head outside the request-head hook's `head` parameter: after the hook suspended (the
     /// edit is what the chain goes on with), or from the body hook of a buffered body. Works until the request
     /// has gone upstream; returns false (and does not call `edit`) when it is too late.

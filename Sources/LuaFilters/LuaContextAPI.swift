@@ -15,7 +15,7 @@ enum LuaContextAPI {
         lua_createtable(L, 0, 3)
         lua_createtable(L, 0, 16)
         let index = lua_gettop(L)
-        Lua.setFunctions(L, index, [("respond", respond), ("set_cluster", setCluster), ("http_call", httpCall),
+        Lua.setFunctions(L, index, [("respond", respond), ("set_cluster", setCluster), ("set_hash_key", setHashKey), ("http_call", httpCall),
                                     ("request_id", requestID), ("cluster", cluster), ("listener", listener),
                                     ("metadata", metadata), ("tarpit", tarpit)])
         makeObject(L, methods: LuaRequestAPI.methods)
@@ -127,6 +127,16 @@ enum LuaContextAPI {
         guard let filter = filter(L), let context = filter.context else { return Lua.fail(L, "ctx:set_cluster: only inside a phase function") }
         guard let name = Lua.string(L, 2) else { return Lua.fail(L, "ctx:set_cluster: bad argument #1 (cluster name expected)") }
         lua_pushboolean(L, context.setCluster(name) ? 1 : 0)
+        return 1
+    }
+
+    /// `ctx:set_hash_key(key)`: the request's hash key for `ring_hash` / `maglev` and header stickiness,
+    /// in place of the cluster's `hash_on`; true if it was in time (in `on_request`).
+    static let setHashKey: pc_swift_function = { L in
+        guard let L else { return 0 }
+        guard let filter = filter(L), let context = filter.context else { return Lua.fail(L, "ctx:set_hash_key: only inside a phase function") }
+        guard let key = Lua.text(L, 2) else { return Lua.fail(L, "ctx:set_hash_key: bad argument #1 (string expected)") }
+        lua_pushboolean(L, context.setHashKey(key) ? 1 : 0)
         return 1
     }
 

@@ -17,9 +17,9 @@ enum LuaRequestAPI {
         ("body", body), ("set_body", setBody),
     ]
 
-    /// Runs `read` on the request as the current phase may see it.
+    /// Runs `read` on the request as the current phase may see it, in place (no copy of the request).
     @inline(__always)
-    private static func read<T>(_ L: OpaquePointer, _ read: (HTTPRequest) -> T) -> T? {
+    private static func read<T>(_ L: OpaquePointer, _ read: (borrowing HTTPRequest) -> T) -> T? {
         guard let filter = LuaContextAPI.filter(L) else { return nil }
         if let head = filter.requestHead { return read(head.pointee) }
         if let snapshot = filter.requestSnapshot { return read(snapshot) }
@@ -167,7 +167,7 @@ enum LuaRequestAPI {
     static let header: pc_swift_function = { L in
         guard let L else { return 0 }
         guard let name = fieldName(L, 2) else { return Lua.fail(L, "ctx.req:header: bad argument #1 (field name expected)") }
-        Lua.pushOptional(L, read(L) { $0.headerFields[name] } ?? nil)
+        Lua.pushOptional(L, read(L) { LuaHeaders.value(of: name, in: $0.headerFields) } ?? nil)
         return 1
     }
 

@@ -37,7 +37,7 @@ enum LuaResponseAPI {
     static let header: pc_swift_function = { L in
         guard let L else { return 0 }
         guard let name = LuaRequestAPI.fieldName(L, 2) else { return Lua.fail(L, "ctx.resp:header: bad argument #1 (field name expected)") }
-        Lua.pushOptional(L, head(L)?.pointee.headerFields[name])
+        Lua.pushOptional(L, head(L).flatMap { LuaHeaders.value(of: name, in: $0.pointee.headerFields) })
         return 1
     }
 

@@ -18,11 +18,15 @@ public final class ClusterLoopState: @unchecked Sendable {
     private var idle: [[HTTP1UpstreamConnection]]
     private var sweeper: RepeatedTask?
     public private(set) var openConnections = 0
+    /// Replaced by a newer endpoint list (DNS discovery): connections coming back are closed, not pooled.
+    public private(set) var isRetired = false
 
     public init(cluster: UpstreamCluster, eventLoop: EventLoop, loopIndex: Int) {
         self.cluster = cluster
         self.eventLoop = eventLoop
-        self.balancer = LoadBalancer(policy: cluster.options.lb, weights: cluster.endpoints.map(\.weight), table: cluster.hashTable, loopIndex: loopIndex)
+        let local = cluster.options.localZone.map { zone in cluster.endpoints.map { $0.zone == zone.zone } }
+        self.balancer = LoadBalancer(policy: cluster.options.lb, weights: cluster.endpoints.map(\.weight), table: cluster.hashTable, loopIndex: loopIndex,
+                                     local: local, minLocalPercent: cluster.options.localZone?.minHealthyPercent ?? 70)
         self.idle = Array(repeating: [], count: cluster.endpoints.count)
         self.availability = .allUp(cluster.endpoints.count)
         self.failures = cluster.options.outlierDetection.map { ConsecutiveFailureCounter(settings: $0, endpoints: cluster.endpoints.count) }
@@ -34,6 +38,14 @@ public final class ClusterLoopState: @unchecked Sendable {
     ///   - excluding: The index of an endpoint to avoid (a retry's failed one), or -1.
     public func pickEndpoint(hash: UInt64? = nil, excluding: Int = -1) -> Endpoint? {
         balancer.pick(hash: hash, excluding: excluding).map { cluster.endpoints[$0] }
+    }
+
+    /// Whether a sticky session's endpoint may take its request: up by health, whatever its weight.
+    public func isAvailable(_ index: Int) -> Bool { balancer.isAvailable(index) }
+
+    /// Header stickiness: the key's endpoint among the available weighted ones (see `LoadBalancer.pickSticky`).
+    public func pickSticky(hash: UInt64, table: ConsistentHashTable, excluding: Int = -1) -> Endpoint? {
+        balancer.pickSticky(hash: hash, table: table, excluding: excluding).map { cluster.endpoints[$0] }
     }
 
     /// The monitor's latest decision about which endpoints may take traffic.
@@ -147,6 +159,10 @@ public final class ClusterLoopState: @unchecked Sendable {
     /// A finished, reusable connection comes back.
     func release(_ connection: HTTP1UpstreamConnection) {
         guard connection.isActive else { return }
+        if isRetired {
+            connection.close()
+            return
+        }
         if idle[connection.endpoint.index].count >= cluster.settings.maxIdlePerEndpoint {
             connection.close()
             return
@@ -182,6 +198,13 @@ public final class ClusterLoopState: @unchecked Sendable {
             idle[index].removeAll { $0.lastUsed < cutoff }
             for connection in expired { connection.close() }
         }
+    }
+
+    /// A newer endpoint list took over on this loop: idle connections close now, busy ones when their
+    /// exchange ends. Requests already in flight finish here untouched.
+    public func retire() {
+        isRetired = true
+        closeIdle()
     }
 
     /// Closes every idle connection (shutdown).

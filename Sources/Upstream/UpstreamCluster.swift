@@ -9,12 +9,15 @@ public struct Endpoint: Sendable, Hashable {
     public let weight: Int
     /// Position in the cluster's endpoint list; pools index by it.
     public let index: Int
+    /// The endpoint's zone label (`zone:`), for zone-aware balancing and the admin API.
+    public let zone: String?
 
-    public init(address: SocketAddress, label: String, weight: Int, index: Int) {
+    public init(address: SocketAddress, label: String, weight: Int, index: Int, zone: String? = nil) {
         self.address = address
         self.label = label
         self.weight = weight
         self.index = index
+        self.zone = zone
     }
 }
 
@@ -47,6 +50,10 @@ public struct UpstreamClusterOptions: Sendable {
     public var panicThreshold: Int = 50
     public var retries: RetryPolicy?
     public var circuitBreakers = CircuitBreakerLimits()
+    /// Sticky sessions (`sticky:`); nil: every request is balanced.
+    public var sticky: StickySettings?
+    /// Zone-aware balancing (`local_zone:`); nil: zones are labels only.
+    public var localZone: LocalZoneSettings?
 
     public init() {}
 }
@@ -66,15 +73,47 @@ public final class UpstreamCluster: Sendable {
     public let resources: ClusterResources
     /// `hash_on: { header: ... }`, parsed once.
     public let hashHeaderName: HTTPField.Name?
+    /// Sticky sessions, ready to use (keyed codec, endpoint ids, header table); nil without `sticky:`.
+    public let sticky: StickyPolicy?
 
-    public init(name: String, index: Int, endpoints: [Endpoint], settings: UpstreamConnectionSettings, options: UpstreamClusterOptions = .init()) {
+    /// Whether the endpoint list comes from DNS and may change while serving (`discovery: dns`).
+    public let isDiscovered: Bool
+    /// The key sticky sessions are signed with (configured, or the runtime's random one), kept for
+    /// `withEndpoints`: a DNS change must not invalidate the cookies of endpoints that stay.
+    private let stickyKey: [UInt8]
+
+    /// - Parameter fallbackStickyKey: signs sticky cookies when the config names no key (random per
+    ///   runtime lineage, kept across reloads by the caller).
+    public convenience init(name: String, index: Int, endpoints: [Endpoint], settings: UpstreamConnectionSettings, options: UpstreamClusterOptions = .init(),
+                isDiscovered: Bool = false, fallbackStickyKey: [UInt8] = []) {
+        let stickyKey = options.sticky?.key ?? (fallbackStickyKey.isEmpty && options.sticky != nil ? StickyCookieCodec.randomKey() : fallbackStickyKey)
+        self.init(name: name, index: index, endpoints: endpoints, settings: settings, options: options, isDiscovered: isDiscovered,
+                  resources: ClusterResources(limits: options.circuitBreakers), stickyKey: stickyKey)
+    }
+
+    private init(name: String, index: Int, endpoints: [Endpoint], settings: UpstreamConnectionSettings, options: UpstreamClusterOptions,
+                 isDiscovered: Bool, resources: ClusterResources, stickyKey: [UInt8]) {
         self.name = name
         self.index = index
         self.endpoints = endpoints
         self.settings = settings
         self.options = options
-        self.hashTable = ConsistentHashTable(policy: options.lb, endpoints: endpoints)
-        self.resources = ClusterResources(limits: options.circuitBreakers)
+        self.isDiscovered = isDiscovered
+        let hashTable = ConsistentHashTable(policy: options.lb, endpoints: endpoints)
+        self.hashTable = hashTable
+        self.resources = resources
+        self.stickyKey = stickyKey
         if case .header(let name)? = options.hashOn { hashHeaderName = HTTPField.Name(name) } else { hashHeaderName = nil }
+        self.sticky = options.sticky.map { sticky in
+            StickyPolicy(settings: sticky, clusterName: name, endpoints: endpoints, key: stickyKey,
+                         table: sticky.needsHashTable ? (hashTable ?? ConsistentHashTable(policy: .ringHash, endpoints: endpoints)) : nil)
+        }
+    }
+
+    /// The same cluster over a new endpoint list (a DNS answer changed). The circuit-breaker counters
+    /// are shared with this one, so requests still in flight on the old list count against the limits.
+    public func withEndpoints(_ endpoints: [Endpoint]) -> UpstreamCluster {
+        UpstreamCluster(name: name, index: index, endpoints: endpoints, settings: settings, options: options, isDiscovered: isDiscovered,
+                        resources: resources, stickyKey: stickyKey)
     }
 }

@@ -13,6 +13,8 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     case overflow(CircuitBreaker)
     /// One attempt took longer than the retry policy's per-try timeout to get a response head.
     case perTryTimeout
+    /// Strict sticky sessions: the endpoint the session is pinned to is gone, unhealthy or refused it.
+    case stickyEndpointUnavailable
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .protocolError(let reason): "invalid upstream response: \(reason)"
         case .overflow(let breaker): "upstream overflow: circuit breaker \(breaker.rawValue)"
         case .perTryTimeout: "upstream per-try timeout"
+        case .stickyEndpointUnavailable: "sticky endpoint unavailable"
         }
     }
 }

@@ -67,7 +67,77 @@ struct UpstreamConfigTests {
         #expect(EffectiveConfigPrinter.yaml(try ConfigFixture.parse(printed)) == printed)
     }
 
+    @Test("discovery: dns reads its keys, and the printed config loads back to them")
+    func dnsDiscovery() throws {
+        let yaml = Self.cluster("discovery: dns\ndns: { refresh: 250ms, family: v6, resolvers: [127.0.0.53, \"[::1]:5353\"], timeout: 1s }")
+        let dns = try #require(try ConfigFixture.parse(yaml).clusters[0].dns)
+        #expect(dns.refresh == .milliseconds(250) && dns.family == .v6 && dns.timeout == .milliseconds(1000))
+        #expect(dns.resolvers == [HostPort(host: "127.0.0.53", port: 53), HostPort(host: "::1", port: 5353)])
+        let printed = EffectiveConfigPrinter.yaml(try ConfigFixture.parse(yaml))
+        #expect(try ConfigFixture.parse(printed).clusters[0].dns == dns)
+        #expect(try ConfigFixture.parse(Self.cluster("discovery: dns")).clusters[0].dns == DNSClusterConfig())
+        #expect(try ConfigFixture.parse(ConfigFixture.minimal).clusters[0].dns == nil)
+    }
+
+    @Test("sticky and zone keys are read; the effective config prints them back (without the key)")
+    func stickyAndZones() throws {
+        let yaml = """
+            listeners:
+              - name: public
+                address: 127.0.0.1:8080
+                routes: [ { match: { path_prefix: / }, cluster: web } ]
+            clusters:
+              - name: web
+                endpoints:
+                  - { address: 127.0.0.1:9001, zone: eu-1 }
+                  - { address: 127.0.0.1:9002, weight: 0, zone: eu-2 }
+                sticky: { cookie: { name: aff, ttl: 30m, path: /app, domain: example.com, same_site: none, secure: true, http_only: false }, mode: strict, key: "0123456789abcdef" }
+                local_zone: { zone: eu-1, min_healthy_percent: 50 }
+            """
+        let config = try ConfigFixture.parse(yaml)
+        let options = config.clusters[0].options
+        var cookie = StickyCookieSettings(name: "aff")
+        cookie.ttlSeconds = 1800
+        cookie.path = "/app"
+        cookie.domain = "example.com"
+        cookie.sameSite = "None"
+        cookie.secure = true
+        cookie.httpOnly = false
+        let sticky = try #require(options.sticky)
+        #expect(sticky.mode == .cookie(cookie))
+        #expect(sticky.onUnavailable == .strict && sticky.key == Array("0123456789abcdef".utf8))
+        #expect(options.localZone == LocalZoneSettings(zone: "eu-1").with(percent: 50))
+        #expect(config.clusters[0].endpoints.map(\.zone) == ["eu-1", "eu-2"] && config.clusters[0].endpoints[1].weight == 0)
+        let printed = EffectiveConfigPrinter.yaml(config)
+        #expect(!printed.contains("0123456789abcdef"), "the key is a secret")
+        let again = try ConfigFixture.parse(printed).clusters[0].options
+        #expect(again.sticky?.mode == sticky.mode && again.sticky?.onUnavailable == .strict && again.localZone == options.localZone)
+
+        let header = try ConfigFixture.parse(Self.cluster("sticky: { header: X-Session }")).clusters[0].options.sticky
+        #expect(header?.mode == .header("x-session") && header?.onUnavailable == .fallback && header?.key == nil)
+        let app = try ConfigFixture.parse(Self.cluster("sticky: { app_cookie: JSESSIONID }")).clusters[0].options.sticky
+        #expect(app?.mode == .appCookie(name: "JSESSIONID", path: "/"))
+        let filterHash = try ConfigFixture.parse(Self.cluster("lb: maglev\nhash_on: filter")).clusters[0].options
+        #expect(filterHash.hashOn == .filter)
+    }
+
     @Test("invalid values are reported at their line with their key path", arguments: [
+        ConfigErrorCase("sticky of no kind", cluster("sticky: { mode: strict }"),
+                        keyPath: "clusters[0].sticky", at: "sticky:", message: "sticky needs cookie"),
+        ConfigErrorCase("two sticky kinds", cluster("sticky: { header: x-a, app_cookie: sid }"),
+                        keyPath: "clusters[0].sticky", at: "sticky:", message: "use one of cookie, header or app_cookie"),
+        ConfigErrorCase("short sticky key", cluster("sticky: { cookie: {}, key: short }"),
+                        keyPath: "clusters[0].sticky.key", at: "sticky:", message: "needs at least 16 bytes"),
+        ConfigErrorCase("missing sticky key file", cluster("sticky: { cookie: {}, key_file: /nonexistent/sticky.key }"),
+                        keyPath: "clusters[0].sticky.key_file", at: "sticky:", message: "cannot read '/nonexistent/sticky.key'"),
+        ConfigErrorCase("unknown sticky mode", cluster("sticky: { header: x-a, mode: sometimes }"),
+                        keyPath: "clusters[0].sticky.mode", at: "sticky:", message: "use strict or fallback"),
+        ConfigErrorCase("SameSite=None without Secure", cluster("sticky: { cookie: { same_site: none } }"),
+                        keyPath: "clusters[0].sticky.cookie.same_site", at: "sticky:", message: "needs secure: true"),
+        ConfigErrorCase("bad cookie name", cluster("sticky: { cookie: { name: \"a;b\" } }"),
+                        keyPath: "clusters[0].sticky.cookie.name", at: "sticky:", message: "is not a valid cookie name"),
+        ConfigErrorCase("local zone no endpoint has", cluster("local_zone: mars"),
+                        keyPath: "clusters[0].local_zone", at: "local_zone: mars", message: "no endpoint of this cluster has zone: mars"),
         ConfigErrorCase("hash_on without a hashing policy", cluster("hash_on: client_ip"),
                         keyPath: "clusters[0].hash_on", at: "hash_on: client_ip", message: "hash_on needs lb: ring_hash or maglev"),
         ConfigErrorCase("hashing policy without hash_on", cluster("lb: ring_hash"),
@@ -90,10 +160,26 @@ struct UpstreamConfigTests {
                         keyPath: "clusters[0].circuit_breakers.max_requests", at: "circuit_breakers:", message: "must be between 1 and"),
         ConfigErrorCase("misspelt circuit breaker", cluster("circuit_breakers: { max_request: 10 }"),
                         keyPath: "clusters[0].circuit_breakers.max_request", at: "circuit_breakers:", message: "did you mean 'max_requests'?"),
+        ConfigErrorCase("dns settings without dns discovery", cluster("dns: { refresh: 1s }"),
+                        keyPath: "clusters[0].dns", at: "dns:", message: "dns settings need discovery: dns"),
+        ConfigErrorCase("unknown discovery", cluster("discovery: consul"),
+                        keyPath: "clusters[0].discovery", at: "discovery: consul", message: "unknown discovery 'consul'"),
+        ConfigErrorCase("a resolver that is a name", cluster("discovery: dns\ndns: { resolvers: [ns1.example.com] }"),
+                        keyPath: "clusters[0].dns.resolvers[0]", at: "dns:", message: "a resolver is an IP address"),
+        ConfigErrorCase("unknown address family", cluster("discovery: dns\ndns: { family: v5 }"),
+                        keyPath: "clusters[0].dns.family", at: "dns:", message: "unknown family 'v5'"),
         ConfigErrorCase("backoff max below base", cluster("retries: { backoff: { base: 100ms, max: 50ms } }"),
                         keyPath: "clusters[0].retries.backoff.max", at: "retries:", message: "must not be shorter than base"),
     ])
     func invalid(_ testCase: ConfigErrorCase) throws {
         try testCase.verify()
+    }
+}
+
+extension LocalZoneSettings {
+    func with(percent: Int) -> LocalZoneSettings {
+        var copy = self
+        copy.minHealthyPercent = percent
+        return copy
     }
 }

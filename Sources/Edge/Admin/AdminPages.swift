@@ -4,19 +4,25 @@ import Upstream
 /// The admin listener's JSON and HTML views of the counters.
 enum AdminPages {
     static func clustersJSON(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus], runtime: GatewayRuntime) -> String {
+        let clusters = runtime.clusters
+        let metrics = metrics.aligned(to: clusters)
+        let health = ClusterHealthStatus.aligned(health, to: clusters)
         var out = "{\"clusters\":["
-        for (index, cluster) in runtime.clusters.enumerated() {
+        for (index, cluster) in clusters.enumerated() {
             if index > 0 { out += "," }
             let status = health[index]
             let c = metrics.clusters[index]
             out += "{\"name\":\(quote(cluster.name)),\"lb\":\(quote(cluster.options.lb.rawValue)),\"panic\":\(status.availability.panic),"
+            if let zone = cluster.options.localZone { out += "\"local_zone\":\(quote(zone.zone)),\"local_zone_min_healthy_percent\":\(zone.minHealthyPercent)," }
+            if let sticky = cluster.options.sticky { out += "\"sticky\":\(quote(Self.stickyMode(sticky))),\"sticky_mode\":\"\(sticky.onUnavailable.rawValue)\"," }
             out += "\"healthy_endpoints\":\(status.availability.upCount),\"retries\":\(c.retries),\"retry_overflows\":\(c.retryOverflows),"
             out += "\"overflows\":{\(zip(CircuitBreaker.allCases, c.overflows).map { "\"\($0.rawValue)\":\($1)" }.joined(separator: ","))},"
             out += "\"endpoints\":["
             for (position, endpoint) in cluster.endpoints.enumerated() {
                 if position > 0 { out += "," }
                 let counts = c.endpointRequests[position]
-                out += "{\"address\":\(quote(endpoint.label)),\"weight\":\(endpoint.weight),\"health\":\"\(status.health(position))\","
+                out += "{\"address\":\(quote(endpoint.label)),\"weight\":\(endpoint.weight),\"zone\":\(endpoint.zone.map(quote) ?? "null"),"
+                out += "\"health\":\"\(status.health(position))\","
                 out += "\"active_check\":\"\(status.activeCheck(position))\","
                 out += "\"ejected\":\(status.availability.ejected[position]),\"ejections\":\(status.ejectionsTotal[position]),"
                 out += "\"health_check_failures\":\(status.healthCheckFailures[position]),"
@@ -28,11 +34,22 @@ enum AdminPages {
         return out + "]}\n"
     }
 
+    static func stickyMode(_ sticky: StickySettings) -> String {
+        switch sticky.mode {
+        case .cookie(let cookie): "cookie \(cookie.name)"
+        case .header(let name): "header \(name)"
+        case .appCookie(let name, _): "app_cookie \(name)"
+        }
+    }
+
     /// The status page: rendered complete on the server (readable without JavaScript), then kept live by a
     /// small script that reads `/status.json` every 2 s and updates the cells in place (no page reload,
-    /// no flicker); after a config reload changed what the page lists, it reloads itself once.
+    /// no flicker); once a config reload (or a DNS answer) changed what the page lists, it loads anew.
     static func statusHTML(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus], runtime: GatewayRuntime, draining: Bool,
                            generation: Int) -> String {
+        let clusters = runtime.clusters
+        let metrics = metrics.aligned(to: clusters)
+        let health = ClusterHealthStatus.aligned(health, to: clusters)
         var out = """
         <!doctype html><html><head><meta charset="utf-8"><title>Portcullis</title>
         <style>body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}
@@ -70,14 +87,14 @@ enum AdminPages {
                 out += classes("r\(index)-\(route.index)", metrics.listeners[index].routeRequests[route.index]) + "</tr>"
             }
         }
-        out += "</table><h2>Clusters</h2><table id=\"clusters\"><tr><th class=l>cluster</th><th class=l>endpoint</th><th>weight</th><th class=l>health</th><th>ejections</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>failures</th></tr>"
-        for (index, cluster) in runtime.clusters.enumerated() {
+        out += "</table><h2>Clusters</h2><table id=\"clusters\"><tr><th class=l>cluster</th><th class=l>endpoint</th><th class=l>zone</th><th>weight</th><th class=l>health</th><th>ejections</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>failures</th></tr>"
+        for (index, cluster) in clusters.enumerated() {
             for (position, endpoint) in cluster.endpoints.enumerated() {
                 let failures = metrics.clusters[index].endpointFailures[position]
                 let state = health[index].health(position)
                 let id = "c\(index)-\(position)"
                 out += "<tr class=endpoint><td class=l>\(html(cluster.name))<b id=\"\(id)-panic\" class=bad>\(health[index].availability.panic ? " panic" : "")</b></td>"
-                out += "<td class=l>\(html(endpoint.label))</td><td>\(endpoint.weight)</td>"
+                out += "<td id=\"\(id)-address\" class=l>\(html(endpoint.label))</td><td class=l>\(html(endpoint.zone ?? ""))</td><td>\(endpoint.weight)</td>"
                 out += "<td id=\"\(id)-health\" class=\"l \(state == "healthy" ? "ok" : "bad")\">\(state)</td>" + cell("\(id)-ejections", health[index].ejectionsTotal[position])
                 out += classes(id, metrics.clusters[index].endpointRequests[position])
                 out += cell("\(id)-failures", failures, bad: failures > 0) + "</tr>"
@@ -107,7 +124,17 @@ enum AdminPages {
             try {
               const response = await fetch("status.json", { cache: "no-store" });
               const status = await response.json();
-              if (String(status.generation) !== document.body.dataset.generation) { location.reload(); return; }
+              // Another config, or a DNS cluster's endpoints changed: the rows no longer match; load the page anew.
+              let rows = 0, moved = false;
+              status.clusters.forEach(function (cluster, c) {
+                cluster.endpoints.forEach(function (endpoint, e) {
+                  rows += 1;
+                  const address = document.getElementById("c" + c + "-" + e + "-address");
+                  if (!address || address.textContent !== endpoint.address) moved = true;
+                });
+              });
+              if (String(status.generation) !== document.body.dataset.generation || moved
+                  || rows !== document.querySelectorAll("tr.endpoint").length) { location.reload(); return; }
               const state = document.getElementById("state");
               state.textContent = status.draining ? "draining" : "ready";
               state.className = status.draining ? "bad" : "ok";
@@ -148,6 +175,9 @@ enum AdminPages {
     /// What the status page's script reads: the page's numbers, by position in the config.
     static func statusJSON(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus], runtime: GatewayRuntime, draining: Bool,
                            generation: Int) -> String {
+        let clusters = runtime.clusters
+        let metrics = metrics.aligned(to: clusters)
+        let health = ClusterHealthStatus.aligned(health, to: clusters)
         func list(_ counts: StatusClassCounts) -> String { "[" + counts.counts.map(String.init).joined(separator: ",") + "]" }
         var out = "{\"generation\":\(generation),\"draining\":\(draining),\"time_unix_ms\":\(ProxyStream.unixNanosNow() / 1_000_000),\"listeners\":["
         out += runtime.listeners.enumerated().map { index, listener in
@@ -157,7 +187,7 @@ enum AdminPages {
                 + "\"http2_abuse_goaways\":\(c.http2AbuseGoaways),\"routes\":[\(c.routeRequests.map(list).joined(separator: ","))]}"
         }.joined(separator: ",")
         out += "],\"clusters\":["
-        out += runtime.clusters.enumerated().map { index, cluster in
+        out += clusters.enumerated().map { index, cluster in
             let status = health[index]
             let endpoints = cluster.endpoints.enumerated().map { position, endpoint in
                 "{\"address\":\(quote(endpoint.label)),\"health\":\"\(status.health(position))\",\"ejections\":\(status.ejectionsTotal[position]),"

@@ -1,3 +1,4 @@
+import HTTPTypes
 import NIOCore
 import Upstream
 
@@ -5,14 +6,67 @@ import Upstream
 /// retries and circuit breakers. Defaults follow Envoy's where Envoy has one.
 extension ConfigDecoder {
     static let clusterKeys = ["name", "endpoints", "lb", "timeouts", "pool", "hash_on", "health_check", "outlier_detection",
-                              "panic_threshold", "retries", "circuit_breakers"]
+                              "panic_threshold", "retries", "circuit_breakers", "discovery", "dns", "sticky", "local_zone"]
+
+    /// `discovery: static | dns` and the `dns:` section.
+    func decodeDiscovery(_ map: ConfigMapping, into cluster: inout ClusterConfig) {
+        var isDNS = false
+        if let value = map["discovery"], let text = value.string() {
+            switch text {
+            case "static": break
+            case "dns": isDNS = true
+            default: value.fail("unknown discovery '\(text)' (use static or dns)")
+            }
+        }
+        guard let section = map["dns"] else {
+            if isDNS { cluster.dns = DNSClusterConfig() }
+            return
+        }
+        guard isDNS else {
+            section.fail("dns settings need discovery: dns")
+            return
+        }
+        guard let keys = section.mapping(allowed: ["refresh", "family", "resolvers", "timeout"]) else { return }
+        var dns = DNSClusterConfig()
+        if let value = keys["refresh"], let refresh = value.duration() {
+            if refresh == .disabled { value.fail("a DNS refresh interval cannot be disabled") } else { dns.refresh = refresh }
+        }
+        if let value = keys["timeout"], let timeout = value.duration() {
+            if timeout == .disabled { value.fail("a DNS timeout cannot be disabled") } else { dns.timeout = timeout }
+        }
+        if let value = keys["family"], let text = value.string() {
+            if let family = AddressFamilyPreference(rawValue: text) {
+                dns.family = family
+            } else {
+                value.fail("unknown family '\(text)' (use auto, v4 or v6)")
+            }
+        }
+        for item in keys["resolvers"]?.sequence() ?? [] {
+            guard let text = item.string() else { continue }
+            // A resolver given without a port listens on 53.
+            let address = HostPort(parsing: text) ?? HostPort(parsing: text.contains(":") ? "[\(text)]:53" : "\(text):53")
+            guard let address, (try? SocketAddress(ipAddress: address.host, port: address.port)) != nil else {
+                item.fail("a resolver is an IP address with an optional port, e.g. 127.0.0.1:53 or [::1]:53; got '\(text)'")
+                continue
+            }
+            dns.resolvers.append(address)
+        }
+        cluster.dns = dns
+    }
 
     func decodeResilience(_ map: ConfigMapping, into cluster: inout ClusterConfig) {
         if let value = map["hash_on"] {
             cluster.options.hashOn = decodeHashOn(value)
             if !cluster.lb.isConsistentHash { value.fail("hash_on needs lb: ring_hash or maglev") }
         } else if cluster.lb.isConsistentHash {
-            map["lb"]?.fail("\(cluster.lb.rawValue) needs hash_on: { header: NAME } | { cookie: NAME } | client_ip")
+            map["lb"]?.fail("\(cluster.lb.rawValue) needs hash_on: { header: NAME } | { cookie: NAME } | client_ip | filter")
+        }
+        if let value = map["sticky"] { cluster.options.sticky = decodeSticky(value) }
+        if let value = map["local_zone"] {
+            cluster.options.localZone = decodeLocalZone(value)
+            if let zone = cluster.options.localZone?.zone, !cluster.endpoints.contains(where: { $0.zone == zone }) {
+                value.fail("no endpoint of this cluster has zone: \(zone)")
+            }
         }
         if let value = map["health_check"] { cluster.options.healthCheck = decodeHealthCheck(value) }
         if let value = map["outlier_detection"] { cluster.options.outlierDetection = decodeOutlier(value) }
@@ -21,11 +75,12 @@ extension ConfigDecoder {
         if let value = map["circuit_breakers"], let limits = decodeCircuitBreakers(value) { cluster.options.circuitBreakers = limits }
     }
 
-    /// `client_ip`, `{ header: x-user }` or `{ cookie: sid }`.
+    /// `client_ip`, `filter`, `{ header: x-user }` or `{ cookie: sid }`.
     private func decodeHashOn(_ value: ConfigValue) -> HashKeySource? {
         if let text = value.scalarString {
             if text == "client_ip" { return .clientIP }
-            value.fail("unknown hash_on '\(text)' (use client_ip, { header: NAME } or { cookie: NAME })")
+            if text == "filter" { return .filter }
+            value.fail("unknown hash_on '\(text)' (use client_ip, filter, { header: NAME } or { cookie: NAME })")
             return nil
         }
         guard let section = value.mapping(allowed: ["header", "cookie"]) else { return nil }
@@ -39,6 +94,109 @@ extension ConfigDecoder {
         }
         return nil
     }
+
+    /// `{ cookie: { name, ttl, path, domain, same_site, secure, http_only } | header: NAME |
+    /// app_cookie: NAME | { name, path }, mode: strict | fallback, key: TEXT | key_file: PATH }`.
+    private func decodeSticky(_ value: ConfigValue) -> StickySettings? {
+        guard let section = value.mapping(allowed: ["cookie", "header", "app_cookie", "mode", "key", "key_file"]) else { return nil }
+        var modes: [StickySettings.Mode] = []
+        if let cookieValue = section["cookie"], let cookie = cookieValue.mapping(allowed: ["name", "ttl", "path", "domain", "same_site", "secure", "http_only"]) {
+            var settings = StickyCookieSettings(name: "pc_aff")
+            if let name = cookie["name"]?.nonEmptyString() {
+                if Self.isCookieToken(name) { settings.name = name } else { cookie["name"]?.fail("'\(name)' is not a valid cookie name") }
+            }
+            if let ttl = cookie["ttl"], let duration = ttl.duration() {
+                if case .milliseconds(let ms) = duration, ms >= 1000 { settings.ttlSeconds = Int(ms / 1000) } else if duration != .disabled { ttl.fail("must be at least 1s (or off for a session cookie)") }
+            }
+            if let path = cookie["path"]?.nonEmptyString() {
+                if path.hasPrefix("/") && Self.isAttributeText(path) { settings.path = path } else { cookie["path"]?.fail("must start with '/' and hold no ';' or control characters") }
+            }
+            if let domain = cookie["domain"]?.nonEmptyString() {
+                if Self.isAttributeText(domain) { settings.domain = domain } else { cookie["domain"]?.fail("holds ';' or control characters") }
+            }
+            if let sameSite = cookie["same_site"]?.nonEmptyString() {
+                switch sameSite.lowercased() {
+                case "strict": settings.sameSite = "Strict"
+                case "lax": settings.sameSite = "Lax"
+                case "none": settings.sameSite = "None"
+                case "off": settings.sameSite = nil
+                default: cookie["same_site"]?.fail("use strict, lax, none or off")
+                }
+            }
+            if let v = cookie["secure"]?.bool() { settings.secure = v }
+            if let v = cookie["http_only"]?.bool() { settings.httpOnly = v }
+            if settings.sameSite == "None" && !settings.secure { cookie["same_site"]?.fail("SameSite=None needs secure: true (browsers drop it otherwise)") }
+            modes.append(.cookie(settings))
+        }
+        if let header = section["header"]?.nonEmptyString() {
+            if HTTPField.Name(header) != nil { modes.append(.header(header.lowercased())) } else { section["header"]?.fail("'\(header)' is not a header name") }
+        }
+        if let app = section["app_cookie"] {
+            var name: String?
+            var path = "/"
+            if let text = app.scalarString {
+                name = text
+            } else if let map = app.mapping(allowed: ["name", "path"]) {
+                name = map.required("name")?.nonEmptyString()
+                if let p = map["path"]?.nonEmptyString() {
+                    if p.hasPrefix("/") && Self.isAttributeText(p) { path = p } else { map["path"]?.fail("must start with '/' and hold no ';' or control characters") }
+                }
+            }
+            if let name {
+                if Self.isCookieToken(name) { modes.append(.appCookie(name: name, path: path)) } else { app.fail("'\(name)' is not a valid cookie name") }
+            }
+        }
+        guard modes.count == 1 else {
+            if modes.count > 1 { value.fail("use one of cookie, header or app_cookie") } else if section["cookie"] == nil && section["header"] == nil && section["app_cookie"] == nil {
+                value.fail("sticky needs cookie: { name: pc_aff, ttl: 1h }, header: NAME or app_cookie: NAME")
+            }
+            return nil
+        }
+        var sticky = StickySettings(mode: modes[0])
+        if let mode = section["mode"], let text = mode.string() {
+            if let v = StickySettings.OnUnavailable(rawValue: text) { sticky.onUnavailable = v } else { mode.fail("use strict or fallback") }
+        }
+        switch (section["key"], section["key_file"]) {
+        case (let key?, nil):
+            if let text = key.nonEmptyString() {
+                if text.utf8.count >= 16 { sticky.key = Array(text.utf8) } else { key.fail("needs at least 16 bytes (32 random bytes are best)") }
+            }
+        case (nil, let file?):
+            if let path = file.nonEmptyString() {
+                do {
+                    let text = try ConfigLoader.readFile(path).trimmingCharacters(in: " ")
+                    let bytes = Array(text.utf8.reversed().drop { $0 == 10 || $0 == 13 }.reversed())
+                    if bytes.count >= 16 { sticky.key = bytes } else { file.fail("'\(path)' holds fewer than 16 bytes") }
+                } catch {
+                    file.fail("cannot read '\(path)': \(error)")
+                }
+            }
+        case (_?, _?):
+            value.fail("use either key or key_file, not both")
+        case (nil, nil):
+            break
+        }
+        return sticky
+    }
+
+    /// `local_zone: eu-1` or `{ zone: eu-1, min_healthy_percent: 70 }`.
+    private func decodeLocalZone(_ value: ConfigValue) -> LocalZoneSettings? {
+        if let text = value.scalarString {
+            guard !text.isEmpty else { value.fail("expected a zone name"); return nil }
+            return LocalZoneSettings(zone: text)
+        }
+        guard let map = value.mapping(allowed: ["zone", "min_healthy_percent"]), let zone = map.required("zone")?.nonEmptyString() else { return nil }
+        var settings = LocalZoneSettings(zone: zone)
+        if let v = map["min_healthy_percent"]?.int(min: 1, max: 100) { settings.minHealthyPercent = v }
+        return settings
+    }
+
+    /// RFC 6265 token characters.
+    static func isCookieToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && !"()<>@,;:\\\"/[]?={}".utf8.contains($0) }
+    }
+
+    static func isAttributeText(_ text: String) -> Bool { text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ";") } }
 
     private func decodeHealthCheck(_ value: ConfigValue) -> HealthCheckSettings? {
         guard let section = value.mapping(allowed: ["http", "tcp", "interval", "jitter", "timeout", "healthy_threshold", "unhealthy_threshold"]) else { return nil }

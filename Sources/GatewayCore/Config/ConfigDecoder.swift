@@ -298,16 +298,19 @@ struct ConfigDecoder {
             if let v = section["max_requests_per_connection"]?.int(min: 0) { cluster.maxRequestsPerConnection = v }
         }
         decodeResilience(map, into: &cluster)
+        decodeDiscovery(map, into: &cluster)
         return cluster
     }
 
     private func decodeEndpoint(_ value: ConfigValue) -> EndpointConfig? {
-        guard let map = value.mapping(allowed: ["address", "weight"]) else { return nil }
+        guard let map = value.mapping(allowed: ["address", "weight", "zone"]) else { return nil }
         let address = map.required("address").flatMap(decodeAddress)
+        // Weight 0: draining. The balancer never picks it; only a sticky session already on it does.
         let weight = map["weight"]?.int(min: 0, max: 10_000) ?? 1
+        let zone = map["zone"]?.nonEmptyString()
         if let address, address.port == 0 { map["address"]?.fail("an endpoint needs a port") }
         guard let address else { return nil }
-        return EndpointConfig(address: address, weight: weight)
+        return EndpointConfig(address: address, weight: weight, zone: zone)
     }
 
     /// `filters:` is a list of one-key maps, `- name: { config }`. Each factory reads and validates its own

@@ -73,9 +73,13 @@ public enum EffectiveConfigPrinter {
             out += "    timeouts: { connect: \(cluster.connectTimeout), idle: \(cluster.idleTimeout) }\n"
             out += "    pool: { max_idle_per_endpoint: \(cluster.maxIdlePerEndpoint), max_requests_per_connection: \(cluster.maxRequestsPerConnection) }\n"
             out += resilienceYAML(cluster.options)
+            if let dns = cluster.dns {
+                out += "    discovery: dns\n"
+                out += "    dns: { refresh: \(dns.refresh), family: \(dns.family.rawValue), resolvers: [\(dns.resolvers.map { quote($0.description) }.joined(separator: ", "))], timeout: \(dns.timeout) }\n"
+            }
             out += cluster.endpoints.isEmpty ? "    endpoints: []\n" : "    endpoints:\n"
             for endpoint in cluster.endpoints {
-                out += "      - { address: \(quote(endpoint.address.description)), weight: \(endpoint.weight) }\n"
+                out += "      - { address: \(quote(endpoint.address.description)), weight: \(endpoint.weight)\(endpoint.zone.map { ", zone: \(quote($0))" } ?? "") }\n"
             }
         }
         return out
@@ -88,7 +92,28 @@ public enum EffectiveConfigPrinter {
             case .header(let name): out += "    hash_on: { header: \(quote(name)) }\n"
             case .cookie(let name): out += "    hash_on: { cookie: \(quote(name)) }\n"
             case .clientIP: out += "    hash_on: client_ip\n"
+            case .filter: out += "    hash_on: filter\n"
             }
+        }
+        if let sticky = options.sticky {
+            var fields: [String] = []
+            switch sticky.mode {
+            case .cookie(let c):
+                var cookie = ["name: \(quote(c.name))", "ttl: \(c.ttlSeconds.map { "\($0)s" } ?? "off")", "path: \(quote(c.path))"]
+                if let domain = c.domain { cookie.append("domain: \(quote(domain))") }
+                cookie.append("same_site: \(c.sameSite?.lowercased() ?? "off")")
+                cookie.append("secure: \(c.secure)")
+                cookie.append("http_only: \(c.httpOnly)")
+                fields.append("cookie: { \(cookie.joined(separator: ", ")) }")
+            case .header(let name): fields.append("header: \(quote(name))")
+            case .appCookie(let name, let path): fields.append("app_cookie: { name: \(quote(name)), path: \(quote(path)) }")
+            }
+            fields.append("mode: \(sticky.onUnavailable.rawValue)")
+            // The key is a secret: never printed.
+            out += "    sticky: { \(fields.joined(separator: ", ")) }\n"
+        }
+        if let zone = options.localZone {
+            out += "    local_zone: { zone: \(quote(zone.zone)), min_healthy_percent: \(zone.minHealthyPercent) }\n"
         }
         if let check = options.healthCheck {
             let kind: String

@@ -164,7 +164,22 @@ public struct RouteConfig: Sendable {
 
 public struct EndpointConfig: Sendable, Equatable {
     public var address: HostPort
+    /// 0: draining (only sticky sessions reach it).
     public var weight: Int
+    public var zone: String? = nil
+}
+
+/// The `dns:` keys of a cluster with `discovery: dns`.
+public struct DNSClusterConfig: Sendable, Equatable {
+    /// How often every host name is resolved again.
+    public var refresh: ConfigDuration = .milliseconds(5_000)
+    public var family: AddressFamilyPreference = .auto
+    /// DNS servers asked directly over UDP; empty: the system resolver (/etc/hosts, /etc/resolv.conf).
+    public var resolvers: [HostPort] = []
+    /// Per query and server, for `resolvers`.
+    public var timeout: ConfigDuration = .milliseconds(2_000)
+
+    public init() {}
 }
 
 public struct ClusterConfig: Sendable {
@@ -183,6 +198,9 @@ public struct ClusterConfig: Sendable {
     public var maxIdlePerEndpoint: Int = 1024
     /// A connection is closed after this many requests; 0 means no limit.
     public var maxRequestsPerConnection: Int = 0
+    /// `discovery: dns`: every address of each endpoint's host name is an endpoint, re-resolved while
+    /// serving. nil (`discovery: static`): each endpoint is one address, resolved once at load.
+    public var dns: DNSClusterConfig?
 
     public init(name: String, endpoints: [EndpointConfig], lb: LoadBalancingPolicy) {
         self.name = name

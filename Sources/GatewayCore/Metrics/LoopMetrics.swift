@@ -21,7 +21,10 @@ public final class LoopMetrics {
 
     public struct ClusterCounters: Sendable {
         public var latency = LatencyHistogram()
-        /// Per endpoint, in the cluster's endpoint order.
+        /// The endpoints the per-endpoint arrays count, in order. A DNS cluster's list changes while
+        /// serving, so loops and scrapes match endpoints by label, not position.
+        public var endpointLabels: [String]
+        /// Per endpoint, in `endpointLabels` order.
         public var endpointRequests: [StatusClassCounts]
         /// Requests that ended without an upstream response (connect failure, reset, timeout), per endpoint.
         public var endpointFailures: [UInt64]
@@ -59,11 +62,31 @@ public final class LoopMetrics {
                 clusters[index].retryOverflows += counters.retryOverflows
                 clusters[index].perTryTimeouts += counters.perTryTimeouts
                 for slot in counters.overflows.indices { clusters[index].overflows[slot] += counters.overflows[slot] }
-                for endpoint in counters.endpointRequests.indices {
-                    clusters[index].endpointRequests[endpoint].add(counters.endpointRequests[endpoint])
-                    clusters[index].endpointFailures[endpoint] += counters.endpointFailures[endpoint]
+                let sameEndpoints = counters.endpointLabels == clusters[index].endpointLabels
+                for (endpoint, label) in counters.endpointLabels.enumerated() {
+                    var position = endpoint
+                    if !sameEndpoints {
+                        if let found = clusters[index].endpointLabels.firstIndex(of: label) {
+                            position = found
+                        } else {
+                            clusters[index].appendEndpoint(label)
+                            position = clusters[index].endpointLabels.count - 1
+                        }
+                    }
+                    clusters[index].endpointRequests[position].add(counters.endpointRequests[endpoint])
+                    clusters[index].endpointFailures[position] += counters.endpointFailures[endpoint]
                 }
             }
+        }
+
+        /// The per-endpoint counters laid out exactly as `clusters` lists their endpoints now (a loop may
+        /// not have seen the latest DNS answer yet when the snapshot was taken).
+        public func aligned(to upstreamClusters: [UpstreamCluster]) -> Snapshot {
+            var result = self
+            for (index, cluster) in upstreamClusters.enumerated() where index < result.clusters.count {
+                result.clusters[index].remap(to: cluster.endpoints.map(\.label))
+            }
+            return result
         }
     }
 
@@ -73,12 +96,41 @@ public final class LoopMetrics {
     public init(runtime: GatewayRuntime) {
         listeners = runtime.listeners.map { ListenerCounters(routeRequests: Array(repeating: StatusClassCounts(), count: $0.routes.routes.count)) }
         clusters = runtime.clusters.map {
-            ClusterCounters(endpointRequests: Array(repeating: StatusClassCounts(), count: $0.endpoints.count),
+            ClusterCounters(endpointLabels: $0.endpoints.map(\.label),
+                            endpointRequests: Array(repeating: StatusClassCounts(), count: $0.endpoints.count),
                             endpointFailures: Array(repeating: 0, count: $0.endpoints.count))
         }
     }
 
+    /// A cluster's endpoint list changed: counters follow their endpoints by label; removed endpoints'
+    /// counters go, new ones start at zero.
+    public func remapEndpoints(ofCluster index: Int, to labels: [String]) {
+        clusters[index].remap(to: labels)
+    }
+
     public var snapshot: Snapshot { Snapshot(listeners: listeners, clusters: clusters) }
+}
+
+extension LoopMetrics.ClusterCounters {
+    mutating func appendEndpoint(_ label: String) {
+        endpointLabels.append(label)
+        endpointRequests.append(StatusClassCounts())
+        endpointFailures.append(0)
+    }
+
+    mutating func remap(to labels: [String]) {
+        guard labels != endpointLabels else { return }
+        var requests = Array(repeating: StatusClassCounts(), count: labels.count)
+        var failures = Array(repeating: UInt64(0), count: labels.count)
+        for (position, label) in labels.enumerated() {
+            guard let old = endpointLabels.firstIndex(of: label) else { continue }
+            requests[position] = endpointRequests[old]
+            failures[position] = endpointFailures[old]
+        }
+        endpointLabels = labels
+        endpointRequests = requests
+        endpointFailures = failures
+    }
 }
 
 /// Counters outlive a reload: each series is known by its labels (listener; listener, route and cluster;
@@ -109,11 +161,9 @@ extension LoopMetrics.Snapshot {
         let oldClusters = Dictionary(old.clusters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (index, cluster) in new.clusters.enumerated() {
             guard let before = oldClusters[cluster.name] else { continue }
+            // Endpoints are matched by address (the counters carry their labels: a DNS cluster's list moves).
             var counters = clusters[before.index]
-            let oldEndpoints = Dictionary(before.endpoints.map { ($0.label, $0.index) }, uniquingKeysWith: { first, _ in first })
-            let endpointRequests = counters.endpointRequests, endpointFailures = counters.endpointFailures
-            counters.endpointRequests = cluster.endpoints.map { endpoint in oldEndpoints[endpoint.label].map { endpointRequests[$0] } ?? StatusClassCounts() }
-            counters.endpointFailures = cluster.endpoints.map { endpoint in oldEndpoints[endpoint.label].map { endpointFailures[$0] } ?? 0 }
+            counters.remap(to: cluster.endpoints.map(\.label))
             out.clusters[index] = counters
         }
         return out

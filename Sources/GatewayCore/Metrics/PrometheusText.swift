@@ -6,6 +6,10 @@ public enum PrometheusText {
     public static let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
 
     public static func render(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus] = [], runtime: GatewayRuntime, draining: Bool) -> String {
+        // One read of the (DNS-changeable) cluster list; counters and health are laid out to match it.
+        let clusters = runtime.clusters
+        let metrics = metrics.aligned(to: clusters)
+        let health = health.isEmpty ? health : ClusterHealthStatus.aligned(health, to: clusters)
         var out = ""
         func header(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -15,7 +19,6 @@ public enum PrometheusText {
             out += labels.isEmpty ? "\(name) \(value)\n" : "\(name){\(text)} \(value)\n"
         }
         let listeners = runtime.listeners
-        let clusters = runtime.clusters
 
         header("portcullis_draining", "gauge", "1 while the gateway drains (readiness fails).")
         line("portcullis_draining", [], draining ? "1" : "0")

@@ -35,7 +35,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case .downstream, .internal: text = reason
         case .upstream:
             switch status.code {
-            case 503: text = reason.hasPrefix("upstream overflow") ? "upstream overflow" : "no healthy upstream"
+            case 503: text = reason.hasPrefix("upstream overflow") ? "upstream overflow" : reason == UpstreamError.stickyEndpointUnavailable.description ? reason : "no healthy upstream"
             case 504: text = reason == UpstreamError.connectTimeout.description ? "upstream connect timeout" : "upstream request timeout"
             default: text = "upstream connect error or disconnect/reset before headers"
             }
@@ -57,7 +57,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
 
     public static func upstream(_ error: UpstreamError) -> GatewayError {
         switch error {
-        case .noHealthyEndpoint, .overflow:
+        case .noHealthyEndpoint, .overflow, .stickyEndpointUnavailable:
             return GatewayError(status: .serviceUnavailable, source: .upstream, reason: error.description)
         case .connectTimeout, .perTryTimeout:
             return GatewayError(status: .gatewayTimeout, source: .upstream, reason: error.description)

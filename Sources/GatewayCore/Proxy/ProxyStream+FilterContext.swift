@@ -2,6 +2,7 @@ import GatewayFilterAPI
 import HTTP1
 import HTTPTypes
 import NIOCore
+import Upstream
 
 /// The stream is its filters' context: no extra object per stream.
 extension ProxyStream: FilterContext {
@@ -38,6 +39,15 @@ extension ProxyStream: FilterContext {
         record.upstreamCluster = name
         return true
     }
+
+    @discardableResult
+    public func setHashKey(_ key: String) -> Bool {
+        guard cluster == nil, !logged, case .filtering = state else { return false }
+        hashKeyOverride = StableHash.hash(key.utf8)
+        return true
+    }
+
+    public func stickyCluster(_ request: HTTPRequest) -> String? { stickyClusterName(request) }
 }
 
 /// The later additions to the context: head edits outside the hook, and filter-made upstream calls.

@@ -81,7 +81,7 @@ extension ProxyStream {
         switch error {
         case .connectFailed, .connectTimeout: outcome = .connectFailure
         case .connectionReset, .protocolError, .perTryTimeout: outcome = .reset
-        case .noHealthyEndpoint, .overflow: outcome = nil
+        case .noHealthyEndpoint, .overflow, .stickyEndpointUnavailable: outcome = nil
         }
         let failed = attemptEndpoint
         endAttempt(outcome)
@@ -90,6 +90,21 @@ extension ProxyStream {
            mayRetry(policy, anyMethod: outcome == .connectFailure) {
             retryRequest(policy, after: failed)
             return
+        }
+        if outcome == .connectFailure, let failed, failed.index == sticky.pinned, let sticky = cluster?.cluster.sticky {
+            if sticky.isStrict {
+                // Strict stickiness: the session's endpoint refused it, and nothing else may take it.
+                failUpstream(.stickyEndpointUnavailable)
+                return
+            }
+            if !self.sticky.fallbackTried && requestFraming == .none {
+                // Fallback: the session's endpoint is gone. Nothing reached it, so the request (without a
+                // body to replay) goes elsewhere once, retry policy or not, and the answer re-names the endpoint.
+                self.sticky.fallbackTried = true
+                retry.failedEndpoint = failed.index
+                pickAndConnect()
+                return
+            }
         }
         failUpstream(error)
     }
@@ -170,6 +185,7 @@ extension ProxyStream {
 
     /// The request's key for `ring_hash` and `maglev`; nil when the request has none (then any endpoint).
     func requestHash(_ cluster: UpstreamCluster) -> UInt64? {
+        if let hashKeyOverride { return hashKeyOverride }
         switch cluster.options.hashOn {
         case .header?:
             guard let name = cluster.hashHeaderName, let value = request.headerFields[name] else { return nil }
@@ -181,7 +197,7 @@ extension ProxyStream {
             return nil
         case .clientIP?:
             return Self.addressHash(record.downstreamAddress)
-        case nil:
+        case .filter?, nil:
             return nil
         }
     }

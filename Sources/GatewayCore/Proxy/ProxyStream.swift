@@ -48,6 +48,10 @@ public final class ProxyStream {
     var holdsRequestSlot = false
     /// Retries, their buffered body and the per-try deadline (ProxyStream+Retry.swift).
     var retry = RetryState()
+    /// The sticky session this request names (ProxyStream+Sticky.swift).
+    var sticky = StickyStreamState()
+    /// A hash key a filter set (`setHashKey`): overrides `hash_on` and the sticky header.
+    var hashKeyOverride: UInt64?
     var requestComplete: Bool
     var responseStarted = false
     var pendingBody: [ByteBuffer] = []
@@ -228,7 +232,11 @@ public final class ProxyStream {
     /// Picks an endpoint (avoiding the one a retry failed on) and connects to it.
     func pickAndConnect() {
         guard let cluster else { return }
-        let hash = cluster.cluster.options.hashOn == nil ? nil : requestHash(cluster.cluster)
+        if let policy = cluster.cluster.sticky {
+            pickSticky(cluster, policy)
+            return
+        }
+        let hash = cluster.cluster.options.hashOn == nil && hashKeyOverride == nil ? nil : requestHash(cluster.cluster)
         guard let endpoint = cluster.pickEndpoint(hash: hash, excluding: retry.failedEndpoint) else {
             fail(.upstream(.noHealthyEndpoint))
             return
@@ -472,6 +480,12 @@ public final class ProxyStream {
         if let route { metrics.listeners[listener.index].routeRequests[route.index].record(status: record.status) }
         guard let cluster, let endpoint else { return }
         let index = cluster.cluster.index
+        // A request that started before its DNS cluster's endpoint list changed counts only in the
+        // cluster totals: its endpoint's position belongs to the old list.
+        guard loop.clusters[index] === cluster else {
+            if let upstreamNanos = record.upstreamNanos { metrics.clusters[index].latency.observe(nanos: upstreamNanos) }
+            return
+        }
         if record.errorSource == .upstream {
             metrics.clusters[index].endpointFailures[endpoint.index] += 1
         } else {
@@ -519,6 +533,7 @@ extension ProxyStream: SweepTarget {
 extension ProxyStream: UpstreamResponseDelegate {
     public func upstreamResponseHead(_ head: HTTP1ResponseHead) {
         guard let responder else { return }
+        var head = head
         let length: ResponseBodyLength
         switch head.framing {
         case .none: length = .none
@@ -526,6 +541,7 @@ extension ProxyStream: UpstreamResponseDelegate {
         case .chunked, .untilClose: length = .unknown
         }
         if attemptShouldRetry(status: head.status.code) { return }
+        if let policy = cluster?.cluster.sticky, policy.cookieName != nil { addStickyCookie(&head, policy) }
         record.status = head.status.code
         if responseHooked {
             filterUpstreamResponseHead(head, bodyLength: length)

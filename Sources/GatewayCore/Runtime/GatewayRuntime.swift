@@ -2,16 +2,36 @@ import GatewayTLS
 import HTTP1
 import Logging
 import NIOCore
+import Synchronization
 import Upstream
+
+/// A cluster whose endpoints come from DNS: what to resolve, and how.
+public struct DiscoveredCluster: Sendable {
+    public let clusterIndex: Int
+    public let hosts: [DiscoveredHost]
+    public let settings: DNSDiscoverySettings
+}
 
 /// Everything built from one config that the data path reads: listeners with compiled routes and
 /// clusters with resolved endpoints. Immutable and shared by all event loops.
 public final class GatewayRuntime: Sendable {
     public let config: GatewayConfig
     public let listeners: [ListenerRuntime]
-    public let clusters: [UpstreamCluster]
+    /// Every cluster as it is now. Static clusters never change; a DNS cluster is replaced by
+    /// `replaceCluster` when its answer changes. Read by the admin listener and when a loop's state is
+    /// built; the request path uses its loop's own copy and never takes this lock.
+    public var clusters: [UpstreamCluster] { currentClusters.withLock { $0 } }
+    private let currentClusters: Mutex<[UpstreamCluster]>
+    /// The clusters with `discovery: dns`; their endpoint lists start empty until the first answer.
+    public let discoveredClusters: [DiscoveredCluster]
     /// For filters that steer a request to a cluster by name.
     public let clusterIndexByName: [String: Int]
+    /// Signs sticky sessions of clusters that configure no key: random, and kept across reloads (not
+    /// restarts), like unconfigured session-ticket keys.
+    public let stickyFallbackKey: [UInt8]
+    /// The indexes of clusters with cookie or app-cookie stickiness, for `FilterContext.stickyCluster(_:)`.
+    /// (Indexes, not clusters: a DNS cluster's endpoint list, and so its sticky ids, can change.)
+    public let stickyCookieClusters: [Int]
 
     /// Resolves endpoint addresses (at load, not per request) and compiles routes.
     /// - Parameter previous: the runtime this one replaces (a reload): TLS listeners of the same name keep
@@ -20,12 +40,19 @@ public final class GatewayRuntime: Sendable {
         self.config = config
         var errors: [ConfigError] = []
         var clusters: [UpstreamCluster] = []
+        var discovered: [DiscoveredCluster] = []
+        let fallbackKey = previous?.stickyFallbackKey ?? StickyCookieCodec.randomKey()
+        self.stickyFallbackKey = fallbackKey
         for (clusterIndex, cluster) in config.clusters.enumerated() {
             var endpoints: [Endpoint] = []
-            for (index, endpoint) in cluster.endpoints.enumerated() {
+            if let dns = cluster.dns {
+                let hosts = cluster.endpoints.map { DiscoveredHost(host: $0.address.host, port: $0.address.port, weight: $0.weight, zone: $0.zone) }
+                discovered.append(DiscoveredCluster(clusterIndex: clusterIndex, hosts: hosts, settings: Self.discoverySettings(dns)))
+            }
+            for (index, endpoint) in cluster.endpoints.enumerated() where cluster.dns == nil {
                 do {
                     let address = try SocketAddress.makeAddressResolvingHost(endpoint.address.host, port: endpoint.address.port)
-                    endpoints.append(Endpoint(address: address, label: endpoint.address.description, weight: endpoint.weight, index: index))
+                    endpoints.append(Endpoint(address: address, label: endpoint.address.description, weight: endpoint.weight, index: index, zone: endpoint.zone))
                 } catch {
                     errors.append(ConfigError(file: config.source, line: 0, column: 0, keyPath: "clusters[\(clusterIndex)].endpoints[\(index)].address",
                                               message: "cannot resolve '\(endpoint.address.host)': \(error)"))
@@ -36,10 +63,13 @@ public final class GatewayRuntime: Sendable {
                 idleTimeout: cluster.idleTimeout.timeAmount,
                 maxIdlePerEndpoint: cluster.maxIdlePerEndpoint,
                 maxRequestsPerConnection: cluster.maxRequestsPerConnection)
-            clusters.append(UpstreamCluster(name: cluster.name, index: clusterIndex, endpoints: endpoints, settings: settings, options: cluster.options))
+            clusters.append(UpstreamCluster(name: cluster.name, index: clusterIndex, endpoints: endpoints, settings: settings, options: cluster.options,
+                                            isDiscovered: cluster.dns != nil, fallbackStickyKey: fallbackKey))
         }
         if !errors.isEmpty { throw ConfigErrors(errors: errors) }
-        self.clusters = clusters
+        self.currentClusters = Mutex(clusters)
+        self.discoveredClusters = discovered
+        self.stickyCookieClusters = clusters.filter { $0.sticky?.cookieName != nil }.map(\.index)
         let clusterIndex = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0.index) })
         self.clusterIndexByName = clusterIndex
         var tlsStores: [String: ReloadableTLSContextStore] = [:]
@@ -95,5 +125,22 @@ public final class GatewayRuntime: Sendable {
                 filterChain: listenerChain,
                 reusePort: listener.reusePort)
         }
+    }
+
+    /// A DNS cluster's new endpoint list is in force from now on (for the admin API and new loop states).
+    public func replaceCluster(_ cluster: UpstreamCluster) {
+        currentClusters.withLock { $0[cluster.index] = cluster }
+    }
+
+    private static func discoverySettings(_ dns: DNSClusterConfig) -> DNSDiscoverySettings {
+        let resolver: any HostResolver
+        if dns.resolvers.isEmpty {
+            resolver = SystemHostResolver()
+        } else {
+            // The decoder checked that each resolver is an IP address.
+            let servers = dns.resolvers.compactMap { try? SocketAddress(ipAddress: $0.host, port: $0.port) }
+            resolver = DNSServerResolver(servers: servers, timeout: dns.timeout.timeAmount ?? .seconds(2))
+        }
+        return DNSDiscoverySettings(refresh: dns.refresh.timeAmount ?? .seconds(5), family: dns.family, resolver: resolver)
     }
 }

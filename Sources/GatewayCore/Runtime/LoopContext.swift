@@ -10,7 +10,10 @@ import Upstream
 public final class LoopContext: @unchecked Sendable {
     public let eventLoop: EventLoop
     public let runtime: GatewayRuntime
-    public let clusters: [ClusterLoopState]
+    /// Position of this loop in the group; balancers start at different offsets per loop.
+    public let loopIndex: Int
+    /// Per cluster, in config order. A DNS cluster's entry is replaced when its endpoints change.
+    public private(set) var clusters: [ClusterLoopState]
     public let accessLog: AccessLogBuffer
     /// `access_log.metadata`: the filter metadata names each line prints.
     let accessLogMetadata: [String]
@@ -29,12 +32,25 @@ public final class LoopContext: @unchecked Sendable {
     public init(eventLoop: EventLoop, loopIndex: Int, runtime: GatewayRuntime, accessLog: AccessLogBuffer) {
         self.eventLoop = eventLoop
         self.runtime = runtime
+        self.loopIndex = loopIndex
         self.clusters = runtime.clusters.map { ClusterLoopState(cluster: $0, eventLoop: eventLoop, loopIndex: loopIndex) }
         self.accessLog = accessLog
         self.metrics = LoopMetrics(runtime: runtime)
         self.accessLogMetadata = runtime.config.accessLog.metadata
         self.requestDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(25))
         self.connectionDeadlines = Sweeper(eventLoop: eventLoop, interval: .milliseconds(100))
+    }
+
+    /// A DNS cluster's endpoint list changed: new requests use `state`; requests in flight finish on
+    /// the old state, whose connections then close. The cluster's per-endpoint counters follow their
+    /// endpoints by label. Call on this loop.
+    public func replaceCluster(with state: ClusterLoopState) {
+        eventLoop.preconditionInEventLoop()
+        let index = state.cluster.index
+        let old = clusters[index]
+        clusters[index] = state
+        metrics.remapEndpoints(ofCluster: index, to: state.cluster.endpoints.map(\.label))
+        old.retire()
     }
 
     /// A reload retired this context: its idle upstream connections are closed (busy ones close when

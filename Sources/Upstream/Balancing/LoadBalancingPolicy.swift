@@ -23,12 +23,15 @@ public enum HashKeySource: Sendable, Equatable, CustomStringConvertible {
     case cookie(String)
     /// The client's address (after the PROXY protocol, if any), without the port.
     case clientIP
+    /// Only a key a filter sets (`FilterContext.setHashKey`, Lua `ctx:set_hash_key`).
+    case filter
 
     public var description: String {
         switch self {
         case .header(let name): "{ header: \(name) }"
         case .cookie(let name): "{ cookie: \(name) }"
         case .clientIP: "client_ip"
+        case .filter: "filter"
         }
     }
 }

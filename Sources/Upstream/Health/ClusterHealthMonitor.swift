@@ -179,6 +179,15 @@ public struct ClusterHealthStatus: Sendable {
                                    healthCheckFailures: Array(repeating: 0, count: count), checked: Array(repeating: false, count: count))
     }
 
+    /// Statuses shaped exactly like `clusters`: a DNS cluster may have changed its endpoint list between
+    /// reading its health and rendering it; such a cluster shows as unmonitored until the next read.
+    public static func aligned(_ health: [ClusterHealthStatus], to clusters: [UpstreamCluster]) -> [ClusterHealthStatus] {
+        clusters.enumerated().map { index, cluster in
+            guard index < health.count, health[index].availability.healthy.count == cluster.endpoints.count else { return .unmonitored(cluster) }
+            return health[index]
+        }
+    }
+
     /// `none` without active checks, `pending` until the first probe answers, then `passing` or `failing`.
     public func activeCheck(_ index: Int) -> String {
         guard activeChecks else { return "none" }

@@ -18,7 +18,16 @@ final class RouteByFilter: HTTPFilter, Sendable {
             break
         }
         guard let targets else { return .proceed }
-        let cluster = targets.count == 1 ? targets[0].cluster : RouteBySelection.pick(targets, seed: stickSeed(head, ctx), random: ctx.randomWord())
+        let cluster: String
+        if targets.count == 1 {
+            cluster = targets[0].cluster
+        } else if let pinned = ctx.stickyCluster(head), targets.contains(where: { $0.cluster == pinned }) {
+            // A sticky session lives on one side of the split: it stays there, whatever the draw or
+            // `stick_on` would say (even on a side whose weight went to 0, as a draining endpoint keeps its sessions).
+            cluster = pinned
+        } else {
+            cluster = RouteBySelection.pick(targets, seed: stickSeed(head, ctx), random: ctx.randomWord())
+        }
         if ctx.setCluster(cluster) { ctx.metadata[Self.decision] = cluster }
         return .proceed
     }

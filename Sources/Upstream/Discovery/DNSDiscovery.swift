@@ -1,0 +1,122 @@
+import Logging
+import NIOCore
+
+/// One `host:port` of a DNS-discovered cluster as configured; each of its addresses becomes an endpoint.
+public struct DiscoveredHost: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var weight: Int
+    /// The zone every address of this host is in (`endpoints[].zone`).
+    public var zone: String?
+
+    public init(host: String, port: Int, weight: Int, zone: String? = nil) {
+        self.host = host
+        self.port = port
+        self.weight = weight
+        self.zone = zone
+    }
+}
+
+/// How a DNS cluster is resolved (`discovery: dns`, `dns:` keys).
+public struct DNSDiscoverySettings: Sendable {
+    public var refresh: TimeAmount
+    public var family: AddressFamilyPreference
+    public var resolver: any HostResolver
+
+    public init(refresh: TimeAmount, family: AddressFamilyPreference, resolver: any HostResolver) {
+        self.refresh = refresh
+        self.family = family
+        self.resolver = resolver
+    }
+}
+
+/// Keeps a DNS cluster's endpoint list current: re-resolves every host each `refresh` on one event
+/// loop, and reports a new list only when the set of addresses changed (resolvers rotate their answers;
+/// that is not a change). A failed lookup keeps the host's previous addresses, as Envoy does: a DNS
+/// outage must not empty a cluster that still works. An empty answer (NXDOMAIN) does remove them.
+///
+/// `@unchecked Sendable`: created anywhere, but its state is only touched on `eventLoop`.
+public final class DNSDiscovery: @unchecked Sendable {
+    public typealias Endpoints = [Endpoint]
+
+    public let clusterName: String
+    private let hosts: [DiscoveredHost]
+    private let settings: DNSDiscoverySettings
+    private let eventLoop: EventLoop
+    private let logger: Logger
+    /// Per host, the addresses of the last good answer (sorted).
+    private var known: [[String]?]
+    private var task: Scheduled<Void>?
+    private var stopped = false
+
+    public init(clusterName: String, hosts: [DiscoveredHost], settings: DNSDiscoverySettings, eventLoop: EventLoop, logger: Logger) {
+        self.clusterName = clusterName
+        self.hosts = hosts
+        self.settings = settings
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.known = Array(repeating: nil, count: hosts.count)
+    }
+
+    /// Resolves every host once and returns the endpoint list, whether or not it changed.
+    public func resolveNow() -> EventLoopFuture<Endpoints> {
+        eventLoop.flatSubmit { [self] in
+            refreshKnown().map { [self] _ in endpoints() }
+        }
+    }
+
+    /// Re-resolves every `refresh` from now on; `changed` hears each new endpoint list (on `eventLoop`).
+    public func start(_ changed: @escaping @Sendable (Endpoints) -> Void) {
+        eventLoop.execute { [self] in schedule(changed) }
+    }
+
+    public func stop() {
+        eventLoop.execute { [self] in
+            stopped = true
+            task?.cancel()
+        }
+    }
+
+    private func schedule(_ changed: @escaping @Sendable (Endpoints) -> Void) {
+        guard !stopped else { return }
+        task = eventLoop.scheduleTask(in: settings.refresh) { [self] in
+            let before = known
+            refreshKnown().whenComplete { [self] _ in
+                if known != before, !stopped { changed(endpoints()) }
+                schedule(changed)
+            }
+        }
+    }
+
+    /// Looks every host up; each answer replaces that host's addresses, each failure keeps them.
+    private func refreshKnown() -> EventLoopFuture<Void> {
+        let lookups = hosts.enumerated().map { index, host in
+            settings.resolver.resolve(host.host, family: settings.family, on: eventLoop).hop(to: eventLoop).map { [self] addresses in
+                let sorted = addresses.sorted()
+                if known[index] != sorted {
+                    logger.info("DNS answer changed", metadata: ["upstream_cluster": "\(clusterName)", "host": "\(host.host)",
+                                                                 "addresses": "\(sorted.joined(separator: ","))"])
+                }
+                known[index] = sorted
+            }.recover { [self] error in
+                logger.warning("DNS lookup failed; keeping the previous addresses", metadata: [
+                    "upstream_cluster": "\(clusterName)", "host": "\(host.host)", "error": "\(error)"])
+            }
+        }
+        return EventLoopFuture.andAllComplete(lookups, on: eventLoop)
+    }
+
+    /// The current addresses as endpoints, in configured host order, each host's addresses sorted.
+    private func endpoints() -> Endpoints {
+        var result: Endpoints = []
+        for (host, addresses) in zip(hosts, known) {
+            for text in addresses ?? [] {
+                guard let address = try? SocketAddress(ipAddress: text, port: host.port),
+                      !result.contains(where: { $0.address == address }) else { continue }
+                let label = text.contains(":") ? "[\(text)]:\(host.port)" : "\(text):\(host.port)"
+                result.append(Endpoint(address: address, label: label, weight: host.weight, index: result.count, zone: host.zone))
+            }
+        }
+        return result
+    }
+}
