@@ -220,12 +220,13 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Edge", "GatewayCore", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
+                "Edge", "GatewayCore", "GatewayTLS", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter",
                 "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter", "ShadowFilter",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -136,3 +136,33 @@ int pc_ssl_peer_sans(void *ssl, char *out, int capacity) {
     GENERAL_NAMES_free(names);
     return used;
 }
+
+int pc_ssl_ctx_apply_client_defaults(void *ctx, int min_version) {
+    SSL_CTX *c = (SSL_CTX *)ctx;
+    if (SSL_CTX_set_min_proto_version(c, min_version) != 1) return 0;
+    SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    return 1;
+}
+
+int pc_ssl_set_sni(void *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name((SSL *)ssl, name);
+}
+
+int pc_ssl_verify_peer_name(void *ssl, const char *name, int is_ip) {
+    SSL *s = (SSL *)ssl;
+    if (is_ip) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), name);
+    SSL_set_hostflags(s, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    return SSL_set1_host(s, name);
+}
+
+const char *pc_ssl_verify_error(void *ssl) {
+    long result = SSL_get_verify_result((SSL *)ssl);
+    if (result == X509_V_OK) return NULL;
+    return X509_verify_cert_error_string(result);
+}
+
+const char *pc_ssl_version(void *ssl) {
+    return SSL_get_version((SSL *)ssl);
+}

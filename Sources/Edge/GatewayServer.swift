@@ -91,7 +91,7 @@ public final class GatewayServer: Sendable {
         // Each context is read only on its own loop; a generation is done when its loops hold no connection.
         let futures = generations.map { generation in
             EventLoopFuture.whenAllSucceed(generation.contexts.all.map { context in
-                context.eventLoop.submit { (context.metrics.snapshot, context.connections.count) }
+                context.eventLoop.submit { (context.metricsSnapshot, context.connections.count) }
             }, on: eventLoop).map { parts -> (LoopMetrics.Snapshot, Int) in
                 var total = parts.first?.0 ?? LoopMetrics.Snapshot.zero(for: generation.runtime)
                 for part in parts.dropFirst() { total.add(part.0) }
@@ -179,6 +179,7 @@ public final class GatewayServer: Sendable {
         var state = State(runtime: runtime, contexts: contexts, listeners: listeners, carried: .zero(for: runtime))
         state.healthMonitors = startHealthMonitors(runtime, contexts: contexts, logger: logger)
         state.discoveries = discoveries
+        warnAboutUnverifiedTLS(runtime, logger: logger)
         let server = GatewayServer(state: state, group: group, sink: sink, logger: logger)
         server.startDiscovery(discoveries, runtime: runtime)
         return server
@@ -237,6 +238,14 @@ public final class GatewayServer: Sendable {
         }
         logger.info("cluster endpoints updated", metadata: ["upstream_cluster": "\(updated.name)",
                                                           "endpoints": "\(endpoints.map(\.label).joined(separator: ","))"])
+    }
+
+    /// `tls: { verify: false }` is allowed (tests, migrations) but must not go unnoticed.
+    private static func warnAboutUnverifiedTLS(_ runtime: GatewayRuntime, logger: Logger) {
+        for cluster in runtime.clusters where cluster.options.tls?.configuration.verify == false {
+            logger.warning("upstream TLS certificates are not verified (tls.verify: false): the connection is encrypted but not authenticated",
+                           metadata: ["upstream_cluster": "\(cluster.name)"])
+        }
     }
 
     private init(state: State, group: EventLoopGroup, sink: StdoutSink, logger: Logger) {
@@ -316,6 +325,7 @@ public final class GatewayServer: Sendable {
         let old = state.withLockedValue { $0 }
         let discoveries = await Self.resolveDiscoveredClusters(newRuntime, group: group, logger: logger)
         let contexts = Self.makeContexts(newRuntime, group: group, sink: sink)
+        Self.warnAboutUnverifiedTLS(newRuntime, logger: logger)
         var kept: [(bound: BoundListener, listener: ListenerRuntime)] = []
         var added: [BoundListener] = []
         do {

@@ -213,5 +213,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
 /// A TLS failure on one connection (handshake or record layer); the connection is closed.
 public struct TLSConnectionError: Error, CustomStringConvertible, Sendable {
     public var reason: String
+    /// The peer did not finish the handshake in time (a client handshake's timeout).
+    public var isTimeout: Bool = false
     public var description: String { reason }
 }

@@ -1,3 +1,4 @@
+import GatewayTLS
 import NIOCore
 import NIOPosix
 
@@ -20,6 +21,12 @@ public final class ClusterLoopState: @unchecked Sendable {
     public private(set) var openConnections = 0
     /// Replaced by a newer endpoint list (DNS discovery): connections coming back are closed, not pooled.
     public private(set) var isRetired = false
+    /// The last TLS session per endpoint, offered by the next connection; nil without TLS or resumption.
+    let tlsSessions: TLSClientSessionCache?
+    /// Upstream TLS handshakes on this loop: completed, of which resumed, and failed.
+    public internal(set) var tlsHandshakes: UInt64 = 0
+    public internal(set) var tlsResumed: UInt64 = 0
+    public internal(set) var tlsHandshakeFailures: UInt64 = 0
 
     public init(cluster: UpstreamCluster, eventLoop: EventLoop, loopIndex: Int) {
         self.cluster = cluster
@@ -30,6 +37,7 @@ public final class ClusterLoopState: @unchecked Sendable {
         self.idle = Array(repeating: [], count: cluster.endpoints.count)
         self.availability = .allUp(cluster.endpoints.count)
         self.failures = cluster.options.outlierDetection.map { ConsecutiveFailureCounter(settings: $0, endpoints: cluster.endpoints.count) }
+        self.tlsSessions = cluster.options.tls?.configuration.sessionResumption == true ? TLSClientSessionCache(slots: cluster.endpoints.count) : nil
     }
 
     /// The next endpoint by the cluster's policy, or nil when none can take traffic.
@@ -110,6 +118,7 @@ public final class ClusterLoopState: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try loopBoundSelf.value.addTLSHandler(to: channel, endpoint: endpoint)
                     let connection = HTTP1UpstreamConnection(endpoint: endpoint, pool: loopBoundSelf.value)
                     try channel.pipeline.syncOperations.addHandler(connection)
                 }
@@ -120,7 +129,8 @@ public final class ClusterLoopState: @unchecked Sendable {
             case .success(let channel):
                 do {
                     let connection = try channel.pipeline.syncOperations.handler(type: HTTP1UpstreamConnection.self)
-                    callback(.success(connection))
+                    // A failed handshake closed the channel: its close releases the connection's slot.
+                    self.afterHandshake(of: channel) { callback($0.map { _ in connection }) }
                 } catch {
                     channel.close(promise: nil)
                     callback(.failure(.connectFailed("\(error)")))
@@ -198,6 +208,13 @@ public final class ClusterLoopState: @unchecked Sendable {
             idle[index].removeAll { $0.lastUsed < cutoff }
             for connection in expired { connection.close() }
         }
+    }
+
+    /// The counters a replaced state reached continue here (a DNS change is not a counter reset).
+    public func carryCounters(from old: ClusterLoopState) {
+        tlsHandshakes += old.tlsHandshakes
+        tlsResumed += old.tlsResumed
+        tlsHandshakeFailures += old.tlsHandshakeFailures
     }
 
     /// A newer endpoint list took over on this loop: idle connections close now, busy ones when their

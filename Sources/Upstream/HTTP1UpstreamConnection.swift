@@ -1,3 +1,4 @@
+import GatewayTLS
 import HTTP1
 import HTTPTypes
 import NIOCore
@@ -163,7 +164,13 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler {
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if case .active = state {
-            fail(.connectionReset(beforeResponse: !responseStarted))
+            if let tls = error as? TLSConnectionError, !isReused {
+                // A fresh TLS connection refused after the handshake (TLS 1.3 servers check the client
+                // certificate then): the alert says why, which a bare reset would hide.
+                fail(.protocolError(tls.reason))
+            } else {
+                fail(.connectionReset(beforeResponse: !responseStarted))
+            }
         }
         close()
     }

@@ -1,3 +1,4 @@
+import GatewayTLS
 import HTTPTypes
 import NIOCore
 
@@ -11,13 +12,17 @@ public struct Endpoint: Sendable, Hashable {
     public let index: Int
     /// The endpoint's zone label (`zone:`), for zone-aware balancing and the admin API.
     public let zone: String?
+    /// For an address found by DNS discovery, the name it was found under (`label` is then `IP:port`):
+    /// upstream TLS sends it as SNI and verifies the certificate against it.
+    public let hostname: String?
 
-    public init(address: SocketAddress, label: String, weight: Int, index: Int, zone: String? = nil) {
+    public init(address: SocketAddress, label: String, weight: Int, index: Int, zone: String? = nil, hostname: String? = nil) {
         self.address = address
         self.label = label
         self.weight = weight
         self.index = index
         self.zone = zone
+        self.hostname = hostname
     }
 }
 
@@ -54,6 +59,8 @@ public struct UpstreamClusterOptions: Sendable {
     public var sticky: StickySettings?
     /// Zone-aware balancing (`local_zone:`); nil: zones are labels only.
     public var localZone: LocalZoneSettings?
+    /// TLS to the endpoints (built once at load, shared by every loop); nil: plaintext.
+    public var tls: TLSClientContext?
 
     public init() {}
 }
@@ -75,6 +82,8 @@ public final class UpstreamCluster: Sendable {
     public let hashHeaderName: HTTPField.Name?
     /// Sticky sessions, ready to use (keyed codec, endpoint ids, header table); nil without `sticky:`.
     public let sticky: StickyPolicy?
+    /// Per endpoint, the SNI name sent and the name the certificate must match; empty without TLS.
+    public let tlsPeers: [TLSPeer]
 
     /// Whether the endpoint list comes from DNS and may change while serving (`discovery: dns`).
     public let isDiscovered: Bool
@@ -108,6 +117,9 @@ public final class UpstreamCluster: Sendable {
             StickyPolicy(settings: sticky, clusterName: name, endpoints: endpoints, key: stickyKey,
                          table: sticky.needsHashTable ? (hashTable ?? ConsistentHashTable(policy: .ringHash, endpoints: endpoints)) : nil)
         }
+
+        let serverName = options.tls?.configuration.serverName
+        tlsPeers = options.tls == nil ? [] : endpoints.map { TLSPeer(host: $0.hostname ?? Self.host(ofLabel: $0.label), serverName: serverName) }
     }
 
     /// The same cluster over a new endpoint list (a DNS answer changed). The circuit-breaker counters
@@ -115,5 +127,14 @@ public final class UpstreamCluster: Sendable {
     public func withEndpoints(_ endpoints: [Endpoint]) -> UpstreamCluster {
         UpstreamCluster(name: name, index: index, endpoints: endpoints, settings: settings, options: options, isDiscovered: isDiscovered,
                         resources: resources, stickyKey: stickyKey)
+    }
+
+    /// The host of a `host:port` or `[v6]:port` label.
+    static func host(ofLabel label: String) -> String {
+        if label.hasPrefix("["), let close = label.firstIndex(of: "]") {
+            return String(label[label.index(after: label.startIndex)..<close])
+        }
+        guard let colon = label.lastIndex(of: ":") else { return label }
+        return String(label[..<colon])
     }
 }

@@ -41,6 +41,23 @@ int pc_ssl_peer_sans(void *ssl, char *out, int capacity);
 /// SSL_AD_UNRECOGNIZED_NAME.
 int pc_alert_unrecognized_name(void);
 
+// --- TLS client (upstream connections)
+
+/// Client defaults: minimum version (0x0303 TLS 1.2, 0x0304 TLS 1.3), released buffers on idle
+/// connections, moving write buffers allowed (a write retried after WANT_READ may come from another
+/// copy), no renegotiation or compression, and a client-side session cache that stores nothing
+/// itself: new sessions go to the new-session callback. Returns 1 on success.
+int pc_ssl_ctx_apply_client_defaults(void *ctx, int min_version);
+/// SSL_set_tlsext_host_name (a macro): the SNI name sent in the ClientHello. Returns 1 on success.
+int pc_ssl_set_sni(void *ssl, const char *name);
+/// Verify the peer certificate against `name`: a DNS name (SSL_set1_host) or, when `is_ip` is
+/// non-zero, an IP address literal. Returns 1 on success.
+int pc_ssl_verify_peer_name(void *ssl, const char *name, int is_ip);
+/// Why certificate verification failed, or NULL when it did not (or was not the cause).
+const char *pc_ssl_verify_error(void *ssl);
+/// The negotiated protocol version as text, e.g. "TLSv1.3".
+const char *pc_ssl_version(void *ssl);
+
 // --- Session-ticket keys (ticket_keys.c): a per-listener ring, newest key encrypts, all decrypt.
 
 typedef struct pc_ticket_ring pc_ticket_ring;

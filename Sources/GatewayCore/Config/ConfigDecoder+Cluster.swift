@@ -6,7 +6,7 @@ import Upstream
 /// retries and circuit breakers. Defaults follow Envoy's where Envoy has one.
 extension ConfigDecoder {
     static let clusterKeys = ["name", "endpoints", "lb", "timeouts", "pool", "hash_on", "health_check", "outlier_detection",
-                              "panic_threshold", "retries", "circuit_breakers", "discovery", "dns", "sticky", "local_zone"]
+                              "panic_threshold", "retries", "circuit_breakers", "discovery", "dns", "sticky", "local_zone", "tls"]
 
     /// `discovery: static | dns` and the `dns:` section.
     func decodeDiscovery(_ map: ConfigMapping, into cluster: inout ClusterConfig) {
@@ -73,6 +73,7 @@ extension ConfigDecoder {
         if let v = map["panic_threshold"]?.int(min: 0, max: 100) { cluster.options.panicThreshold = v }
         if let value = map["retries"] { cluster.options.retries = decodeRetries(value) }
         if let value = map["circuit_breakers"], let limits = decodeCircuitBreakers(value) { cluster.options.circuitBreakers = limits }
+        if let value = map["tls"] { cluster.options.tls = decodeClusterTLS(value) }
     }
 
     /// `client_ip`, `filter`, `{ header: x-user }` or `{ cookie: sid }`.

@@ -213,7 +213,7 @@ struct ConfigDecoder {
     }
 
     /// A path that must name a readable file.
-    private func existingFile(_ value: ConfigValue) -> String? {
+    func existingFile(_ value: ConfigValue) -> String? {
         guard let path = value.nonEmptyString() else { return nil }
         guard let handle = fopen(path, "r") else {
             value.fail("cannot read '\(path)': \(String(cString: strerror(errno)))")

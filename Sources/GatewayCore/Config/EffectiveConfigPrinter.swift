@@ -77,6 +77,20 @@ public enum EffectiveConfigPrinter {
                 out += "    discovery: dns\n"
                 out += "    dns: { refresh: \(dns.refresh), family: \(dns.family.rawValue), resolvers: [\(dns.resolvers.map { quote($0.description) }.joined(separator: ", "))], timeout: \(dns.timeout) }\n"
             }
+            if let tls = cluster.options.tls?.configuration {
+                // No ca: the system store.
+                var fields = tls.caFile.map { ["ca: \(quote($0))"] } ?? []
+                fields.append("verify: \(tls.verify)")
+                if let name = tls.serverName { fields.append("sni: \(quote(name))") }
+                if let files = tls.clientCertificate {
+                    fields.append("client_certificate: { cert: \(quote(files.certificateChain)), key: \(quote(files.privateKey)) }")
+                }
+                fields.append("min_version: \"\(tls.minimumVersion.rawValue)\"")
+                if let ciphers = tls.ciphers { fields.append("ciphers: \(quote(ciphers))") }
+                if !tls.alpn.isEmpty { fields.append("alpn: [\(tls.alpn.map(quote).joined(separator: ", "))]") }
+                fields.append("session_resumption: \(tls.sessionResumption)")
+                out += "    tls: { \(fields.joined(separator: ", ")) }\n"
+            }
             out += cluster.endpoints.isEmpty ? "    endpoints: []\n" : "    endpoints:\n"
             for endpoint in cluster.endpoints {
                 out += "      - { address: \(quote(endpoint.address.description)), weight: \(endpoint.weight)\(endpoint.zone.map { ", zone: \(quote($0))" } ?? "") }\n"

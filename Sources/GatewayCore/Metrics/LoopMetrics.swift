@@ -36,6 +36,10 @@ public final class LoopMetrics {
         public var perTryTimeouts: UInt64 = 0
         /// Requests failed fast by each circuit breaker, in `CircuitBreaker.allCases` order.
         public var overflows = Array(repeating: UInt64(0), count: CircuitBreaker.allCases.count)
+        /// Upstream TLS handshakes completed, of them resumed, and failed (copied from the pools).
+        public var tlsHandshakes: UInt64 = 0
+        public var tlsResumed: UInt64 = 0
+        public var tlsHandshakeFailures: UInt64 = 0
     }
 
     public struct Snapshot: Sendable {
@@ -61,6 +65,9 @@ public final class LoopMetrics {
                 clusters[index].retries += counters.retries
                 clusters[index].retryOverflows += counters.retryOverflows
                 clusters[index].perTryTimeouts += counters.perTryTimeouts
+                clusters[index].tlsHandshakes += counters.tlsHandshakes
+                clusters[index].tlsResumed += counters.tlsResumed
+                clusters[index].tlsHandshakeFailures += counters.tlsHandshakeFailures
                 for slot in counters.overflows.indices { clusters[index].overflows[slot] += counters.overflows[slot] }
                 let sameEndpoints = counters.endpointLabels == clusters[index].endpointLabels
                 for (endpoint, label) in counters.endpointLabels.enumerated() {

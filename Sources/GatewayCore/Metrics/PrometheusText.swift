@@ -115,6 +115,10 @@ public enum PrometheusText {
             ("portcullis_upstream_retries_total", "Retries started.", { $0.retries }),
             ("portcullis_upstream_retry_overflow_total", "Retries refused by the retry budget or max_retries.", { $0.retryOverflows }),
             ("portcullis_upstream_per_try_timeouts_total", "Attempts abandoned at the per-try timeout.", { $0.perTryTimeouts }),
+            ("portcullis_upstream_tls_handshakes_total", "TLS handshakes with the cluster's endpoints that completed.", { $0.tlsHandshakes }),
+            ("portcullis_upstream_tls_resumed_total", "Upstream TLS handshakes that resumed an earlier session.", { $0.tlsResumed }),
+            ("portcullis_upstream_tls_handshake_failures_total", "Upstream TLS handshakes that failed (verification, alerts, timeouts).",
+             { $0.tlsHandshakeFailures }),
         ]
         for (name, help, value) in perCluster {
             header(name, "counter", help)

@@ -50,7 +50,19 @@ public final class LoopContext: @unchecked Sendable {
         let old = clusters[index]
         clusters[index] = state
         metrics.remapEndpoints(ofCluster: index, to: state.cluster.endpoints.map(\.label))
+        state.carryCounters(from: old)
         old.retire()
+    }
+
+    /// This loop's counters with the pools' own (upstream TLS handshakes). Call on `eventLoop`.
+    public var metricsSnapshot: LoopMetrics.Snapshot {
+        var snapshot = metrics.snapshot
+        for (index, cluster) in clusters.enumerated() {
+            snapshot.clusters[index].tlsHandshakes = cluster.tlsHandshakes
+            snapshot.clusters[index].tlsResumed = cluster.tlsResumed
+            snapshot.clusters[index].tlsHandshakeFailures = cluster.tlsHandshakeFailures
+        }
+        return snapshot
     }
 
     /// A reload retired this context: its idle upstream connections are closed (busy ones close when

@@ -68,7 +68,7 @@ public final class ClusterHealthMonitor: @unchecked Sendable {
     private func scheduleProbe(_ endpoint: Endpoint, _ check: HealthCheckSettings, after delay: TimeAmount) {
         guard !stopped else { return }
         probeTasks[endpoint.index] = eventLoop.scheduleTask(in: delay) { [self] in
-            HealthProbe.run(check, endpoint: endpoint, on: eventLoop).whenSuccess { [self] result in
+            HealthProbe.run(check, endpoint: endpoint, tls: cluster.options.tls.map { ($0, cluster.tlsPeers[endpoint.index]) }, on: eventLoop).whenSuccess { [self] result in
                 probeFinished(endpoint, check, result)
             }
         }

@@ -1,9 +1,11 @@
+import GatewayTLS
 import NIOCore
 import NIOPosix
 
 /// One active health check against one endpoint: a TCP connect, or an HTTP/1.1 `GET` whose status line
 /// is all that is read. Each probe uses a new connection (`Connection: close`), so a probe never shares
-/// fate with the data path's pooled connections.
+/// fate with the data path's pooled connections. On a TLS cluster the HTTP check speaks TLS, with the
+/// cluster's verification, so an endpoint whose certificate no longer verifies is unhealthy.
 enum HealthProbe {
     struct Result: Sendable {
         var passed: Bool
@@ -11,11 +13,14 @@ enum HealthProbe {
         var reason: String?
     }
 
-    static func run(_ settings: HealthCheckSettings, endpoint: Endpoint, on eventLoop: EventLoop) -> EventLoopFuture<Result> {
+    static func run(_ settings: HealthCheckSettings, endpoint: Endpoint, tls: (TLSClientContext, TLSPeer)? = nil,
+                    on eventLoop: EventLoop) -> EventLoopFuture<Result> {
         let promise = eventLoop.makePromise(of: Int.self)
-        var request: ByteBuffer?
+        let request: ByteBuffer?
         if case .http(let path, let host, _) = settings.kind {
             request = ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: \(host ?? endpoint.label)\r\nUser-Agent: portcullis-health-check\r\nConnection: close\r\n\r\n")
+        } else {
+            request = nil
         }
         let timeout = eventLoop.scheduleTask(in: settings.timeout) { promise.fail(ProbeError.timeout) }
         let connect = ClientBootstrap(group: eventLoop)
@@ -23,6 +28,8 @@ enum HealthProbe {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let request {
+                        // The probe's request waits in the TLS handler until the handshake is done.
+                        if let (context, peer) = tls { try channel.pipeline.syncOperations.addHandler(TLSClientHandler(context: context, peer: peer)) }
                         try channel.pipeline.syncOperations.addHandler(HealthProbeHandler(request: request, promise: promise))
                     }
                 }
