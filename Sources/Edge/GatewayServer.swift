@@ -25,16 +25,40 @@ public final class GatewayServer: Sendable {
         var localAddress: SocketAddress?
     }
 
+    /// One config's runtime and the per-loop state built for it.
+    struct Generation {
+        var runtime: GatewayRuntime
+        var contexts: LoopContexts
+    }
+
     struct State {
         var runtime: GatewayRuntime
         var contexts: LoopContexts
         var listeners: [BoundListener]
-        /// Contexts of earlier generations whose connections may still be open (drain reaches them too).
-        var retired: [LoopContexts] = []
+        /// Earlier generations whose connections may still be open (drain reaches them, `/metrics` counts
+        /// them). Once one has no connection left, a scrape folds its counters into `carried` and drops it.
+        var retired: [Generation] = []
+        /// Counters of generations that are gone, in the shape of `runtime`: series that still exist
+        /// continue from their values across reloads.
+        var carried: LoopMetrics.Snapshot
+        /// Health counters (outlier ejections, failed checks) of earlier generations' monitors, by cluster
+        /// name and endpoint address.
+        var carriedHealth: [String: [String: (ejections: UInt64, checkFailures: UInt64)]] = [:]
         /// Per cluster of this generation, its health monitor (nil without health checks or outlier detection).
         var healthMonitors: [ClusterHealthMonitor?] = []
         /// This generation's DNS clusters' resolvers.
         var discoveries: [DNSDiscovery] = []
+        /// Counts reloads: the status page reloads itself when the shape of what it shows changed.
+        var generation = 0
+        /// Session-ticket key rotation runs (after `startTicketKeyRotation`), per key ring.
+        var ticketRotationEnabled = false
+        var ticketRotations: [TicketRotation] = []
+    }
+
+    struct TicketRotation {
+        var keys: TLSSessionTicketKeys
+        var intervalMilliseconds: Int64
+        var task: RepeatedTask
     }
 
     private let state: NIOLockedValueBox<State>
@@ -45,9 +69,11 @@ public final class GatewayServer: Sendable {
 
     /// The config in force (the latest successful load).
     public var runtime: GatewayRuntime { state.withLockedValue { $0.runtime } }
+    /// 0 for the config the server started with, +1 per reload.
+    public var generation: Int { state.withLockedValue { $0.generation } }
     /// This generation's per-loop state.
     public var contexts: LoopContexts { state.withLockedValue { $0.contexts } }
-    private var allContexts: [LoopContexts] { state.withLockedValue { [$0.contexts] + $0.retired } }
+    private var allContexts: [LoopContexts] { state.withLockedValue { [$0.contexts] + $0.retired.map(\.contexts) } }
 
     /// True once a drain was asked for (SIGTERM, `POST /drain`): `/ready` fails from then on.
     public var isDraining: Bool { drainingFlag.withLockedValue { $0 } }
@@ -55,26 +81,70 @@ public final class GatewayServer: Sendable {
     /// Readiness fails from now on, while traffic is still served (the drain delay).
     public func markDraining() { drainingFlag.withLockedValue { $0 = true } }
 
-    /// Every loop's counters, summed. Each loop copies its own on its own thread. Counters start again
-    /// at zero after a reload (Prometheus treats that as a counter reset).
+    /// Every loop's counters, summed over the config generations still serving, plus what finished
+    /// generations left (`carried`), in the shape of the config in force: counters continue across
+    /// reloads for every listener, route, cluster and endpoint that is still configured. Each loop copies
+    /// its own on its own thread; the request path never pays for this.
     public func metricsSnapshot(on eventLoop: EventLoop) -> EventLoopFuture<LoopMetrics.Snapshot> {
-        // Each context is read only on its own loop.
-        let futures = contexts.all.map { context in context.eventLoop.submit { context.metricsSnapshot } }
-        return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { snapshots in
-            var total = snapshots[0]
-            for snapshot in snapshots.dropFirst() { total.add(snapshot) }
+        let (runtime, current, retired, carried) = state.withLockedValue { ($0.runtime, $0.contexts, $0.retired, $0.carried) }
+        let generations = [Generation(runtime: runtime, contexts: current)] + retired
+        // Each context is read only on its own loop; a generation is done when its loops hold no connection.
+        let futures = generations.map { generation in
+            EventLoopFuture.whenAllSucceed(generation.contexts.all.map { context in
+                context.eventLoop.submit { (context.metricsSnapshot, context.connections.count) }
+            }, on: eventLoop).map { parts -> (LoopMetrics.Snapshot, Int) in
+                var total = parts.first?.0 ?? LoopMetrics.Snapshot.zero(for: generation.runtime)
+                for part in parts.dropFirst() { total.add(part.0) }
+                return (total, parts.reduce(0) { $0 + $1.1 })
+            }
+        }
+        return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { [self] sums in
+            var total = carried
+            total.add(sums[0].0)
+            var finished: [(GatewayRuntime, LoopMetrics.Snapshot)] = []
+            for (generation, (sum, connections)) in zip(generations, sums).dropFirst() {
+                total.add(sum.remapped(from: generation.runtime, to: runtime))
+                if connections == 0 && sum.listeners.allSatisfy({ $0.activeRequests == 0 }) { finished.append((generation.runtime, sum)) }
+            }
+            if !finished.isEmpty { fold(finished) }
             return total
+        }
+    }
+
+    /// Moves finished generations' counters into `carried` and forgets the generations. Under the lock,
+    /// and only for generations still listed, so two scrapes cannot fold one twice.
+    private func fold(_ finished: [(runtime: GatewayRuntime, counters: LoopMetrics.Snapshot)]) {
+        state.withLockedValue { state in
+            for (runtime, counters) in finished {
+                guard let index = state.retired.firstIndex(where: { $0.runtime === runtime }) else { continue }
+                state.retired.remove(at: index)
+                state.carried.add(counters.countersOnly.remapped(from: runtime, to: state.runtime))
+            }
         }
     }
 
     /// Every cluster's health, each read on its monitor's loop.
     public func healthSnapshot(on eventLoop: EventLoop) -> EventLoopFuture<[ClusterHealthStatus]> {
-        let (runtime, monitors) = state.withLockedValue { ($0.runtime, $0.healthMonitors) }
+        let (runtime, monitors, carried) = state.withLockedValue { ($0.runtime, $0.healthMonitors, $0.carriedHealth) }
         let futures = zip(runtime.clusters, monitors).map { cluster, monitor in
             guard let monitor else { return eventLoop.makeSucceededFuture(ClusterHealthStatus.unmonitored(cluster)) }
             return monitor.eventLoop.submit { monitor.status }
         }
-        return EventLoopFuture.whenAllSucceed(futures, on: eventLoop)
+        return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { statuses in
+            guard !carried.isEmpty else { return statuses }
+            return zip(runtime.clusters, statuses).map { cluster, status in
+                // A DNS cluster whose list moved since its monitor last looked: left as it is until the next read.
+                guard let before = carried[cluster.name], status.ejectionsTotal.count == cluster.endpoints.count,
+                      status.healthCheckFailures.count == cluster.endpoints.count else { return status }
+                var status = status
+                for endpoint in cluster.endpoints {
+                    guard let counts = before[endpoint.label] else { continue }
+                    status.ejectionsTotal[endpoint.index] += counts.ejections
+                    status.healthCheckFailures[endpoint.index] += counts.checkFailures
+                }
+                return status
+            }
+        }
     }
 
     /// One monitor per cluster for the process, spread over the loops; each publishes to every loop of
@@ -106,7 +176,7 @@ public final class GatewayServer: Sendable {
         let discoveries = await resolveDiscoveredClusters(runtime, group: group, logger: logger)
         let contexts = makeContexts(runtime, group: group, sink: sink)
         let listeners = try await bindAll(runtime.listeners, contexts: contexts, group: group, logger: logger)
-        var state = State(runtime: runtime, contexts: contexts, listeners: listeners)
+        var state = State(runtime: runtime, contexts: contexts, listeners: listeners, carried: .zero(for: runtime))
         state.healthMonitors = startHealthMonitors(runtime, contexts: contexts, logger: logger)
         state.discoveries = discoveries
         warnAboutUnverifiedTLS(runtime, logger: logger)
@@ -278,17 +348,25 @@ public final class GatewayServer: Sendable {
         // The new generation checks its own clusters from scratch; the old loops keep the last health
         // they were told while their connections finish.
         let monitors = Self.startHealthMonitors(newRuntime, contexts: contexts, logger: logger)
+        // The old monitors stop before the new generation takes over, and their final totals go in with it:
+        // the health counters never dip.
+        for monitor in old.healthMonitors { monitor?.stop() }
+        let carriedHealth = await carriedHealthCounters(from: old.runtime, monitors: old.healthMonitors, to: newRuntime)
         state.withLockedValue { state in
+            state.carriedHealth = carriedHealth
+            // Under the lock: a scrape may have folded a generation into `carried` since `old` was read.
+            state.carried = state.carried.remapped(from: state.runtime, to: newRuntime)
+            state.retired.append(Generation(runtime: state.runtime, contexts: state.contexts))
             state.runtime = newRuntime
             state.contexts = contexts
             state.listeners = keptSlots + added
-            state.retired.append(old.contexts)
             state.healthMonitors = monitors
             state.discoveries = discoveries
+            state.generation += 1
         }
-        for monitor in old.healthMonitors { monitor?.stop() }
         for discovery in old.discoveries { discovery.stop() }
         startDiscovery(discoveries, runtime: newRuntime)
+        reconcileTicketKeyRotation()
         for bound in removed {
             logger.info("listener removed", metadata: ["listener": "\(bound.name)"])
             try? await bound.channel.close()
@@ -302,6 +380,33 @@ public final class GatewayServer: Sendable {
                 context.releaseUpstreamIdle()
             }
         }
+        // Earlier generations whose connections are all gone are folded into the carried counters and
+        // forgotten, so frequent reloads without scrapes do not keep every old generation.
+        _ = try? await metricsSnapshot(on: group.next()).get()
+    }
+
+    /// The stopped monitors' totals joined to the carried ones (by cluster name and endpoint address), so
+    /// `portcullis_outlier_ejections_total` and `portcullis_health_check_failures_total` do not reset.
+    private func carriedHealthCounters(from old: GatewayRuntime, monitors: [ClusterHealthMonitor?],
+                                       to new: GatewayRuntime) async -> [String: [String: (ejections: UInt64, checkFailures: UInt64)]] {
+        var carried = state.withLockedValue { $0.carriedHealth }
+        for (cluster, monitor) in zip(old.clusters, monitors) {
+            guard let monitor, let status = try? await monitor.eventLoop.submit({ monitor.status }).get(),
+                  status.ejectionsTotal.count == cluster.endpoints.count, status.healthCheckFailures.count == cluster.endpoints.count else { continue }
+            for endpoint in cluster.endpoints {
+                var counts = carried[cluster.name, default: [:]][endpoint.label] ?? (0, 0)
+                counts.ejections += status.ejectionsTotal[endpoint.index]
+                counts.checkFailures += status.healthCheckFailures[endpoint.index]
+                carried[cluster.name, default: [:]][endpoint.label] = counts
+            }
+        }
+        // Series that no longer exist are dropped.
+        var kept: [String: [String: (ejections: UInt64, checkFailures: UInt64)]] = [:]
+        for cluster in new.clusters {
+            guard let before = carried[cluster.name] else { continue }
+            for endpoint in cluster.endpoints { if let counts = before[endpoint.label] { kept[cluster.name, default: [:]][endpoint.label] = counts } }
+        }
+        return kept
     }
 
     /// TLS (when the listener has it) and HTTP/1.1 or HTTP/2, after any PROXY protocol header. When a
@@ -351,8 +456,8 @@ public final class GatewayServer: Sendable {
     }
 
     /// Checks the certificate files for changes every `interval`, on one event loop.
-    public func watchCertificates(every interval: TimeAmount) -> RepeatedTask? {
-        guard runtime.listeners.contains(where: { $0.tls != nil }) else { return nil }
+    /// Runs whether or not a TLS listener exists now: a reload may add one.
+    public func watchCertificates(every interval: TimeAmount) -> RepeatedTask {
         let loop = group.next()
         return loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
             reloadCertificates(force: false)
@@ -360,16 +465,54 @@ public final class GatewayServer: Sendable {
     }
 
     /// Starts a new random session-ticket key on each TLS listener every `tls.session_ticket_rotation`
-    /// (not for listeners with key files: those rotate by replacing the files).
-    public func rotateTicketKeysPeriodically() -> [RepeatedTask] {
-        var tasks: [RepeatedTask] = []
-        for (listener, config) in zip(runtime.listeners, runtime.config.listeners) {
-            guard let tls = listener.tls, let settings = config.tls, settings.sessionTicketKeyFiles.isEmpty,
-                  let ms = settings.sessionTicketRotation.milliseconds else { continue }
-            let keys = tls.ticketKeys
-            tasks.append(group.next().scheduleRepeatedTask(initialDelay: .milliseconds(ms), delay: .milliseconds(ms)) { _ in keys.rotate() })
+    /// (not for listeners with key files: those rotate by replacing the files), and keeps doing so across
+    /// reloads: listeners a reload adds get their rotation, removed ones lose theirs, a changed interval
+    /// takes effect. Until `stopTicketKeyRotation()`.
+    public func startTicketKeyRotation() {
+        state.withLockedValue { $0.ticketRotationEnabled = true }
+        reconcileTicketKeyRotation()
+    }
+
+    /// The key rings that rotate on a timer now.
+    public var rotatingTicketKeys: [TLSSessionTicketKeys] { state.withLockedValue { $0.ticketRotations.map(\.keys) } }
+
+    public func stopTicketKeyRotation() {
+        let tasks = state.withLockedValue { state in
+            state.ticketRotationEnabled = false
+            defer { state.ticketRotations = [] }
+            return state.ticketRotations.map(\.task)
         }
-        return tasks
+        for task in tasks { task.cancel() }
+    }
+
+    /// One rotation task per key ring of the config in force (a listener kept by a reload keeps its ring,
+    /// and so its task).
+    private func reconcileTicketKeyRotation() {
+        let cancelled: [RepeatedTask] = state.withLockedValue { state in
+            guard state.ticketRotationEnabled else { return [] }
+            var wanted: [(TLSSessionTicketKeys, Int64)] = []
+            for (listener, config) in zip(state.runtime.listeners, state.runtime.config.listeners) {
+                guard let tls = listener.tls, let settings = config.tls, settings.sessionTicketKeyFiles.isEmpty,
+                      let ms = settings.sessionTicketRotation.milliseconds, ms > 0 else { continue }
+                wanted.append((tls.ticketKeys, ms))
+            }
+            var kept: [TicketRotation] = []
+            var cancelled: [RepeatedTask] = []
+            for rotation in state.ticketRotations {
+                if wanted.contains(where: { $0.0 === rotation.keys && $0.1 == rotation.intervalMilliseconds }) {
+                    kept.append(rotation)
+                } else {
+                    cancelled.append(rotation.task)
+                }
+            }
+            for (keys, ms) in wanted where !kept.contains(where: { $0.keys === keys }) {
+                let task = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(ms), delay: .milliseconds(ms)) { _ in keys.rotate() }
+                kept.append(TicketRotation(keys: keys, intervalMilliseconds: ms, task: task))
+            }
+            state.ticketRotations = kept
+            return cancelled
+        }
+        for task in cancelled { task.cancel() }
     }
 
     /// Starts the drain without waiting: `/ready` fails, the listeners close, every open connection is

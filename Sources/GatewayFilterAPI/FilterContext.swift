@@ -51,8 +51,9 @@ public protocol FilterContext: AnyObject {
     /// Sends a request of the filter's own to a configured cluster through this loop's upstream pool (the
     /// cluster's balancer, pooled keep-alive connections) and collects the response, bounded by
     /// `FilterHTTPResponse.maxBodyBytes`. The future belongs to `eventLoop`; it fails with `FilterHTTPCallError`.
-    /// The call carries the stream's `X-Request-Id`. It is independent of the stream: it completes even if
-    /// the client goes away.
+    /// The call carries the stream's `X-Request-Id` and a `traceparent` (the called service continues the
+    /// request's trace); when the request is sampled it is a CLIENT span of its own, a child of the request's
+    /// server span. It is independent of the stream: it completes even if the client goes away.
     ///
     /// ```swift
     /// let check = HTTPRequest(method: .get, scheme: "http", authority: "auth", path: "/check")
@@ -63,6 +64,9 @@ public protocol FilterContext: AnyObject {
     func httpCall(cluster: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse>
     /// The access log shows this query parameter's value as `REDACTED` (a credential in the URL).
     func redactLoggedQueryParameter(_ name: String)
+    /// Starts a span for the filter's own asynchronous work (a Redis call, a key fetch), a child of the
+    /// request's server span; see `FilterSpan`. Inert (and free) when the request is not sampled.
+    func startSpan(name: String, kind: FilterSpan.Kind) -> FilterSpan
     /// 64 random bits from the event loop's fast generator: for sampling and splits on the request path
     /// (`UInt64.random` asks the kernel, one system call each). Not for secrets.
     func randomWord() -> UInt64

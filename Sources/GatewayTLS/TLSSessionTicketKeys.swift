@@ -1,4 +1,5 @@
 import CGatewayShims
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,6 +14,10 @@ public final class TLSSessionTicketKeys: @unchecked Sendable {
     // The C ring guards itself with a mutex; it is read by handshakes on any event loop.
     let ring: OpaquePointer
     public let keyFiles: [String]
+    private let rotationCount = NIOLockedValueBox(0)
+
+    /// How many times `rotate()` ran (for `/metrics`-style checks and tests).
+    public var rotations: Int { rotationCount.withLockedValue { $0 } }
 
     /// Random keys; `keep` of them (current plus older) decrypt.
     public init(keep: Int = 3) throws(TLSConfigurationError) {
@@ -32,6 +37,7 @@ public final class TLSSessionTicketKeys: @unchecked Sendable {
     /// A new random key takes over encryption; the oldest is dropped.
     public func rotate() {
         _ = pc_ticket_ring_rotate(ring)
+        rotationCount.withLockedValue { $0 += 1 }
     }
 
     /// Re-reads the key files (a no-op for random keys).

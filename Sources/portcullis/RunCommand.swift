@@ -53,16 +53,16 @@ struct RunCommand: AsyncParsableCommand {
         }
         // Certificates reload when their files change, and on SIGHUP.
         let watcher = server.watchCertificates(every: .seconds(2))
-        let ticketRotation = server.rotateTicketKeysPeriodically()
+        server.startTicketKeyRotation()
         // SIGHUP reloads the whole config (which re-reads every certificate); the file is also watched.
         let reloadSignal = ReloadSignal { Task { await reloader.reload(reason: "SIGHUP") } }
         let configWatch = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             Task { await reloader.reloadIfChanged() }
         }
         let signal = await ShutdownSignal.wait()
-        watcher?.cancel()
+        watcher.cancel()
         configWatch.cancel()
-        for task in ticketRotation { task.cancel() }
+        server.stopTicketKeyRotation()
         reloadSignal.cancel()
         logger.info("draining", metadata: ["signal": "\(signal)", "delay": "\(drain.delay)", "timeout": "\(drain.timeout)"])
         // /ready fails now; traffic is still served during the delay, so the L4 tier can notice first.

@@ -5,7 +5,7 @@ import NIOHTTP1
 import NIOPosix
 
 /// The admin listener: health for the L4 tier (`/live`, `/ready`), `/metrics` for Prometheus,
-/// `/clusters`, `/config`, `POST /drain`, and a status page on `/`. Separate from the data path:
+/// `/clusters`, `/config`, `POST /drain`, and a status page on `/` (kept live from `/status.json`). Separate from the data path:
 /// plain NIOHTTP1, one small request at a time, never on a client-facing port.
 public final class AdminServer: Sendable {
     public let channel: Channel
@@ -95,7 +95,7 @@ final class AdminHandler: ChannelInboundHandler {
                     }
                 }
             }
-        case (.GET, "/metrics"), (.GET, "/clusters"), (.GET, "/"):
+        case (.GET, "/metrics"), (.GET, "/clusters"), (.GET, "/"), (.GET, "/status.json"):
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let gateway = self.gateway
             gateway.metricsSnapshot(on: context.eventLoop).and(gateway.healthSnapshot(on: context.eventLoop)).whenComplete { result in
@@ -105,19 +105,23 @@ final class AdminHandler: ChannelInboundHandler {
                     return
                 }
                 let runtime = handler.gateway.runtime
+                let generation = handler.gateway.generation
                 switch path {
                 case "/metrics":
                     handler.respond(context, head, .ok, "text/plain; version=0.0.4",
                                     PrometheusText.render(snapshot, health: health, runtime: runtime, draining: handler.gateway.isDraining))
                 case "/clusters":
                     handler.respond(context, head, .ok, "application/json", AdminPages.clustersJSON(snapshot, health: health, runtime: runtime))
+                case "/status.json":
+                    handler.respond(context, head, .ok, "application/json",
+                                    AdminPages.statusJSON(snapshot, health: health, runtime: runtime, draining: handler.gateway.isDraining, generation: generation))
                 default:
                     handler.respond(context, head, .ok, "text/html; charset=utf-8",
-                                    AdminPages.statusHTML(snapshot, health: health, runtime: runtime, draining: handler.gateway.isDraining))
+                                    AdminPages.statusHTML(snapshot, health: health, runtime: runtime, draining: handler.gateway.isDraining, generation: generation))
                 }
             }
         default:
-            respond(context, head, .notFound, "text/plain", "not found: try /, /ready, /live, /metrics, /clusters, /config, POST /reload, POST /drain\n")
+            respond(context, head, .notFound, "text/plain", "not found: try /, /status.json, /ready, /live, /metrics, /clusters, /config, POST /reload, POST /drain\n")
         }
     }
 

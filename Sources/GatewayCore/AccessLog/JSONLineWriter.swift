@@ -69,6 +69,14 @@ struct JSONLineWriter {
         writeInteger(value)
     }
 
+    mutating func field(dynamic name: String, _ value: Bool) {
+        if !first { put(UInt8(ascii: ",")) }
+        first = false
+        writeEscaped(name)
+        put(UInt8(ascii: ":"))
+        if value { put("true") } else { put("false") }
+    }
+
     /// 128 bits as 32 lower-case hex digits (a trace id), or null.
     mutating func field(_ name: StaticString, hex value: (high: UInt64, low: UInt64)?) {
         key(name)
@@ -79,6 +87,16 @@ struct JSONLineWriter {
             let word = index < 16 ? value.high : value.low
             put(digits.utf8Start[Int((word >> UInt64(60 - 4 * (index % 16))) & 0xF)])
         }
+        put(UInt8(ascii: "\""))
+    }
+
+    /// 64 bits as 16 lower-case hex digits (a span id), or null.
+    mutating func field(_ name: StaticString, hex64 value: UInt64?) {
+        key(name)
+        guard let value else { put("null"); return }
+        let digits: StaticString = "0123456789abcdef"
+        put(UInt8(ascii: "\""))
+        for index in 0..<16 { put(digits.utf8Start[Int((value >> UInt64(60 - 4 * index)) & 0xF)]) }
         put(UInt8(ascii: "\""))
     }
 

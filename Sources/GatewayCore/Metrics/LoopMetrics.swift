@@ -139,3 +139,51 @@ extension LoopMetrics.ClusterCounters {
         endpointFailures = failures
     }
 }
+
+/// Counters outlive a reload: each series is known by its labels (listener; listener, route and cluster;
+/// cluster; cluster and endpoint address), and a series that exists in both configs keeps its value.
+extension LoopMetrics.Snapshot {
+    /// All zero, shaped for `runtime`.
+    public static func zero(for runtime: GatewayRuntime) -> Self { LoopMetrics(runtime: runtime).snapshot }
+
+    /// These counters, taken under `old`, in the shape of `new`: series of `new` that `old` also had get
+    /// their values; series `old` alone had are dropped; new ones start at zero. Admin path only (it
+    /// builds dictionaries).
+    public func remapped(from old: GatewayRuntime, to new: GatewayRuntime) -> Self {
+        if old === new { return self }
+        var out = Self.zero(for: new)
+        let oldListeners = Dictionary(old.listeners.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for (index, listener) in new.listeners.enumerated() {
+            guard let before = oldListeners[listener.name] else { continue }
+            var counters = listeners[before.index]
+            // Routes have no names: a route is the same series when its position and cluster are.
+            counters.routeRequests = listener.routes.routes.map { route in
+                guard route.index < before.routes.routes.count, before.routes.routes[route.index].clusterName == route.clusterName else {
+                    return StatusClassCounts()
+                }
+                return counters.routeRequests[route.index]
+            }
+            out.listeners[index] = counters
+        }
+        let oldClusters = Dictionary(old.clusters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for (index, cluster) in new.clusters.enumerated() {
+            guard let before = oldClusters[cluster.name] else { continue }
+            // Endpoints are matched by address (the counters carry their labels: a DNS cluster's list moves).
+            var counters = clusters[before.index]
+            counters.remap(to: cluster.endpoints.map(\.label))
+            out.clusters[index] = counters
+        }
+        return out
+    }
+
+    /// The counters with the gauges (active requests and connections) at zero: what a generation leaves
+    /// behind once its last connection closed.
+    public var countersOnly: Self {
+        var copy = self
+        for index in copy.listeners.indices {
+            copy.listeners[index].activeRequests = 0
+            copy.listeners[index].activeConnections = 0
+        }
+        return copy
+    }
+}

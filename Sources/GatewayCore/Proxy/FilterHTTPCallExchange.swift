@@ -6,7 +6,8 @@ import Upstream
 
 /// One `FilterContext.httpCall`: a request of a filter's own, sent through the loop's pool for a cluster,
 /// its response collected whole (bounded). It lives on the loop, independent of the stream that asked, and
-/// ends exactly once: response, upstream failure, or timeout.
+/// ends exactly once: response, upstream failure, or timeout. Its span (inert unless the request is
+/// sampled) ends with it.
 final class FilterHTTPCallExchange: UpstreamResponseDelegate {
     private let cluster: ClusterLoopState
     private var request: HTTPRequest
@@ -19,8 +20,10 @@ final class FilterHTTPCallExchange: UpstreamResponseDelegate {
     private var received = ByteBuffer()
     private var done = false
     private var retriedStaleConnection = false
+    private let span: FilterSpan
 
-    init(cluster: ClusterLoopState, request: HTTPRequest, body: ByteBuffer?, edits: ForwardingEdits) {
+    init(cluster: ClusterLoopState, request: HTTPRequest, body: ByteBuffer?, edits: ForwardingEdits, span: FilterSpan = .inert) {
+        self.span = span
         self.cluster = cluster
         self.request = request
         self.body = body
@@ -53,6 +56,11 @@ final class FilterHTTPCallExchange: UpstreamResponseDelegate {
                     return
                 }
                 self.connection = connection
+                if span.isRecording {
+                    let (host, port) = Endpoint.hostAndPort(connection.endpoint.label)
+                    span.setAttribute("server.address", host)
+                    if let port { span.setAttribute("server.port", port) }
+                }
                 if request.authority == nil { request.authority = connection.endpoint.label }
                 let framing: HTTP1BodyFraming = body.map { .contentLength(Int64($0.readableBytes)) } ?? .none
                 connection.sendRequestHead(request, edits: edits, framing: framing, delegate: self)
@@ -75,8 +83,13 @@ final class FilterHTTPCallExchange: UpstreamResponseDelegate {
         }
         connection = nil
         switch result {
-        case .success(let response): promise.succeed(response)
-        case .failure(let error): promise.fail(error)
+        case .success(let response):
+            span.setAttribute("http.response.status_code", Int(response.status.code))
+            span.end(error: response.status.code >= 500 ? "status \(response.status.code)" : nil)
+            promise.succeed(response)
+        case .failure(let error):
+            span.end(error: error.description)
+            promise.fail(error)
         }
     }
 

@@ -68,11 +68,26 @@ extension ProxyStream {
 
     public func httpCall(cluster name: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse> {
         guard let index = loop.runtime.clusterIndexByName[name] else {
+            // Nothing was sent: no span.
             return loop.eventLoop.makeFailedFuture(FilterHTTPCallError.unknownCluster(name))
         }
-        let edits = ForwardingEdits(requestID: record.requestID ?? "", forwardedFor: Self.ipOnly(record.downstreamAddress),
+        var edits = ForwardingEdits(requestID: record.requestID ?? "", forwardedFor: Self.ipOnly(record.downstreamAddress),
                                     forwardedProto: listener.scheme, stripConnectionFields: true, chunked: false, teTrailers: false)
-        let exchange = FilterHTTPCallExchange(cluster: loop.clusters[index], request: request, body: body, edits: edits)
+        // The call is a CLIENT span of its own (when sampled), and the called service continues the trace under it.
+        let span = startSpan(name: request.method.rawValue, kind: .client)
+        edits.traceparent = ForwardingEdits.Traceparent(traceHigh: span.traceHigh, traceLow: span.traceLow, spanID: span.spanID, sampled: span.sampled)
+        if span.isRecording {
+            span.setAttribute("http.request.method", request.method.rawValue)
+            let path = request.path ?? "/"
+            if let question = path.firstIndex(of: "?") {
+                span.setAttribute("url.path", String(path[..<question]))
+                span.setAttribute("url.query", String(path[path.index(after: question)...]))
+            } else {
+                span.setAttribute("url.path", path)
+            }
+            span.setAttribute("portcullis.cluster", name)
+        }
+        let exchange = FilterHTTPCallExchange(cluster: loop.clusters[index], request: request, body: body, edits: edits, span: span)
         return exchange.start(timeout: timeout)
     }
 }

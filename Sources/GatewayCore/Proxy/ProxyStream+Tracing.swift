@@ -45,11 +45,13 @@ extension ProxyStream {
         guard let attempt = tracing.attempt else { return }
         tracing.attempt = nil
         guard tracing.recording else { return }
+        let (host, port) = Endpoint.hostAndPort(attempt.endpoint.label)
         var attributes: [(String, SpanRecord.SpanValue)] = [
             ("http.request.method", .string(record.method ?? "")),
-            ("server.address", .string(attempt.endpoint.label)),
+            ("server.address", .string(host)),
             ("portcullis.cluster", .string(record.upstreamCluster ?? "")),
         ]
+        if let port { attributes.append(("server.port", .int(Int64(port)))) }
         if let status { attributes.append(("http.response.status_code", .int(Int64(status)))) }
         if attempt.number > 1 { attributes.append(("http.request.resend_count", .int(Int64(attempt.number - 1)))) }
         if let error { attributes.append(("error.type", .string(error))) }
@@ -84,5 +86,15 @@ extension ProxyStream {
         loop.accessLog.append(SpanRecord(trace: tracing.context, spanID: tracing.serverSpanID, parentSpanID: tracing.context.parentSpanID,
                                          name: record.method ?? "HTTP", kind: .server, startUnixNanos: record.startUnixNanos, endUnixNanos: end,
                                          error: record.status >= 500 ? (record.error ?? "status \(record.status)") : nil, attributes: attributes))
+    }
+}
+
+extension Endpoint {
+    /// `server.address` and `server.port` (OTel) from a `host:port` / `[v6]:port` label.
+    static func hostAndPort(_ label: String) -> (host: String, port: Int?) {
+        guard let colon = label.lastIndex(of: ":"), let port = Int(label[label.index(after: colon)...]) else { return (label, nil) }
+        var host = label[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        return (String(host), port)
     }
 }

@@ -1,9 +1,10 @@
+import GatewayFilterAPI
 import NIOCore
 
 /// One finished span in the OpenTelemetry data model, written as a JSON line next to the access log
 /// (same stdout stream, same batching). Attribute names follow the OTel semantic conventions for HTTP.
 public struct SpanRecord {
-    public enum Kind: String { case server = "SERVER", client = "CLIENT" }
+    public enum Kind: String { case server = "SERVER", client = "CLIENT", `internal` = "INTERNAL" }
 
     public var trace: TraceContext
     public var spanID: UInt64
@@ -17,15 +18,13 @@ public struct SpanRecord {
     /// Attribute name and value (string or integer), in order.
     public var attributes: [(String, SpanValue)]
 
-    public enum SpanValue {
-        case string(String)
-        case int(Int64)
-    }
+    public typealias SpanValue = FilterSpanValue
 
     var maximumSize: Int {
         var size = 400 + name.utf8.count * 6 + (error?.utf8.count ?? 0) * 6
         for (key, value) in attributes {
-            size += key.utf8.count + 8
+            // Keys may come from filters (`FilterSpan.setAttribute`): escaping can grow them six-fold too.
+            size += key.utf8.count * 6 + 8
             if case .string(let text) = value { size += text.utf8.count * 6 + 2 } else { size += 24 }
         }
         return size
@@ -35,9 +34,10 @@ public struct SpanRecord {
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maximumSize) { bytes in
             var json = JSONLineWriter(into: bytes)
             json.begin()
-            json.field("trace_id", trace.traceID)
-            json.field("span_id", TraceContext.hex16(spanID))
-            json.field("parent_span_id", parentSpanID.map(TraceContext.hex16))
+            // Ids as hex straight into the line: no strings per span.
+            json.field("trace_id", hex: (trace.traceHigh, trace.traceLow))
+            json.field("span_id", hex64: spanID)
+            json.field("parent_span_id", hex64: parentSpanID)
             json.field("name", name)
             json.field("kind", kind.rawValue)
             json.field("start_time_unix_nano", startUnixNanos)
@@ -51,6 +51,7 @@ public struct SpanRecord {
                 switch value {
                 case .string(let text): json.field(dynamic: key, text)
                 case .int(let number): json.field(dynamic: key, number)
+                case .bool(let flag): json.field(dynamic: key, flag)
                 }
             }
             json.endObject()

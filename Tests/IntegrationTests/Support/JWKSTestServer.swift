@@ -13,6 +13,8 @@ final class JWKSTestServer: Sendable {
 
     let content: NIOLockedValueBox<Content>
     private let requests: NIOLockedValueBox<Int>
+    /// The `traceparent` of each request answered, nil where it had none.
+    private let traceparents: NIOLockedValueBox<[String?]>
     private let channel: Channel
     var port: Int { channel.localAddress!.port! }
     var url: String { "http://127.0.0.1:\(port)/.well-known/jwks.json" }
@@ -20,25 +22,28 @@ final class JWKSTestServer: Sendable {
     static func start(body: String, group: EventLoopGroup) async throws -> JWKSTestServer {
         let content = NIOLockedValueBox(Content(body: body))
         let requests = NIOLockedValueBox(0)
+        let traceparents = NIOLockedValueBox<[String?]>([])
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(content: content, requests: requests))
+                    try channel.pipeline.syncOperations.addHandler(Handler(content: content, requests: requests, traceparents: traceparents))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return JWKSTestServer(content: content, requests: requests, channel: channel)
+        return JWKSTestServer(content: content, requests: requests, traceparents: traceparents, channel: channel)
     }
 
-    private init(content: NIOLockedValueBox<Content>, requests: NIOLockedValueBox<Int>, channel: Channel) {
+    private init(content: NIOLockedValueBox<Content>, requests: NIOLockedValueBox<Int>, traceparents: NIOLockedValueBox<[String?]>, channel: Channel) {
         self.content = content
         self.channel = channel
         self.requests = requests
+        self.traceparents = traceparents
     }
 
     var requestCount: Int { requests.withLockedValue { $0 } }
+    var receivedTraceparents: [String?] { traceparents.withLockedValue { $0 } }
 
     func set(_ body: String, status: HTTPResponseStatus = .ok) {
         content.withLockedValue { $0 = Content(status: status, body: body) }
@@ -51,13 +56,18 @@ final class JWKSTestServer: Sendable {
         typealias OutboundOut = HTTPServerResponsePart
         let content: NIOLockedValueBox<Content>
         let requests: NIOLockedValueBox<Int>
+        let traceparents: NIOLockedValueBox<[String?]>
 
-        init(content: NIOLockedValueBox<Content>, requests: NIOLockedValueBox<Int>) {
+        init(content: NIOLockedValueBox<Content>, requests: NIOLockedValueBox<Int>, traceparents: NIOLockedValueBox<[String?]>) {
             self.content = content
             self.requests = requests
+            self.traceparents = traceparents
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .head(let head) = unwrapInboundIn(data) {
+                traceparents.withLockedValue { $0.append(head.headers.first(name: "traceparent")) }
+            }
             guard case .end = unwrapInboundIn(data) else { return }
             let current = content.withLockedValue { $0 }
             requests.withLockedValue { $0 += 1 }

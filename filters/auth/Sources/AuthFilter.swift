@@ -69,7 +69,7 @@ public final class AuthFilter: HTTPFilter, Sendable {
         for method in methods {
             let check: AuthCheck
             switch method {
-            case .jwt(let jwt): check = jwt.check(head, now: now, on: ctx.eventLoop)
+            case .jwt(let jwt): check = jwt.check(head, now: now, ctx)
             case .apiKey(let apiKey): check = apiKey.check(head)
             case .basic(let basic): check = basic.check(head, on: ctx.eventLoop)
             }

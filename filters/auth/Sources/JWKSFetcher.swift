@@ -11,13 +11,15 @@ enum JWKSFetcher {
 
     static let maximumBodyBytes = 1 << 20
 
-    static func fetch(_ url: JWKSURL, on loop: EventLoop, timeout: TimeAmount) -> EventLoopFuture<[UInt8]> {
+    static func fetch(_ url: JWKSURL, on loop: EventLoop, timeout: TimeAmount, traceparent: String? = nil) -> EventLoopFuture<[UInt8]> {
         let promise = loop.makePromise(of: [UInt8].self)
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.path)
         head.headers.add(name: "host", value: url.hostHeader)
         head.headers.add(name: "accept", value: "application/json")
         head.headers.add(name: "connection", value: "close")
         head.headers.add(name: "user-agent", value: "portcullis-auth")
+        // The JWKS server continues the trace of the request that asked for the keys.
+        if let traceparent { head.headers.add(name: "traceparent", value: traceparent) }
         let request = head
         let deadline = loop.scheduleTask(in: timeout) {
             promise.fail(Failure(description: "timed out after \(timeout.nanoseconds / 1_000_000) ms"))

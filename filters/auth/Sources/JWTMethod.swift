@@ -20,7 +20,8 @@ final class JWTMethod: Sendable {
     /// Every header this method sets, to be removed from what clients send.
     var outputHeaders: [HTTPField.Name] { config.claimHeaders.map(\.header) }
 
-    func check(_ head: HTTPRequest, now: Double, on loop: EventLoop) -> AuthCheck {
+    func check(_ head: HTTPRequest, now: Double, _ ctx: FilterContext) -> AuthCheck {
+        let loop = ctx.eventLoop
         guard let (found, removal) = findToken(head) else { return .absent }
         let token = String(found)
         // The cache belongs to this thread (the stream's event loop).
@@ -41,7 +42,12 @@ final class JWTMethod: Sendable {
             // The URL's keys are not there yet, or this kid is new (a rotation): fetch (rate-limited), retry once.
             guard let claims = Self.unverifiedClaims(token) else { return .failed(AuthFailure(method: .jwt, reason: "malformed token payload")) }
             let verifier = verifier, keys = keys
-            let future = keys.refetch().hop(to: loop).map { () -> Result<AuthSuccess, AuthFailure> in
+            let span = ctx.startSpan(name: "GET", kind: .client)
+            let (fetched, role) = keys.refetch(traceparent: span.traceparent)
+            let waitSpan = traced(span, role, ctx)
+            let future = fetched.hop(to: loop).map { problem -> Result<AuthSuccess, AuthFailure> in
+                if role == .started, problem == nil { waitSpan?.setAttribute("http.response.status_code", 200) }
+                waitSpan?.end(error: problem)
                 switch verifier.verify(Substring(token), keys: keys.keys, now: now) {
                 case .verified(let claims): return .success(self.success(claims, removal))
                 case .unknownKey: return .failure(AuthFailure(method: .jwt, reason: "unknown key id"))
@@ -49,6 +55,30 @@ final class JWTMethod: Sendable {
                 }
             }
             return .pending(optimistic: success(claims, removal), future)
+        }
+    }
+
+    /// The request's span for the key fetch it waits on: a CLIENT span for a fetch it started, INTERNAL for
+    /// one it joined (another request's, or the first fetch at startup); none when the refetch was
+    /// rate-limited and nothing was fetched.
+    private func traced(_ clientSpan: FilterSpan, _ role: JWTKeySource.FetchRole, _ ctx: FilterContext) -> FilterSpan? {
+        guard clientSpan.isRecording, let url = keys.url else { return nil }
+        switch role {
+        case .skipped:
+            return nil
+        case .started:
+            clientSpan.setAttribute("http.request.method", "GET")
+            clientSpan.setAttribute("url.full", url.description)
+            clientSpan.setAttribute("server.address", url.host)
+            clientSpan.setAttribute("server.port", url.port)
+            clientSpan.setAttribute("portcullis.filter", "auth")
+            return clientSpan
+        case .joined:
+            // The CLIENT span is dropped unended (never written): this request only waits.
+            let wait = ctx.startSpan(name: "auth JWKS wait", kind: .internal)
+            wait.setAttribute("url.full", url.description)
+            wait.setAttribute("portcullis.filter", "auth")
+            return wait
         }
     }
 

@@ -30,7 +30,7 @@ final class RateLimitFilter: HTTPFilter {
         case .global(let limiter):
             // The one asynchronous step: a Redis round trip on this loop's connection, bounded by its timeout.
             let bound = NIOLoopBound((filter: self, ctx: ctx), eventLoop: ctx.eventLoop)
-            let future = limiter.acquire(key: shared.redisKeyPrefix + key, on: ctx.eventLoop)
+            let future = limiter.acquire(key: shared.redisKeyPrefix + key, on: ctx.eventLoop, ctx: ctx)
                 .map { step in bound.value.filter.verdict(step, bound.value.ctx) }
                 .recover { error in bound.value.filter.redisFailed(error, bound.value.ctx) }
             return .suspend(future)
