@@ -20,6 +20,9 @@ public protocol FilterContext: AnyObject {
     var tls: DownstreamTLS? { get }
     /// The request id (received `X-Request-Id` if acceptable, else generated).
     var requestID: String { get }
+    /// The request's W3C trace id (32 lower-case hex digits): continued from its `traceparent`, else
+    /// generated; the same id the access-log line and the spans carry. For log lines of a filter's own.
+    var traceID: String { get }
     /// The listener's name from the config.
     var listenerName: String { get }
     /// The cluster the request will go to; nil until the route is chosen (after the listener's request-head hooks).

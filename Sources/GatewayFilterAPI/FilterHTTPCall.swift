@@ -44,6 +44,7 @@ extension FilterContext {
     public func redactLoggedQueryParameter(_ name: String) {}
     public func randomWord() -> UInt64 { UInt64.random(in: 0...UInt64.max) }
     public func startSpan(name: String, kind: FilterSpan.Kind) -> FilterSpan { .inert }
+    public var traceID: String { "" }
     public func modifyRequestHead(_ edit: (inout HTTPRequest) -> Void) -> Bool { false }
     public func modifyResponseHead(_ edit: (inout HTTPResponse) -> Void) -> Bool { false }
     public func httpCall(cluster: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse> {

@@ -222,8 +222,10 @@ enum LuaContextAPI {
         if async {
             let script = filter.state.script.name
             let requestID = context.requestID
+            let traceID = context.traceID
             future.whenFailure { error in
-                LuaLog.emit(level: "warn", script: script, requestID: requestID, message: "async http_call to '\(cluster)' failed: \(error)")
+                LuaLog.emit(level: "warn", script: script, requestID: requestID, traceID: traceID,
+                            message: "async http_call to '\(cluster)' failed: \(error)")
             }
             lua_pushboolean(L, 1)
             return 1

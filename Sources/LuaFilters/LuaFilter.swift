@@ -421,7 +421,7 @@ final class LuaFilter: HTTPFilter {
 
     private func report(_ kind: LuaErrorKind, _ message: String) {
         shared.counters.count(kind)
-        LuaLog.emit(level: "error", script: state.script.name, requestID: context?.requestID,
+        LuaLog.emit(level: "error", script: state.script.name, requestID: context?.requestID, traceID: context?.traceID,
                     message: message, extra: [("phase", phase.rawValue), ("kind", kind.rawValue)])
     }
 

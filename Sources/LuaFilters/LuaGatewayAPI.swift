@@ -61,7 +61,8 @@ enum LuaGatewayAPI {
             default: parts.append(Lua.typeName(L, index))
             }
         }
-        LuaLog.emit(level: level, script: state.script.name, requestID: state.current?.context?.requestID,
+        let context = state.current?.context
+        LuaLog.emit(level: level, script: state.script.name, requestID: context?.requestID, traceID: context?.traceID,
                     message: parts.joined(separator: " "))
         return 0
     }

@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// Script diagnostics and `gw.log.*` as JSON lines on stderr:
-/// `{"time":"2025-01-01T12:00:00.123Z","level":"warn","source":"lua","script":"lua/x.lua","request_id":"…","message":"…"}`.
+/// `{"time":"2025-01-01T12:00:00.123Z","level":"warn","source":"lua","script":"lua/x.lua","request_id":"…","trace_id":"…","message":"…"}`.
 /// Rare by nature (script errors, explicit log calls), so a lock around the optional test tap is fine.
 public enum LuaLog {
     private static let tap = NIOLockedValueBox<(@Sendable (String) -> Void)?>(nil)
@@ -17,9 +17,10 @@ public enum LuaLog {
         tap.withLockedValue { $0 = observer }
     }
 
-    static func emit(level: String, script: String, requestID: String?, message: String, extra: [(String, String)] = []) {
+    static func emit(level: String, script: String, requestID: String?, traceID: String? = nil, message: String, extra: [(String, String)] = []) {
         var line = "{\"time\":\"\(timestamp())\",\"level\":\"\(level)\",\"source\":\"lua\",\"script\":\(quote(script))"
         line += ",\"request_id\":" + (requestID.map(quote) ?? "null")
+        line += ",\"trace_id\":" + (traceID.flatMap { $0.isEmpty ? nil : quote($0) } ?? "null")
         for (key, value) in extra { line += ",\(quote(key)):\(quote(value))" }
         line += ",\"message\":\(quote(message))}\n"
         var bytes = line

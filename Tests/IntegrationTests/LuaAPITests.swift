@@ -183,7 +183,7 @@ struct LuaAPITests {
         }
     }
 
-    @Test("gw.log writes a JSON line with the script, level and request id; gw.sleep waits", arguments: [false, true])
+    @Test("gw.log writes a JSON line with the script, level, request id and trace id; gw.sleep waits", arguments: [false, true])
     func logAndSleep(h2: Bool) async throws {
         let scripts = try LuaScripts()
         let path = try scripts.write("log.lua", """
@@ -195,9 +195,12 @@ struct LuaAPITests {
             """)
         try await withLuaGateway(scripts, luaConfig("[ { lua: { script: \(path) } } ]")) { gw in
             let id = "lua-log-\(h2)-\(UUID().uuidString)"
-            let result = try curl(h2: h2, ["-H", "X-Request-Id: \(id)", "-H", "x-tag: t1", "\(gw.baseURL)/"])
+            let traceID = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let result = try curl(h2: h2, ["-H", "X-Request-Id: \(id)", "-H", "x-tag: t1",
+                                           "-H", "traceparent: 00-\(traceID)-00f067aa0ba902b7-01", "\(gw.baseURL)/"])
             #expect(result.status == 200)
             let line = try await LuaLogLines.waitFor([id])
+            #expect(line.contains("\"trace_id\":\"\(traceID)\""), "the line carries the request's trace id: \(line)")
             #expect(line.contains("\"level\":\"warn\""))
             #expect(line.contains("\"script\":\"\(path)\""))
             #expect(line.contains("\"message\":\"slept true t1\""))

@@ -9,6 +9,7 @@ extension ProxyStream: FilterContext {
     public var eventLoop: EventLoop { loop.eventLoop }
     public var downstreamAddress: String { record.downstreamAddress }
     public var requestID: String { record.requestID ?? "" }
+    public var traceID: String { tracing.context.traceID }
     public var listenerName: String { listener.name }
     public var clusterName: String? { record.upstreamCluster }
 
