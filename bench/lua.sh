@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/lua.sh - what the Lua filter costs: one gateway (1 event loop), two routes to the same origin, one
 # plain and one with a small Lua filter that reads a header and sets two (the issue's target: >= 0.9x).
-# Interleaved rounds of wrk (HTTP/1.1 keep-alive, -c64) against each route; prints req/s and the ratio.
+# Interleaved rounds of wrk (HTTP/1.1 keep-alive, -c64) against each route; prints req/s, the gateway's CPU
+# time per request, and the ratios.
 #
 # From the project root after `swift build -c release`:   bench/lua.sh [path/to/portcullis]
 # Knobs (env): ROUNDS=3 DUR=5 CONNS=64 PORT=28300 PIN=1 (gateway+origin on CPU 0, wrk on CPU 1)
@@ -43,7 +44,19 @@ trap 'kill $gateway $origin 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/plain" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -sf -H 'x-user: alice' "http://127.0.0.1:$PORT/lua" | grep -q '"x-user-seen":"alice"' || { echo "smoke test failed"; cat "$work/gateway.err"; exit 1; }
 
-rate() { "${client[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" -H 'x-user: alice' "http://127.0.0.1:$PORT$1" | awk '/Requests\/sec/ {print $2}'; }
+# Prints "req/s:cpu_us_per_request": the gateway's CPU time (utime+stime from /proc) per request, which
+# other load on the machine disturbs less than the rate does.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$gateway/stat"; }
+rate() {
+  local before after out
+  before="$(cpu_ticks)"
+  out="$("${client[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" -H 'x-user: alice' "http://127.0.0.1:$PORT$1")"
+  after="$(cpu_ticks)"
+  echo "$out" | awk -v ticks="$((after - before))" -v hz="$(getconf CLK_TCK)" '
+    / requests in / {requests = $1}
+    /Requests\/sec/ {rps = $2}
+    END {printf "%s:%.1f\n", rps, ticks / hz * 1e6 / requests}'
+}
 rate /plain >/dev/null; rate /lua >/dev/null    # warm-up
 plain=(); lua=()
 for round in $(seq "$ROUNDS"); do
@@ -51,12 +64,14 @@ for round in $(seq "$ROUNDS"); do
 done
 python3 - "${plain[*]}" "${lua[*]}" <<'PY'
 import statistics, sys
-plain = [float(x) for x in sys.argv[1].split()]
-lua = [float(x) for x in sys.argv[2].split()]
-mp, ml = statistics.median(plain), statistics.median(lua)
-print("| route | req/s per round | median |")
-print("|---|---|---|")
-print(f"| plain | {' / '.join(f'{x:,.0f}' for x in plain)} | {mp:,.0f} |")
-print(f"| lua (read 1 header, set 2) | {' / '.join(f'{x:,.0f}' for x in lua)} | {ml:,.0f} |")
-print(f"\nratio lua/plain: {ml / mp:.3f}")
+plain = [tuple(map(float, x.split(":"))) for x in sys.argv[1].split()]
+lua = [tuple(map(float, x.split(":"))) for x in sys.argv[2].split()]
+def med(rows, i): return statistics.median(r[i] for r in rows)
+print("| route | req/s per round | median req/s | median gateway CPU µs/req |")
+print("|---|---|---|---|")
+print(f"| plain | {' / '.join(f'{r[0]:,.0f}' for r in plain)} | {med(plain, 0):,.0f} | {med(plain, 1):.1f} |")
+print(f"| lua (read 1 header, set 2) | {' / '.join(f'{r[0]:,.0f}' for r in lua)} | {med(lua, 0):,.0f} | {med(lua, 1):.1f} |")
+pairs = statistics.median(l[0] / p[0] for p, l in zip(plain, lua))
+print(f"\nratio lua/plain: medians {med(lua, 0) / med(plain, 0):.3f}, per-round pairs {pairs:.3f}; "
+      f"CPU per request {med(plain, 1) / med(lua, 1):.3f} (plain/lua)")
 PY
