@@ -183,4 +183,60 @@ struct DNSDiscoveryTests {
             #expect(result.header("x-echo-name") == "local")
         }
     }
+
+    @Test("with tls, a DNS-found endpoint gets its host name as SNI and is verified against it, not its address")
+    func tlsUsesTheHostName() async throws {
+        let pki = try UpstreamPKI()
+        let scripts = try LuaScripts()
+        let dns = try await Backends.start()
+        defer {
+            pki.remove()
+            scripts.remove()
+            Task { await dns.stop() }
+        }
+        // The backend reflects the SNI it was asked for in a header its echo server sends back.
+        let sni = try scripts.write("sni.lua", """
+            function on_request(ctx)
+              ctx.req:set_header("x-seen-sni", ctx.req:tls_sni() or "none")
+            end
+            """)
+        let backend = try await TestGateway.start(backends: 1, workers: 1, """
+            listeners:
+              - name: backend
+                address: 127.0.0.1:0
+                tls: { certificates: [ { cert: "\(pki.path("server.pem"))", key: "\(pki.path("server.key"))" } ] }
+                filters: [ { lua: { script: "\(sni)" } } ]
+                routes: [ { match: { path_prefix: / }, cluster: echo } ]
+            clusters:
+              - name: echo
+                endpoints: [ { address: "{{echo0}}" } ]
+            """)
+        dns.dns.setA("api.internal", ["127.0.0.1"])
+        let front = """
+            listeners:
+              - name: public
+                address: 127.0.0.1:0
+                routes: [ { match: { path_prefix: / }, cluster: svc } ]
+            clusters:
+              - name: svc
+                discovery: dns
+                dns: { resolvers: [\(dns.dns.address)], family: v4 }
+                endpoints: [ { address: "api.internal:\(backend.port())" } ]
+                tls: { ca: "\(pki.path("ca.pem"))" }
+            """
+        do {
+            try await withGateway(backends: 0, front) { gw in
+                let result = try await offPool { try curl(["\(gw.baseURL)/tls"]) }
+                #expect(result.status == 200)
+                let headers = try #require(result.json["headers"] as? [String: String])
+                #expect(headers["x-seen-sni"] == "api.internal")
+                let line = try await gw.accessLogLine(path: "/tls")
+                #expect(line["upstream_addr"] as? String == "127.0.0.1:\(backend.port())", "the log names the address: \(line)")
+            }
+        } catch {
+            await backend.stop()
+            throw error
+        }
+        await backend.stop()
+    }
 }

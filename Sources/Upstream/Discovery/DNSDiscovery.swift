@@ -114,7 +114,7 @@ public final class DNSDiscovery: @unchecked Sendable {
                 guard let address = try? SocketAddress(ipAddress: text, port: host.port),
                       !result.contains(where: { $0.address == address }) else { continue }
                 let label = text.contains(":") ? "[\(text)]:\(host.port)" : "\(text):\(host.port)"
-                result.append(Endpoint(address: address, label: label, weight: host.weight, index: result.count, zone: host.zone))
+                result.append(Endpoint(address: address, label: label, weight: host.weight, index: result.count, zone: host.zone, hostname: host.host))
             }
         }
         return result
