@@ -148,9 +148,15 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: - Parsing
 
+    /// Unparsed bytes beyond which no more are read: a pipelined head may take up to the head limit; body
+    /// bytes wait here only while the stream has paused the body, and one read cycle may bring several
+    /// socket buffers at once, so without this bound each pause-resume round would add to the backlog.
     private var backlogIsFull: Bool {
-        !parser.isInBody && (received?.readableBytes ?? 0) > listener.parserLimits.maxHeadBytes
+        let unparsed = received?.readableBytes ?? 0
+        return parser.isInBody ? unparsed > Self.maxUnparsedBodyBytes : unparsed > listener.parserLimits.maxHeadBytes
     }
+
+    static let maxUnparsedBodyBytes = 64 * 1024
 
     /// Parses what is buffered. `flushUpstream` is for calls outside a read: within a read, the
     /// upstream writes are flushed at read-complete; elsewhere (resuming after backpressure, the next
@@ -463,11 +469,13 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
     public func resumeRequestBody() {
         guard requestBodyPaused else { return }
         requestBodyPaused = false
-        if readPending, let context {
+        // What is already buffered goes first; the socket is read again only if that did not pause the
+        // body once more, and the backlog has room.
+        process()
+        if readPending && !requestBodyPaused && !backlogIsFull, let context {
             readPending = false
             context.read()
         }
-        process()
     }
 
     public func abortResponse() {
