@@ -46,6 +46,9 @@ public final class DNSDiscovery: @unchecked Sendable {
     private let logger: Logger
     /// Per host, the addresses of the last good answer (sorted).
     private var known: [[String]?]
+    /// Endpoints one host name may contribute: per-endpoint state (pools, balancer arrays, health
+    /// probes) grows with the list, so a huge answer must not grow it without bound.
+    static let maxAddressesPerHost = 256
     private var task: Scheduled<Void>?
     private var stopped = false
 
@@ -92,7 +95,13 @@ public final class DNSDiscovery: @unchecked Sendable {
     private func refreshKnown() -> EventLoopFuture<Void> {
         let lookups = hosts.enumerated().map { index, host in
             settings.resolver.resolve(host.host, family: settings.family, on: eventLoop).hop(to: eventLoop).map { [self] addresses in
-                let sorted = addresses.sorted()
+                var sorted = addresses.sorted()
+                if sorted.count > Self.maxAddressesPerHost {
+                    logger.warning("DNS answer has more addresses than a host may add; using the first ones", metadata: [
+                        "upstream_cluster": "\(clusterName)", "host": "\(host.host)", "addresses": "\(sorted.count)",
+                        "kept": "\(Self.maxAddressesPerHost)"])
+                    sorted.removeLast(sorted.count - Self.maxAddressesPerHost)
+                }
                 if known[index] != sorted {
                     logger.info("DNS answer changed", metadata: ["upstream_cluster": "\(clusterName)", "host": "\(host.host)",
                                                                  "addresses": "\(sorted.joined(separator: ","))"])
