@@ -2,7 +2,7 @@
 //
 // OpenSSL's own ticket key is random per SSL_CTX and never changes: a long-running process would accept a
 // ticket forever, and every certificate reload would invalidate all tickets. A ring per listener fixes
-// both: the newest key encrypts, older keys still decrypt (and the ticket is renewed), and the ring
+// both: the newest key encrypts, older keys still decrypt (and every resumption gets a new ticket), and the ring
 // survives certificate reloads. The ring is read by handshakes on every event loop and rotated by a
 // timer: a mutex guards it (one lock per ticket operation, never per request).
 #include "CGatewayShims.h"
@@ -110,7 +110,10 @@ static int ticket_callback(SSL *ssl, unsigned char key_name[16], unsigned char *
     } else {
         if (EVP_MAC_CTX_set_params(mac, params) == 1
             && EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key.aes, iv) == 1) {
-            result = found == 0 ? 1 : 2;  // 2: valid, but re-issue the ticket under the current key
+            // 2: valid, and issue a fresh ticket. Always, not only for an older key: TLS 1.3 clients use a
+            // ticket once (RFC 8446 C.4), so a resumption that brings no new ticket leaves the client
+            // nothing to resume with next time (OpenSSL's then saves a session without a ticket).
+            result = 2;
         }
     }
     OPENSSL_cleanse(&key, sizeof key);

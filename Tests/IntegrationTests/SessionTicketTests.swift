@@ -32,6 +32,25 @@ struct SessionTicketTests {
         }
     }
 
+    @Test("every TLS 1.3 resumption brings a fresh ticket, so an OpenSSL client (one use per ticket) resumes again and again")
+    func ticketPerResumption() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        try await withGateway(TLSTests.config(certs, names: ["a.test"])) { gw in
+            var outcomes: [String] = []
+            for round in 0..<4 {
+                let input = round == 0 ? "" : "-sess_in '\(certs.folder)/s\(round - 1).pem'"
+                // The client waits a moment before closing: TLS 1.3 tickets come after the handshake.
+                let output = try await offPool {
+                    try shell("(sleep 0.3) | timeout 10 openssl s_client -connect 127.0.0.1:\(gw.port()) -tls1_3 \(input) -sess_out '\(certs.folder)/s\(round).pem' 2>/dev/null | grep -E '^(New|Reused),'")
+                }
+                outcomes.append(String(output.stdout.prefix { $0 != "," }))
+            }
+            // Before: the second resumption had no ticket to offer and was a full handshake again.
+            #expect(outcomes == ["New", "Reused", "Reused", "Reused"])
+        }
+    }
+
     @Test("two gateways sharing a ticket key file resume each other's sessions")
     func sharedKeyFile() async throws {
         let certs = try TestCertificates(names: ["a.test"])
