@@ -185,20 +185,22 @@ public final class GatewayServer: Sendable {
         return server
     }
 
-    /// Resolves every DNS cluster once, so the first requests find endpoints. A cluster whose first
-    /// lookup fails starts empty (503) and fills in at its next refresh.
+    /// Resolves every DNS cluster once (all at the same time), so the first requests find endpoints.
+    /// Each waits at most its `dns.initial_timeout`: a cluster whose first lookup fails or takes longer starts with
+    /// what is known (503 while empty) and fills in at its next refresh, rather than holding up the start.
     private static func resolveDiscoveredClusters(_ runtime: GatewayRuntime, group: EventLoopGroup, logger: Logger) async -> [DNSDiscovery] {
-        var discoveries: [DNSDiscovery] = []
-        for discovered in runtime.discoveredClusters {
+        let discoveries = runtime.discoveredClusters.map { discovered in
+            DNSDiscovery(clusterName: runtime.clusters[discovered.clusterIndex].name, hosts: discovered.hosts,
+                         settings: discovered.settings, eventLoop: group.next(), logger: logger)
+        }
+        let lookups = discoveries.map { $0.resolveNow() }
+        for (discovered, lookup) in zip(runtime.discoveredClusters, lookups) {
             let cluster = runtime.clusters[discovered.clusterIndex]
-            let discovery = DNSDiscovery(clusterName: cluster.name, hosts: discovered.hosts, settings: discovered.settings,
-                                         eventLoop: group.next(), logger: logger)
-            let endpoints = (try? await discovery.resolveNow().get()) ?? []
+            let endpoints = (try? await lookup.get()) ?? []
             if endpoints.isEmpty {
                 logger.warning("DNS cluster has no endpoints yet", metadata: ["upstream_cluster": "\(cluster.name)"])
             }
             runtime.replaceCluster(cluster.withEndpoints(endpoints))
-            discoveries.append(discovery)
         }
         return discoveries
     }

@@ -159,6 +159,24 @@ struct DNSDiscoveryTests {
         }
     }
 
+    @Test("a first answer slower than dns.initial_timeout does not hold up the start; the cluster fills in when it arrives")
+    func slowFirstAnswer() async throws {
+        let backends = try await Backends.start()
+        defer { Task { await backends.stop() } }
+        backends.dns.setA("api.svc.test", ["127.0.0.1"])
+        backends.dns.setDelay(milliseconds: 800)
+        let started = Date()
+        try await withGateway(backends: 0, Self.config(backends, extra: "").replacingOccurrences(
+            of: "timeout: 300ms", with: "timeout: 3s, initial_timeout: 100ms")) { gw in
+            #expect(Date().timeIntervalSince(started) < 0.7, "the start did not wait for the 800 ms answer")
+            let early = try await offPool { try curl(["\(gw.baseURL)/early"]) }
+            #expect(early.status == 503, "no endpoints yet")
+            try await waitForEndpoints(gw, ["127.0.0.1:\(backends.port)"])
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(try await names(gw, 2) == ["first": 2])
+        }
+    }
+
     @Test("the system resolver: localhost resolves through /etc/hosts")
     func systemResolver() async throws {
         let yaml = """

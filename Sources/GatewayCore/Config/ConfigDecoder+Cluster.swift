@@ -26,13 +26,17 @@ extension ConfigDecoder {
             section.fail("dns settings need discovery: dns")
             return
         }
-        guard let keys = section.mapping(allowed: ["refresh", "family", "resolvers", "timeout"]) else { return }
+        guard let keys = section.mapping(allowed: ["refresh", "family", "resolvers", "timeout", "initial_timeout"]) else { return }
         var dns = DNSClusterConfig()
         if let value = keys["refresh"], let refresh = value.duration() {
             if refresh == .disabled { value.fail("a DNS refresh interval cannot be disabled") } else { dns.refresh = refresh }
         }
         if let value = keys["timeout"], let timeout = value.duration() {
             if timeout == .disabled { value.fail("a DNS timeout cannot be disabled") } else { dns.timeout = timeout }
+        }
+        if let value = keys["initial_timeout"], let timeout = value.duration() {
+            // 0: do not wait; the cluster starts empty and fills in when the answer arrives.
+            dns.initialTimeout = timeout
         }
         if let value = keys["family"], let text = value.string() {
             if let family = AddressFamilyPreference(rawValue: text) {

@@ -76,7 +76,7 @@ public enum EffectiveConfigPrinter {
             out += resilienceYAML(cluster.options)
             if let dns = cluster.dns {
                 out += "    discovery: dns\n"
-                out += "    dns: { refresh: \(dns.refresh), family: \(dns.family.rawValue), resolvers: [\(dns.resolvers.map { quote($0.description) }.joined(separator: ", "))], timeout: \(dns.timeout) }\n"
+                out += "    dns: { refresh: \(dns.refresh), family: \(dns.family.rawValue), resolvers: [\(dns.resolvers.map { quote($0.description) }.joined(separator: ", "))], timeout: \(dns.timeout), initial_timeout: \(dns.initialTimeout) }\n"
             }
             if let tls = cluster.options.tls?.configuration {
                 // No ca: the system store.

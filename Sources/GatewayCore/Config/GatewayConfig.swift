@@ -178,6 +178,8 @@ public struct DNSClusterConfig: Sendable, Equatable {
     public var resolvers: [HostPort] = []
     /// Per query and server, for `resolvers`.
     public var timeout: ConfigDuration = .milliseconds(2_000)
+    /// How long a start or reload waits for the cluster's first answer.
+    public var initialTimeout: ConfigDuration = .milliseconds(5_000)
 
     public init() {}
 }

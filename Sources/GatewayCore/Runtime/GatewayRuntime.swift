@@ -141,6 +141,7 @@ public final class GatewayRuntime: Sendable {
             let servers = dns.resolvers.compactMap { try? SocketAddress(ipAddress: $0.host, port: $0.port) }
             resolver = DNSServerResolver(servers: servers, timeout: dns.timeout.timeAmount ?? .seconds(2))
         }
-        return DNSDiscoverySettings(refresh: dns.refresh.timeAmount ?? .seconds(5), family: dns.family, resolver: resolver)
+        return DNSDiscoverySettings(refresh: dns.refresh.timeAmount ?? .seconds(5), family: dns.family, resolver: resolver,
+                                    initialTimeout: dns.initialTimeout.timeAmount ?? .zero)
     }
 }

@@ -22,11 +22,14 @@ public struct DNSDiscoverySettings: Sendable {
     public var refresh: TimeAmount
     public var family: AddressFamilyPreference
     public var resolver: any HostResolver
+    /// How long a start or reload waits for the first answer.
+    public var initialTimeout: TimeAmount
 
-    public init(refresh: TimeAmount, family: AddressFamilyPreference, resolver: any HostResolver) {
+    public init(refresh: TimeAmount, family: AddressFamilyPreference, resolver: any HostResolver, initialTimeout: TimeAmount = .seconds(5)) {
         self.refresh = refresh
         self.family = family
         self.resolver = resolver
+        self.initialTimeout = initialTimeout
     }
 }
 
@@ -49,6 +52,9 @@ public final class DNSDiscovery: @unchecked Sendable {
     /// Endpoints one host name may contribute: per-endpoint state (pools, balancer arrays, health
     /// probes) grows with the list, so a huge answer must not grow it without bound.
     static let maxAddressesPerHost = 256
+    /// The labels of the endpoint list last handed out (by `resolveNow` or to `changed`).
+    private var reportedLabels: [String] = []
+    private var firstLookupAnswered = false
     private var task: Scheduled<Void>?
     private var stopped = false
 
@@ -61,10 +67,19 @@ public final class DNSDiscovery: @unchecked Sendable {
         self.known = Array(repeating: nil, count: hosts.count)
     }
 
-    /// Resolves every host once and returns the endpoint list, whether or not it changed.
+    /// Resolves every host once and returns the endpoint list, waiting at most `initialTimeout`: a lookup still
+    /// running then (a system resolver retrying a dead server can take tens of seconds) is not waited
+    /// for; the list is what is known by then (empty at start), and the first refresh after the lookup
+    /// ends reports the rest.
     public func resolveNow() -> EventLoopFuture<Endpoints> {
         eventLoop.flatSubmit { [self] in
-            refreshKnown().map { [self] _ in endpoints() }
+            let promise = eventLoop.makePromise(of: Endpoints.self)
+            let timer = eventLoop.scheduleTask(in: settings.initialTimeout) { [self] in answerFirstLookup(promise) }
+            refreshKnown().whenComplete { [self] _ in
+                timer.cancel()
+                answerFirstLookup(promise)
+            }
+            return promise.futureResult
         }
     }
 
@@ -83,12 +98,28 @@ public final class DNSDiscovery: @unchecked Sendable {
     private func schedule(_ changed: @escaping @Sendable (Endpoints) -> Void) {
         guard !stopped else { return }
         task = eventLoop.scheduleTask(in: settings.refresh) { [self] in
-            let before = known
             refreshKnown().whenComplete { [self] _ in
-                if known != before, !stopped { changed(endpoints()) }
+                let current = endpoints()
+                // Compared with what was last handed out, not with the previous lookup: an answer that
+                // arrived after `resolveNow` gave up is a change too.
+                if current.map(\.label) != reportedLabels, !stopped { changed(report(current)) }
                 schedule(changed)
             }
         }
+    }
+
+    /// The timeout or the lookup, whichever comes first, answers `resolveNow`; the other must not touch
+    /// what was reported.
+    private func answerFirstLookup(_ promise: EventLoopPromise<Endpoints>) {
+        guard !firstLookupAnswered else { return }
+        firstLookupAnswered = true
+        promise.succeed(report(endpoints()))
+    }
+
+    /// Remembers `endpoints` as the list in force.
+    private func report(_ endpoints: Endpoints) -> Endpoints {
+        reportedLabels = endpoints.map(\.label)
+        return endpoints
     }
 
     /// Looks every host up; each answer replaces that host's addresses, each failure keeps them.

@@ -11,6 +11,8 @@ final class DNSTestServer: Sendable {
         var aaaa: [String: [String]] = [:]
         var failing = false
         var silent = false
+        /// Answers leave this long after their question.
+        var delayMilliseconds: Int64 = 0
     }
 
     let channel: Channel
@@ -46,6 +48,7 @@ final class DNSTestServer: Sendable {
     func remove(_ name: String) { records.withLockedValue { $0.a[name] = nil; $0.aaaa[name] = nil } }
     func setFailing(_ failing: Bool) { records.withLockedValue { $0.failing = failing } }
     func setSilent(_ silent: Bool) { records.withLockedValue { $0.silent = silent } }
+    func setDelay(milliseconds: Int64) { records.withLockedValue { $0.delayMilliseconds = milliseconds } }
 
     func stop() async { try? await channel.close() }
 
@@ -66,7 +69,15 @@ final class DNSTestServer: Sendable {
             questions.withLockedValue { $0 += 1 }
             let table = records.withLockedValue { $0 }
             guard !table.silent, let reply = Self.answer(envelope.data, table) else { return }
-            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: reply)), promise: nil)
+            let answer = AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: reply)
+            guard table.delayMilliseconds > 0 else {
+                context.writeAndFlush(wrapOutboundOut(answer), promise: nil)
+                return
+            }
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .milliseconds(table.delayMilliseconds)) {
+                channel.writeAndFlush(answer, promise: nil)
+            }
         }
 
         /// Parses the single question and builds the whole response, the answer names pointing back at
