@@ -194,7 +194,7 @@ public final class TLSClientHandler: ChannelDuplexHandler {
         state = .active
         handshakeTimer?.cancel()
         handshakeTimer = nil
-        let result = TLSClientHandshakeCompleted(applicationProtocol: Self.selectedALPN(ssl), resumed: SSL_session_reused(ssl) == 1,
+        let result = TLSClientHandshakeCompleted(applicationProtocol: OpenSSLConnection.selectedALPN(ssl), resumed: SSL_session_reused(ssl) == 1,
                                                  version: String(cString: pc_ssl_version(UnsafeMutableRawPointer(ssl))))
         negotiated = result
         let promise = handshakePromise
@@ -393,14 +393,9 @@ public final class TLSClientHandler: ChannelDuplexHandler {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        let pending = Int(BIO_ctrl_pending(writeBIO))
-        guard pending > 0 else {
+        guard let out = OpenSSLConnection.takeCiphertext(from: writeBIO, allocator: context.channel.allocator) else {
             promise?.succeed(())
             return
-        }
-        var out = context.channel.allocator.buffer(capacity: pending)
-        out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { bytes in
-            max(0, Int(BIO_read(writeBIO, bytes.baseAddress, Int32(pending))))
         }
         context.write(wrapOutboundOut(out), promise: promise)
     }
@@ -429,13 +424,5 @@ public final class TLSClientHandler: ChannelDuplexHandler {
     /// From the new-session callback, inside an SSL call of this handler.
     func sessionArrived(_ session: OpaquePointer) -> Bool {
         return sessions?.store(session, slot: sessionSlot) ?? false
-    }
-
-    private static func selectedALPN(_ ssl: OpaquePointer) -> String? {
-        var data: UnsafePointer<UInt8>?
-        var length: UInt32 = 0
-        SSL_get0_alpn_selected(ssl, &data, &length)
-        guard let data, length > 0 else { return nil }
-        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 }

@@ -73,7 +73,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
             flushCiphertext(context)
             if result == 1 {
                 state = .active
-                let alpn = Self.selectedALPN(ssl)
+                let alpn = OpenSSLConnection.selectedALPN(ssl)
                 let name = pc_ssl_servername(UnsafeMutableRawPointer(ssl)).map { String(cString: $0) }
                 let subject = Self.clientSubject(ssl)
                 context.fireUserInboundEventTriggered(TLSHandshakeCompleted(applicationProtocol: alpn, serverName: name, clientSubject: subject,
@@ -161,14 +161,9 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     /// Moves whatever OpenSSL produced into one ciphertext write.
     private func flushCiphertext(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
         guard let writeBIO else { promise?.succeed(()); return }
-        let pending = Int(BIO_ctrl_pending(writeBIO))
-        guard pending > 0 else {
+        guard let out = OpenSSLConnection.takeCiphertext(from: writeBIO, allocator: context.channel.allocator) else {
             promise?.succeed(())
             return
-        }
-        var out = context.channel.allocator.buffer(capacity: pending)
-        out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { bytes in
-            max(0, Int(BIO_read(writeBIO, bytes.baseAddress, Int32(pending))))
         }
         context.write(wrapOutboundOut(out), promise: promise)
         if state == .handshaking { context.flush() }
@@ -199,14 +194,6 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         guard length > 0 else { return [] }
         let text = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return text.split(separator: "\n").map(String.init)
-    }
-
-    private static func selectedALPN(_ ssl: OpaquePointer) -> String? {
-        var data: UnsafePointer<UInt8>?
-        var length: UInt32 = 0
-        SSL_get0_alpn_selected(ssl, &data, &length)
-        guard let data, length > 0 else { return nil }
-        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 }
 

@@ -6,6 +6,7 @@ import HTTP1
 import HTTPTypes
 import Logging
 import NIOCore
+import Upstream
 
 /// Serves HTTP/2 on one client connection through an nghttp2 server session: bytes in through
 /// `mem_recv`, frames out through `session_send`, one `HTTP2ServerStream` (and `ProxyStream`) per

@@ -54,27 +54,25 @@ struct JSONLineWriter {
 
     /// A field whose name is not a literal (span attributes); the name is escaped like a value.
     mutating func field(dynamic name: String, _ value: String) {
-        if !first { put(UInt8(ascii: ",")) }
-        first = false
-        writeEscaped(name)
-        put(UInt8(ascii: ":"))
+        dynamicKey(name)
         writeEscaped(value)
     }
 
     mutating func field(dynamic name: String, _ value: Int64) {
-        if !first { put(UInt8(ascii: ",")) }
-        first = false
-        writeEscaped(name)
-        put(UInt8(ascii: ":"))
+        dynamicKey(name)
         writeInteger(value)
     }
 
     mutating func field(dynamic name: String, _ value: Bool) {
+        dynamicKey(name)
+        if value { put("true") } else { put("false") }
+    }
+
+    private mutating func dynamicKey(_ name: String) {
         if !first { put(UInt8(ascii: ",")) }
         first = false
         writeEscaped(name)
         put(UInt8(ascii: ":"))
-        if value { put("true") } else { put("false") }
     }
 
     /// 128 bits as 32 lower-case hex digits (a trace id), or null.

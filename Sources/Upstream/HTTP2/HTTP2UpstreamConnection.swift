@@ -39,7 +39,7 @@ public final class HTTP2UpstreamConnection: ChannelDuplexHandler {
     private(set) var closed = false
     private var streamsStarted = 0
     private var poolNotified = false
-    private var fields = HTTP2FieldBlock()
+    private var fields = HTTP2HeaderList()
     private var streamsToNotify: [HTTP2UpstreamStream] = []
     private var streamsNowWritable: [HTTP2UpstreamStream] = []
     /// When the connection last had no stream; the pool's sweeper closes it after the idle timeout.

@@ -2,25 +2,26 @@ import CNGHTTP2
 
 /// Builds the header list of a HEADERS frame: names lowercased as HTTP/2 requires, all bytes in one
 /// reused storage, and the `nghttp2_nv` array pointing into it only for the duration of a submit call
-/// (nghttp2 copies them).
-struct HTTP2HeaderList {
+/// (nghttp2 copies them). Used for the requests the upstream client sends and the responses the edge
+/// server sends.
+public struct HTTP2HeaderList {
     private var storage: [UInt8] = []
     private var entries: [(nameStart: Int, nameLength: Int, valueStart: Int, valueLength: Int)] = []
     private var nv: [nghttp2_nv] = []
 
-    init() {
+    public init() {
         storage.reserveCapacity(1024)
         entries.reserveCapacity(16)
     }
 
-    mutating func reset() {
+    public mutating func reset() {
         storage.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
     }
 
-    var isEmpty: Bool { entries.isEmpty }
+    public var isEmpty: Bool { entries.isEmpty }
 
-    mutating func append(name: String, value: String) {
+    public mutating func append(name: String, value: String) {
         let nameStart = storage.count
         for byte in name.utf8 { storage.append(Self.lowercase(byte)) }
         let valueStart = storage.count
@@ -29,7 +30,7 @@ struct HTTP2HeaderList {
     }
 
     /// An HTTP/1 field line `Name: value` as received (already validated by the parser).
-    mutating func appendRawLine(_ line: UnsafeRawBufferPointer) {
+    public mutating func appendRawLine(_ line: UnsafeRawBufferPointer) {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
         let nameStart = storage.count
         for byte in line[..<colon] { storage.append(Self.lowercase(byte)) }
@@ -43,7 +44,7 @@ struct HTTP2HeaderList {
     }
 
     /// Calls `body` with the `nghttp2_nv` array; the pointers are valid only inside it.
-    mutating func withNV<R>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
+    public mutating func withNV<R>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
         let entries = self.entries
         var nv = self.nv
         self.nv = []

@@ -1,0 +1,25 @@
+import COpenSSL
+import NIOCore
+
+/// What the server and client handlers both do with an `SSL*` over memory BIOs.
+enum OpenSSLConnection {
+    /// Everything OpenSSL has written to `writeBIO`, as one buffer; nil when nothing is pending.
+    static func takeCiphertext(from writeBIO: OpaquePointer, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        let pending = Int(BIO_ctrl_pending(writeBIO))
+        guard pending > 0 else { return nil }
+        var out = allocator.buffer(capacity: pending)
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { bytes in
+            max(0, Int(BIO_read(writeBIO, bytes.baseAddress, Int32(pending))))
+        }
+        return out
+    }
+
+    /// The protocol ALPN settled on, if any.
+    static func selectedALPN(_ ssl: OpaquePointer) -> String? {
+        var data: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &data, &length)
+        guard let data, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
+}
