@@ -170,6 +170,8 @@ struct UpstreamConfigTests {
                         keyPath: "clusters[0].dns.resolvers[0]", at: "dns:", message: "a resolver is an IP address"),
         ConfigErrorCase("unknown address family", cluster("discovery: dns\ndns: { family: v5 }"),
                         keyPath: "clusters[0].dns.family", at: "dns:", message: "unknown family 'v5'"),
+        ConfigErrorCase("http health check on an http2 cluster", cluster("protocol: http2\nhealth_check: { http: { path: /healthz } }"),
+                        keyPath: "clusters[0].health_check", at: "health_check:", message: "use tcp: {} for this cluster"),
         ConfigErrorCase("unknown upstream protocol", cluster("protocol: http3"),
                         keyPath: "clusters[0].protocol", at: "protocol: http3", message: "unknown protocol 'http3' (supported: http1, http2)"),
         ConfigErrorCase("backoff max below base", cluster("retries: { backoff: { base: 100ms, max: 50ms } }"),

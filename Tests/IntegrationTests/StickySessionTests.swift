@@ -137,7 +137,7 @@ struct StickySessionTests {
             try await gw.echoes[1].channel.close()
             let refused = try await offPool { try curl(["-b", strict, "\(gw.baseURL)/strict/down"]) }
             #expect(refused.status == 503)
-            #expect(refused.body.contains("sticky endpoint unavailable"), "\(refused.body)")
+            #expect(refused.body.contains("the server holding this session is unavailable"), "\(refused.body)")
             let line = try await gw.accessLogLine(path: "/strict/down")
             #expect(line["error"] as? String == "sticky endpoint unavailable")
             let moved = try await offPool { try curl(["-b", loose, "\(gw.baseURL)/fallback"]) }
@@ -299,7 +299,7 @@ struct StickySessionTests {
             try await gw.echoes[1].channel.close()
             let refused = try await offPool { try curl(["-H", "x-session: \(onOne)", "\(gw.baseURL)/hs"]) }
             #expect(refused.status == 503)
-            #expect(refused.body.contains("sticky endpoint unavailable"))
+            #expect(refused.body.contains("the server holding this session is unavailable"))
             let fine = try await offPool { try curl(["-H", "x-session: \(onZero)", "\(gw.baseURL)/hs"]) }
             #expect(fine.status == 200 && fine.json["name"] as? String == "echo-0")
         }

@@ -100,15 +100,7 @@ public final class AccessLogBuffer {
         guard enabled, sampled(status: record.status) else { return }
         record.write(format, to: &batch)
         lines += 1
-        if batch.readableBytes >= 64 * 1024 {
-            flush()
-        } else if !flushScheduled {
-            // Batch for a few milliseconds: one hand-over to the writer thread per batch, not per
-            // request, and the lines still appear promptly.
-            flushScheduled = true
-            let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
-            eventLoop.scheduleTask(in: Self.batchInterval) { loopBoundSelf.value.flush() }
-        }
+        scheduleFlush()
     }
 
     /// A span line, batched with the access-log lines of this loop.
@@ -118,6 +110,8 @@ public final class AccessLogBuffer {
         scheduleFlush()
     }
 
+    /// Batches for a few milliseconds: one hand-over to the writer thread per batch, not per line, and
+    /// the lines still appear promptly.
     private func scheduleFlush() {
         if batch.readableBytes >= 64 * 1024 {
             flush()

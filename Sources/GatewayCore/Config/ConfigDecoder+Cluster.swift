@@ -79,7 +79,13 @@ extension ConfigDecoder {
                 value.fail("no endpoint of this cluster has zone: \(zone)")
             }
         }
-        if let value = map["health_check"] { cluster.options.healthCheck = decodeHealthCheck(value) }
+        if let value = map["health_check"] {
+            cluster.options.healthCheck = decodeHealthCheck(value)
+            // The HTTP probe speaks HTTP/1.1; an HTTP/2-only endpoint would fail every check.
+            if case .http? = cluster.options.healthCheck?.kind, cluster.options.upstreamProtocol == .http2 {
+                value.fail("an http health check speaks HTTP/1.1, which a protocol: http2 endpoint may refuse; use tcp: {} for this cluster")
+            }
+        }
         if let value = map["outlier_detection"] { cluster.options.outlierDetection = decodeOutlier(value) }
         if let v = map["panic_threshold"]?.int(min: 0, max: 100) { cluster.options.panicThreshold = v }
         if let value = map["retries"] { cluster.options.retries = decodeRetries(value) }

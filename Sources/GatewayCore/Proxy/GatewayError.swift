@@ -17,12 +17,16 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     public var source: ErrorSource
     public var reason: String
     public var closeConnection: Bool
+    /// What the client is told in place of `reason` (upstream trouble: internal addresses and errno
+    /// texts stay in the log); nil: the reason itself.
+    public var publicText: String?
 
-    public init(status: HTTPResponse.Status, source: ErrorSource, reason: String, closeConnection: Bool = false) {
+    public init(status: HTTPResponse.Status, source: ErrorSource, reason: String, closeConnection: Bool = false, publicText: String? = nil) {
         self.status = status
         self.source = source
         self.reason = reason
         self.closeConnection = closeConnection
+        self.publicText = publicText
     }
 
     public var description: String { "\(status.code) \(reason) (\(source.rawValue))" }
@@ -30,24 +34,14 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     /// The plain-text body a client gets: specific for its own mistakes, generic for upstream trouble,
     /// so that internal addresses and errno texts stay in the log.
     public var publicMessage: String {
-        let text: String
-        switch source {
-        case .downstream, .internal: text = reason
-        case .upstream:
-            switch status.code {
-            case 503: text = reason.hasPrefix("upstream overflow") ? "upstream overflow" : reason == UpstreamError.stickyEndpointUnavailable.description ? reason : "no healthy upstream"
-            case 504: text = reason == UpstreamError.connectTimeout.description ? "upstream connect timeout" : "upstream request timeout"
-            default: text = "upstream connect error or disconnect/reset before headers"
-            }
-        }
-        return "\(status.code) \(status.reasonPhrase): \(text)\n"
+        "\(status.code) \(status.reasonPhrase): \(publicText ?? reason)\n"
     }
 
     public static let noRoute = GatewayError(status: .notFound, source: .downstream, reason: "no route matched")
     public static let bodyTooLarge = GatewayError(status: .contentTooLarge, source: .downstream, reason: "request body too large", closeConnection: true)
     public static let bodyReadTimeout = GatewayError(status: .requestTimeout, source: .downstream, reason: "request body read timeout", closeConnection: true)
     public static let headerReadTimeout = GatewayError(status: .requestTimeout, source: .downstream, reason: "request header read timeout", closeConnection: true)
-    public static let requestTimeout = GatewayError(status: .gatewayTimeout, source: .upstream, reason: "request timeout")
+    public static let requestTimeout = GatewayError(status: .gatewayTimeout, source: .upstream, reason: "request timeout", publicText: "upstream request timeout")
     /// nginx's 499: the client went away before the response was complete. Never sent, only logged.
     public static let downstreamClosed = GatewayError(status: .init(code: 499, reasonPhrase: "Client Closed Request"), source: .downstream, reason: "client closed connection", closeConnection: true)
 
@@ -57,12 +51,21 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
 
     public static func upstream(_ error: UpstreamError) -> GatewayError {
         switch error {
-        case .noHealthyEndpoint, .overflow, .stickyEndpointUnavailable:
-            return GatewayError(status: .serviceUnavailable, source: .upstream, reason: error.description)
-        case .connectTimeout, .perTryTimeout:
-            return GatewayError(status: .gatewayTimeout, source: .upstream, reason: error.description)
+        case .noHealthyEndpoint:
+            return GatewayError(status: .serviceUnavailable, source: .upstream, reason: error.description, publicText: "no healthy upstream")
+        case .overflow:
+            return GatewayError(status: .serviceUnavailable, source: .upstream, reason: error.description, publicText: "upstream overflow")
+        case .stickyEndpointUnavailable:
+            // The precise reason stays in the log; the client hears that its session's server is away.
+            return GatewayError(status: .serviceUnavailable, source: .upstream, reason: error.description,
+                                publicText: "the server holding this session is unavailable")
+        case .connectTimeout:
+            return GatewayError(status: .gatewayTimeout, source: .upstream, reason: error.description, publicText: "upstream connect timeout")
+        case .perTryTimeout:
+            return GatewayError(status: .gatewayTimeout, source: .upstream, reason: error.description, publicText: "upstream request timeout")
         case .connectFailed, .connectionReset, .protocolError:
-            return GatewayError(status: .badGateway, source: .upstream, reason: error.description)
+            return GatewayError(status: .badGateway, source: .upstream, reason: error.description,
+                                publicText: "upstream connect error or disconnect/reset before headers")
         }
     }
 }

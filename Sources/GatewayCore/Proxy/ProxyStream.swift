@@ -144,7 +144,7 @@ public final class ProxyStream {
         record.downstreamL4Address = downstreamL4Address
         self.tls = tls
         record.tlsClientSubject = tls?.clientSubject
-        if let sans = tls?.clientSANs, !sans.isEmpty { record.tlsClientSANs = sans.joined(separator: ",") }
+        record.tlsClientSANs = tls?.clientSANsJoined
         record.method = request.method.rawValue
         record.authority = request.authority
         record.path = request.path

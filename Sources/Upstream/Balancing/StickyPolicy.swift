@@ -11,6 +11,8 @@ public final class StickyPolicy: Sendable {
     public let codec: StickyCookieCodec
     /// Opaque id per endpoint index.
     public let endpointIDs: [UInt64]
+    /// App-cookie mode: each endpoint's value prefix (`<11 base64url chars>~`); empty otherwise.
+    private let appPrefixes: [String]
     private let indexByID: [UInt64: Int]
     /// Header mode: the table a key's hash is looked up in (the cluster's own, or a ring for this).
     public let table: ConsistentHashTable?
@@ -30,6 +32,12 @@ public final class StickyPolicy: Sendable {
         self.codec = codec
         let ids = endpoints.map { codec.endpointID(cluster: clusterName, address: $0.label) }
         self.endpointIDs = ids
+        // Only app-cookie mode writes prefixes; built once here rather than per response.
+        if case .appCookie = settings.mode {
+            self.appPrefixes = ids.map { id in Base64URL.encode((0..<8).map { UInt8(truncatingIfNeeded: id >> (56 - 8 * UInt64($0))) }) + "~" }
+        } else {
+            self.appPrefixes = []
+        }
         // Two addresses with the same 64-bit id would be a 2^-64 accident: the first keeps it.
         self.indexByID = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         self.table = table
@@ -66,10 +74,7 @@ public final class StickyPolicy: Sendable {
     }
 
     /// App-cookie mode: the prefix naming `endpoint` (`<11 base64url chars>~`).
-    public func appPrefix(endpoint: Int) -> String {
-        let id = endpointIDs[endpoint]
-        return Base64URL.encode((0..<8).map { UInt8(truncatingIfNeeded: id >> (56 - 8 * UInt64($0))) }) + "~"
-    }
+    public func appPrefix(endpoint: Int) -> String { appPrefixes[endpoint] }
 
     /// App-cookie mode: the endpoint a prefixed value names and the length of the prefix to strip, or
     /// nil when the value carries no prefix of a known endpoint (then it goes up untouched).

@@ -39,9 +39,9 @@ final class ShadowFilter: HTTPFilter {
             ctx.metadata[Self.decision] = "over_cap"
             return .proceed
         }
-        var collected = body ?? ByteBuffer()
-        collected.writeImmutableBuffer(chunk)
-        body = collected
+        // In place: the first chunk is kept as is, later ones append to the uniquely held buffer (copying
+        // it out of `body` first would copy the whole body again for every chunk).
+        body.setOrWriteImmutableBuffer(chunk)
         if endStream { send(ctx) }
         return .proceed
     }
