@@ -26,6 +26,23 @@ public struct ForwardingEdits: Sendable {
             self.spanID = spanID
             self.sampled = sampled
         }
+
+        /// `00-<trace id>-<span id>-<flags>` as one 55-byte string, written in place (for HTTP/2 header
+        /// lists; the HTTP/1.1 serializer writes the same bytes straight into the head).
+        public var headerValue: String {
+            String(unsafeUninitializedCapacity: 55) { bytes in
+                let digits: StaticString = "0123456789abcdef"
+                var out = 0
+                func put(_ byte: UInt8) { bytes[out] = byte; out += 1 }
+                func hex(_ value: UInt64) { for shift in stride(from: 60, through: 0, by: -4) { put(digits.utf8Start[Int((value >> UInt64(shift)) & 0xF)]) } }
+                put(UInt8(ascii: "0")); put(UInt8(ascii: "0")); put(UInt8(ascii: "-"))
+                hex(traceHigh); hex(traceLow)
+                put(UInt8(ascii: "-"))
+                hex(spanID)
+                put(UInt8(ascii: "-")); put(UInt8(ascii: "0")); put(UInt8(ascii: sampled ? "1" : "0"))
+                return out
+            }
+        }
     }
 
     public init(requestID: String, forwardedFor: String, forwardedProto: String, stripConnectionFields: Bool, chunked: Bool, teTrailers: Bool) {

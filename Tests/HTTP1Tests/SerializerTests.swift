@@ -139,3 +139,18 @@ struct ForwardingEditsSerializerTests {
         #expect(String(buffer: buffer) == "GET / HTTP/1.1\r\nConnection: close\r\nX-Request-Id: r\r\nX-Forwarded-For: ip\r\nX-Forwarded-Proto: http\r\n\r\n")
     }
 }
+
+@Suite("traceparent for the next hop")
+struct TraceparentTests {
+    @Test("the HTTP/2 header value is the line the HTTP/1.1 serializer writes, with zero-padded hex and the sampled flag")
+    func sameBytesBothWays() {
+        let trace = ForwardingEdits.Traceparent(traceHigh: 0x0af7_6519_16cd_43dd, traceLow: 0x8448_eb21_1c80_319c, spanID: 0xb7, sampled: true)
+        #expect(trace.headerValue == "00-0af7651916cd43dd8448eb211c80319c-00000000000000b7-01")
+        var edits = ForwardingEdits(requestID: "r", forwardedFor: "1.2.3.4", forwardedProto: "http", stripConnectionFields: false, chunked: false, teTrailers: false)
+        edits.traceparent = trace
+        let head = written { $0.writeHTTP1RequestHead(HTTPRequest(method: .get, scheme: nil, authority: "a", path: "/"), edits: edits) }
+        #expect(head.lowercased().contains("traceparent: \(trace.headerValue)\r\n"), "\(head)")
+        let unsampled = ForwardingEdits.Traceparent(traceHigh: 1, traceLow: 2, spanID: 3, sampled: false)
+        #expect(unsampled.headerValue == "00-00000000000000010000000000000002-0000000000000003-00")
+    }
+}

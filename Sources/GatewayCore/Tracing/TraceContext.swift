@@ -26,11 +26,6 @@ public struct TraceContext: Sendable, Equatable {
         return TraceContext(traceHigh: high, traceLow: low, parentSpanID: parent, sampled: flags & 1 == 1)
     }
 
-    /// The header for the next hop, naming `spanID` as the parent there.
-    public func traceparent(spanID: UInt64) -> String {
-        "00-" + Self.hex16(traceHigh) + Self.hex16(traceLow) + "-" + Self.hex16(spanID) + (sampled ? "-01" : "-00")
-    }
-
     public var traceID: String { Self.hex16(traceHigh) + Self.hex16(traceLow) }
 
     /// Lower-case hex only (the spec forbids upper case).

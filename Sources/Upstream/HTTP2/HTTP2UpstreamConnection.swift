@@ -336,7 +336,7 @@ public final class HTTP2UpstreamConnection: ChannelDuplexHandler {
         fields.append(name: "x-forwarded-for", value: edits.forwardedFor)
         fields.append(name: "x-forwarded-proto", value: edits.forwardedProto)
         if edits.teTrailers { fields.append(name: "te", value: "trailers") }
-        if let trace = edits.traceparent { fields.append(name: "traceparent", value: Self.traceparent(trace)) }
+        if let trace = edits.traceparent { fields.append(name: "traceparent", value: trace.headerValue) }
         let id: Int32
         if framing == .none {
             id = fields.withNV { nv, count in nghttp2_submit_request(session, nil, nv, count, nil, nil) }
@@ -355,14 +355,6 @@ public final class HTTP2UpstreamConnection: ChannelDuplexHandler {
         if id > Int32.max - 1000 { goingAway = true }  // stream ids run out: the next connection takes over
         scheduleSend()
         return id
-    }
-
-    private static func traceparent(_ trace: ForwardingEdits.Traceparent) -> String {
-        func hex(_ value: UInt64) -> String {
-            let digits = String(value, radix: 16)
-            return String(repeating: "0", count: 16 - digits.count) + digits
-        }
-        return "00-\(hex(trace.traceHigh))\(hex(trace.traceLow))-\(hex(trace.spanID))-\(trace.sampled ? "01" : "00")"
     }
 
     func resumeData(stream id: Int32) {
