@@ -54,6 +54,25 @@ public struct ForwardingEdits: Sendable {
         self.teTrailers = teTrailers
     }
 
+    /// `replaces(_:)` for a field name as received (any case), plus `Host`, which the request line's
+    /// writer puts first from the authority.
+    @inline(__always)
+    public func replaces(rawName name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 4: return HTTP1FieldNames.same(name, "host")
+        case 11: return traceparent != nil && HTTP1FieldNames.same(name, "traceparent")
+        case 12: return HTTP1FieldNames.same(name, "x-request-id")
+        case 15: return HTTP1FieldNames.same(name, "x-forwarded-for")
+        case 17: return HTTP1FieldNames.same(name, "x-forwarded-proto") || HTTP1FieldNames.same(name, "transfer-encoding")
+        default:
+            guard stripConnectionFields else { return false }
+            switch HTTP1FieldNames.classify(name) {
+            case .connection, .otherHopByHop, .expect: return true
+            default: return false
+            }
+        }
+    }
+
     /// Whether a received field is left out, because the edits replace or drop it.
     @inline(__always)
     public func replaces(_ canonicalName: String) -> Bool {

@@ -31,15 +31,19 @@ public struct HTTP1Parser: Sendable {
 
     public let role: Role
     public let limits: HTTP1Limits
+    /// Server role: request heads keep their field lines as bytes (`HTTP1RequestHead.rawFields`) and
+    /// leave `request.headerFields` empty, for a proxy that forwards them as received.
+    public let keepsRequestFieldsRaw: Bool
     private var state: State = .head
     /// How far the current head, chunk line or trailer section has been scanned without finding its end,
     /// so that a client dribbling bytes costs linear, not quadratic, work.
     private var scanned = 0
     private var responseToHEAD: [Bool] = []
 
-    public init(role: Role, limits: HTTP1Limits = HTTP1Limits()) {
+    public init(role: Role, limits: HTTP1Limits = HTTP1Limits(), keepsRequestFieldsRaw: Bool = false) {
         self.role = role
         self.limits = limits
+        self.keepsRequestFieldsRaw = keepsRequestFieldsRaw
     }
 
     /// True between messages: no byte of a next message has been consumed.
@@ -152,7 +156,7 @@ public struct HTTP1Parser: Sendable {
         let event: HTTP1Event = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1Event in
             let head = UnsafeRawBufferPointer(rebasing: bytes[0..<headLength])
             switch role {
-            case .server: return .requestHead(try parseRequestHead(head))
+            case .server: return .requestHead(try parseRequestHead(head, headBytes: headBytes))
             case .client: return .responseHead(try parseResponseHead(head, headBytes: headBytes))
             }
         }
@@ -225,7 +229,7 @@ public struct HTTP1Parser: Sendable {
         return result
     }
 
-    private func parseRequestHead(_ head: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> HTTP1RequestHead {
+    private func parseRequestHead(_ head: UnsafeRawBufferPointer, headBytes: ByteBuffer) throws(HTTP1ParseError) -> HTTP1RequestHead {
         var lines = LineIterator(head)
         guard let requestLine = lines.next() else { throw .bad("empty request") }
 
@@ -242,7 +246,7 @@ public struct HTTP1Parser: Sendable {
         let minor = try HTTP1Syntax.parseVersion(versionBytes)
 
         let method = HTTP1Syntax.method(methodBytes)
-        let (fields, summary) = try parseFieldLines(&lines, keepHost: false)
+        let (fields, summary, raw) = try scanRequestFieldLines(&lines)
 
         // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, with a valid value. It goes to `authority`.
         var authority: String? = nil
@@ -275,15 +279,20 @@ public struct HTTP1Parser: Sendable {
         }
         if method == .connect { throw HTTP1ParseError(.methodNotAllowed, "CONNECT is not supported") }
 
-        let framing = try Self.requestFraming(fields, summary, minor: minor)
-        let keepAlive = summary.hasConnection ? HTTP1Syntax.keepAlive(fields, minor: minor) : minor >= 1
+        let framing = try Self.requestFraming(summary, minor: minor)
+        let keepAlive = summary.connectionClose ? false : (minor >= 1 || summary.connectionKeepAlive)
         var expectsContinue = false
-        if summary.hasExpect, let expect = fields[.expect] {
+        if let expect = summary.expect {
             if minor == 1 && expect.lowercased() == "100-continue" { expectsContinue = true }
         }
         let request = HTTPRequest(method: method, scheme: scheme, authority: authority, path: path, headerFields: fields)
         var head = HTTP1RequestHead(request: request, minorVersion: minor, keepAlive: keepAlive, framing: framing, expectsContinue: expectsContinue)
         head.hasConnectionSpecificFields = summary.hasHopByHop || summary.hasExpect
+        if var raw {
+            let requestLineLength = lines.firstLineLength + 2
+            raw.lines = headBytes.getSlice(at: headBytes.readerIndex + requestLineLength, length: headBytes.readableBytes - requestLineLength - 2)!
+            head.rawFields = raw
+        }
         return head
     }
 
@@ -310,7 +319,9 @@ public struct HTTP1Parser: Sendable {
         // Check and classify the field lines without building them: a proxy forwards them as bytes.
         var summary = FieldSummary()
         var transferEncodings: [String] = []
-        var contentLengths: [String] = []
+        // The usual single Content-Length needs no array; repeats (allowed if equal) go to `moreContentLengths`.
+        var contentLength: String?
+        var moreContentLengths: [String] = []
         var connectionClose = false, connectionKeepAlive = false, nominates = false
         var count = 0
         while let line = lines.next() {
@@ -323,7 +334,8 @@ public struct HTTP1Parser: Sendable {
                 break
             case .contentLength:
                 summary.contentLengthCount += 1
-                contentLengths.append(String(decoding: parts.value, as: UTF8.self))
+                let value = String(decoding: parts.value, as: UTF8.self)
+                if contentLength == nil { contentLength = value } else { moreContentLengths.append(value) }
             case .transferEncoding:
                 summary.transferEncodingCount += 1
                 summary.hasHopByHop = true
@@ -336,7 +348,8 @@ public struct HTTP1Parser: Sendable {
             }
         }
         let toHEAD = responseToHEAD.first ?? false
-        let framing = try Self.responseFraming(transferEncodings: transferEncodings, contentLengths: contentLengths, status: code, toHEAD: toHEAD)
+        let framing = try Self.responseFraming(transferEncodings: transferEncodings, contentLength: contentLength, moreContentLengths: moreContentLengths,
+                                             status: code, toHEAD: toHEAD)
         var keepAlive = !connectionClose && (minor >= 1 || connectionKeepAlive)
         if framing == .untilClose { keepAlive = false }
         // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is suspect; the sender
@@ -358,10 +371,82 @@ public struct HTTP1Parser: Sendable {
         var contentLengthCount = 0
         var contentLength: String?
         var transferEncodingCount = 0
+        /// Requests: every Transfer-Encoding value, in order (rare, so an array is fine).
+        var transferEncodings: [String] = []
         var hasConnection = false
+        var connectionClose = false
+        var connectionKeepAlive = false
         var hasExpect = false
+        /// Requests: the first Expect value.
+        var expect: String?
         /// Any of Connection, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade, Trailer.
         var hasHopByHop = false
+    }
+
+    /// Checks a request's field lines and notes what framing and forwarding need. Builds `HTTPFields`
+    /// (without Host, which becomes `authority`), or with `keepsRequestFieldsRaw` only the raw-fields
+    /// notes; both modes check exactly the same things.
+    private func scanRequestFieldLines(_ lines: inout LineIterator) throws(HTTP1ParseError) -> (HTTPFields, FieldSummary, HTTP1RawRequestFields?) {
+        var fields = HTTPFields()
+        var summary = FieldSummary()
+        var raw = keepsRequestFieldsRaw ? HTTP1RawRequestFields(lines: ByteBuffer()) : nil
+        var count = 0
+        var teTrailers = false, nominates = false
+        while let line = lines.next() {
+            if line.isEmpty { break }
+            count += 1
+            if count > limits.maxHeaderCount { throw HTTP1ParseError(.tooManyHeaders, "too many header fields") }
+            let parts = try HTTP1Syntax.splitFieldLine(line)
+            let known = HTTP1FieldNames.classify(parts.name)
+            switch known {
+            case .other:
+                if raw != nil { Self.noteForwardingField(parts.name, parts.value, into: &raw!) }
+            case .host:
+                summary.hostCount += 1
+                if summary.host == nil { summary.host = String(decoding: parts.value, as: UTF8.self) }
+            case .contentLength:
+                summary.contentLengthCount += 1
+                if summary.contentLength == nil { summary.contentLength = String(decoding: parts.value, as: UTF8.self) }
+            case .transferEncoding:
+                summary.transferEncodingCount += 1
+                summary.hasHopByHop = true
+                summary.transferEncodings.append(String(decoding: parts.value, as: UTF8.self))
+            case .connection:
+                summary.hasConnection = true
+                summary.hasHopByHop = true
+                HTTP1Syntax.connectionOptions(parts.value, close: &summary.connectionClose, keepAlive: &summary.connectionKeepAlive, others: &nominates)
+            case .expect:
+                summary.hasExpect = true
+                if summary.expect == nil { summary.expect = String(decoding: parts.value, as: UTF8.self) }
+            case .otherHopByHop:
+                summary.hasHopByHop = true
+                if parts.name.count == 2 && HTTP1Syntax.listContainsToken(parts.value, "trailers") { teTrailers = true }
+            }
+            if raw == nil && known != .host { fields.append(HTTP1Syntax.makeField(parts).0) }
+        }
+        raw?.asksForTrailers = teTrailers
+        raw?.connectionNominatesFields = nominates
+        return (fields, summary, raw)
+    }
+
+    /// The few values a proxy reads from every request even when it forwards the fields as bytes.
+    private static func noteForwardingField(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into raw: inout HTTP1RawRequestFields) {
+        switch name.count {
+        case 11:
+            if raw.traceparent == nil && HTTP1FieldNames.same(name, "traceparent") { raw.traceparent = String(decoding: value, as: UTF8.self) }
+        case 12:
+            if raw.requestID == nil && HTTP1FieldNames.same(name, "x-request-id") {
+                raw.requestID = String(decoding: value, as: UTF8.self)
+            } else if raw.contentType == nil && HTTP1FieldNames.same(name, "content-type") {
+                raw.contentType = String(decoding: value, as: UTF8.self)
+            }
+        case 15:
+            guard HTTP1FieldNames.same(name, "x-forwarded-for") else { return }
+            let text = String(decoding: value, as: UTF8.self)
+            raw.forwardedFor = raw.forwardedFor.map { "\($0), \(text)" } ?? text
+        default:
+            return
+        }
     }
 
     /// `keepHost: false` leaves Host out of the fields (requests carry it as `authority`).
@@ -402,42 +487,33 @@ public struct HTTP1Parser: Sendable {
 
     // MARK: - Framing (RFC 9112 §6)
 
-    static func requestFraming(_ fields: HTTPFields, _ summary: FieldSummary, minor: UInt8) throws(HTTP1ParseError) -> HTTP1BodyFraming {
+    static func requestFraming(_ summary: FieldSummary, minor: UInt8) throws(HTTP1ParseError) -> HTTP1BodyFraming {
         if summary.transferEncodingCount == 0 {
             if summary.contentLengthCount > 1 { throw .bad("more than one Content-Length") }
             guard let value = summary.contentLength else { return .none }
             let length = try HTTP1Syntax.parseContentLength(value)
             return length == 0 ? .none : .contentLength(length)
         }
-        let transferEncodings = fields[values: .transferEncoding]
-        let contentLengths = fields[values: .contentLength]
-        if !transferEncodings.isEmpty {
-            if !contentLengths.isEmpty { throw .bad("both Content-Length and Transfer-Encoding") }
-            if minor == 0 { throw .bad("Transfer-Encoding in an HTTP/1.0 request") }
-            let codings = try HTTP1Syntax.tokenList(transferEncodings)
-            guard codings.last == "chunked" else { throw .bad("final transfer coding is not chunked") }
-            if codings.count > 1 { throw HTTP1ParseError(.transferCodingNotImplemented, "transfer coding not implemented") }
-            return .chunked
-        }
-        if contentLengths.count > 1 { throw .bad("more than one Content-Length") }
-        if let value = contentLengths.first {
-            let length = try HTTP1Syntax.parseContentLength(value)
-            return length == 0 ? .none : .contentLength(length)
-        }
-        return .none
+        if summary.contentLengthCount > 0 { throw .bad("both Content-Length and Transfer-Encoding") }
+        if minor == 0 { throw .bad("Transfer-Encoding in an HTTP/1.0 request") }
+        let codings = try HTTP1Syntax.tokenList(summary.transferEncodings)
+        guard codings.last == "chunked" else { throw .bad("final transfer coding is not chunked") }
+        if codings.count > 1 { throw HTTP1ParseError(.transferCodingNotImplemented, "transfer coding not implemented") }
+        return .chunked
     }
 
-    static func responseFraming(transferEncodings: [String], contentLengths: [String], status: Int, toHEAD: Bool) throws(HTTP1ParseError) -> HTTP1BodyFraming {
+    static func responseFraming(transferEncodings: [String], contentLength: String?, moreContentLengths: [String], status: Int,
+                                toHEAD: Bool) throws(HTTP1ParseError) -> HTTP1BodyFraming {
         if toHEAD || status == 204 || status == 304 || (status >= 100 && status < 200) { return .none }
         if !transferEncodings.isEmpty {
             // RFC 9112 §6.3 lets Transfer-Encoding win, but a sender doing both is broken or hostile.
-            if !contentLengths.isEmpty { throw .bad("upstream sent both Content-Length and Transfer-Encoding") }
+            if contentLength != nil { throw .bad("upstream sent both Content-Length and Transfer-Encoding") }
             let codings = try HTTP1Syntax.tokenList(transferEncodings)
             return codings.last == "chunked" ? .chunked : .untilClose
         }
-        if let first = contentLengths.first {
-            let length = try HTTP1Syntax.parseContentLength(first)
-            for other in contentLengths.dropFirst() where try HTTP1Syntax.parseContentLength(other) != length {
+        if let contentLength {
+            let length = try HTTP1Syntax.parseContentLength(contentLength)
+            for other in moreContentLengths where try HTTP1Syntax.parseContentLength(other) != length {
                 throw .bad("differing Content-Length values")
             }
             return .contentLength(length)
@@ -497,6 +573,8 @@ public struct HTTP1Parser: Sendable {
 struct LineIterator {
     private let bytes: UnsafeRawBufferPointer
     private var position = 0
+    /// The length of the first line returned (without CRLF).
+    private(set) var firstLineLength = 0
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -505,6 +583,7 @@ struct LineIterator {
         var end = position
         while end + 1 < bytes.count && !(bytes[end] == 0x0D && bytes[end + 1] == 0x0A) { end += 1 }
         let line = bytes[position..<end]
+        if position == 0 { firstLineLength = end }
         position = end + 2
         return line
     }

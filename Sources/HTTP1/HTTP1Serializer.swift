@@ -33,6 +33,11 @@ extension ByteBuffer {
             writeString(field.value)
             writeStaticString("\r\n")
         }
+        writeForwardingEdits(edits)
+    }
+
+    /// The fields the edits add, and the empty line that ends the head.
+    private mutating func writeForwardingEdits(_ edits: ForwardingEdits) {
         writeStaticString("X-Request-Id: ")
         writeString(edits.requestID)
         writeStaticString("\r\nX-Forwarded-For: ")
@@ -51,6 +56,18 @@ extension ByteBuffer {
             writeStaticString(trace.sampled ? "-01\r\n" : "-00\r\n")
         }
         writeStaticString("\r\n")
+    }
+
+    /// The same request when its fields were kept as received (`HTTP1RawRequestFields`): the lines
+    /// that stay are copied as bytes, never turned into fields.
+    public mutating func writeHTTP1RequestHead(_ request: HTTPRequest, rawFields: HTTP1RawRequestFields, edits: ForwardingEdits) {
+        writeHTTP1RequestLineAndHost(request)
+        rawFields.forEachLine { line, name in
+            if edits.replaces(rawName: name) { return }
+            writeBytes(line)
+            writeStaticString("\r\n")
+        }
+        writeForwardingEdits(edits)
     }
 
     /// 16 lower-case hex digits.

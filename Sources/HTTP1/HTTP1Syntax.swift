@@ -64,12 +64,32 @@ enum HTTP1Syntax {
     /// field-name ":" OWS field-value OWS (RFC 9112 §5). Whitespace before the colon and obsolete line
     /// folding are refused (§5.1, §5.2).
     static func parseFieldLine(_ line: Slice<UnsafeRawBufferPointer>) throws(HTTP1ParseError) -> (HTTPField, KnownField) {
-        let parts = try splitFieldLine(line)
+        makeField(try splitFieldLine(line))
+    }
+
+    /// The field of a line `splitFieldLine` has checked.
+    static func makeField(_ parts: (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, ascii: Bool)) -> (HTTPField, KnownField) {
         let (name, known) = HTTP1FieldNames.name(parts.name)
         // ASCII values (nearly all) become Strings directly; HTTPTypes' byte initializer re-validates
         // through an unspecialized generic path. Bytes above 0x7F (obs-text) take that path to stay exact.
         if parts.ascii { return (HTTPField(name: name, value: String(decoding: parts.value, as: UTF8.self)), known) }
         return (HTTPField(name: name, value: parts.value), known)
+    }
+
+    /// Whether a comma-separated list value holds `lowercaseToken` (any case, optional whitespace).
+    static func listContainsToken(_ value: UnsafeRawBufferPointer, _ lowercaseToken: StaticString) -> Bool {
+        let bytes = UnsafeBufferPointer(start: value.baseAddress?.assumingMemoryBound(to: UInt8.self), count: value.count)
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var first = start, last = end
+            while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
+            while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
+            if equalsIgnoringCase(UnsafeBufferPointer(rebasing: bytes[first..<last]), lowercaseToken) { return true }
+            start = end + 1
+        }
+        return false
     }
 
     /// Checks one field line strictly and returns its name and (trimmed) value bytes.

@@ -28,6 +28,9 @@ public struct HTTP1RequestHead: Sendable {
     /// The head carries hop-by-hop fields or `Expect`, which a proxy must remove before forwarding.
     /// False for most requests, which then skip the stripping pass.
     public var hasConnectionSpecificFields = true
+    /// Set by a parser made with `keepsRequestFieldsRaw`: the field lines as received, and
+    /// `request.headerFields` is empty until someone materializes them.
+    public var rawFields: HTTP1RawRequestFields?
 
     public init(request: HTTPRequest, minorVersion: UInt8, keepAlive: Bool, framing: HTTP1BodyFraming, expectsContinue: Bool) {
         self.request = request

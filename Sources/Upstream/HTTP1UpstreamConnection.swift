@@ -32,6 +32,8 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
     private var readsPaused = false
     private var readPending = false
     private var headBuffer = ByteBuffer()
+    /// Something was written since the last flush.
+    private var hasUnflushedWrites = false
 
     init(endpoint: Endpoint, pool: ClusterLoopState) {
         self.endpoint = endpoint
@@ -50,20 +52,34 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
 
     /// Starts an exchange. `framing` says how the request body will be delimited on this hop.
     public func sendRequestHead(_ request: HTTPRequest, edits: ForwardingEdits, framing: HTTP1BodyFraming, delegate: UpstreamResponseDelegate) {
-        guard let context, case .idle = state else {
+        guard startExchange(request, framing: framing, delegate: delegate), let context else { return }
+        // Reuse one head buffer: once the previous write has gone out it is uniquely ours again, so
+        // clearing it allocates nothing.
+        headBuffer.clear()
+        headBuffer.writeHTTP1RequestHead(request, edits: edits)
+        write(context, wrapOutboundOut(headBuffer))
+    }
+
+    public func sendRequestHead(_ request: HTTPRequest, rawFields: HTTP1RawRequestFields, edits: ForwardingEdits, framing: HTTP1BodyFraming,
+                                delegate: UpstreamResponseDelegate) {
+        guard startExchange(request, framing: framing, delegate: delegate), let context else { return }
+        headBuffer.clear()
+        headBuffer.writeHTTP1RequestHead(request, rawFields: rawFields, edits: edits)
+        write(context, wrapOutboundOut(headBuffer))
+    }
+
+    /// Moves from idle to an active exchange; false (after failing the delegate) if this connection cannot.
+    private func startExchange(_ request: HTTPRequest, framing: HTTP1BodyFraming, delegate: UpstreamResponseDelegate) -> Bool {
+        guard context != nil, case .idle = state else {
             delegate.upstreamFailed(.connectionReset(beforeResponse: true))
-            return
+            return false
         }
         exchangesStarted += 1
         self.delegate = delegate
         let chunked = framing == .chunked
         state = .active(requestDone: framing == .none || framing == .contentLength(0), responseStarted: false, chunkedRequest: chunked)
         parser.expectResponse(toHEAD: request.method == .head)
-        // Reuse one head buffer: once the previous write has gone out it is uniquely ours again, so
-        // clearing it allocates nothing.
-        headBuffer.clear()
-        headBuffer.writeHTTP1RequestHead(request, edits: edits)
-        context.write(wrapOutboundOut(headBuffer), promise: nil)
+        return true
     }
 
     public func sendBody(_ body: ByteBuffer) {
@@ -71,11 +87,11 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
         if chunked {
             var header = context.channel.allocator.buffer(capacity: 12)
             header.writeChunkHeader(size: body.readableBytes)
-            context.write(wrapOutboundOut(header), promise: nil)
-            context.write(wrapOutboundOut(body), promise: nil)
-            context.write(wrapOutboundOut(Self.crlf), promise: nil)
+            write(context, wrapOutboundOut(header))
+            write(context, wrapOutboundOut(body))
+            write(context, wrapOutboundOut(Self.crlf))
         } else {
-            context.write(wrapOutboundOut(body), promise: nil)
+            write(context, wrapOutboundOut(body))
         }
     }
 
@@ -83,19 +99,30 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
         guard let context, case .active(let requestDone, let responseStarted, let chunked) = state else { return }
         if requestDone {
             // A request without body was complete with its head.
-            context.flush()
+            flush()
             return
         }
         if chunked {
             var last = context.channel.allocator.buffer(capacity: 64)
             last.writeLastChunk(trailers: trailers)
-            context.write(wrapOutboundOut(last), promise: nil)
+            write(context, wrapOutboundOut(last))
         }
         state = .active(requestDone: true, responseStarted: responseStarted, chunkedRequest: chunked)
+        flush()
+    }
+
+    public func flush() {
+        // The stream asks after the head, at the request's end and at the client's read-complete; only
+        // the first after a write has anything to do.
+        guard hasUnflushedWrites, let context else { return }
+        hasUnflushedWrites = false
         context.flush()
     }
 
-    public func flush() { context?.flush() }
+    private func write(_ context: ChannelHandlerContext, _ data: NIOAny) {
+        hasUnflushedWrites = true
+        context.write(data, promise: nil)
+    }
 
     /// Stop reading the response (the downstream cannot take more yet).
     public func pauseReading() { readsPaused = true }

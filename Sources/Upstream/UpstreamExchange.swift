@@ -20,6 +20,10 @@ public protocol UpstreamExchange: AnyObject {
     /// Starts the exchange. `framing` says how the request body is delimited (HTTP/1 writes it as such;
     /// HTTP/2 sends DATA frames and keeps a Content-Length only when one is known).
     func sendRequestHead(_ request: HTTPRequest, edits: ForwardingEdits, framing: HTTP1BodyFraming, delegate: UpstreamResponseDelegate)
+    /// The same, for a request whose fields were kept as received: `request.headerFields` is empty and
+    /// `rawFields` holds them. HTTP/1 copies the lines as bytes; others build the fields first.
+    func sendRequestHead(_ request: HTTPRequest, rawFields: HTTP1RawRequestFields, edits: ForwardingEdits, framing: HTTP1BodyFraming,
+                         delegate: UpstreamResponseDelegate)
     func sendBody(_ body: ByteBuffer)
     func sendEnd(trailers: HTTPFields?)
     func flush()
@@ -30,4 +34,13 @@ public protocol UpstreamExchange: AnyObject {
     func abort()
     /// The exchange was acquired but never started (its stream ended while it was set up): give it back.
     func returnUnused()
+}
+
+extension UpstreamExchange {
+    public func sendRequestHead(_ request: HTTPRequest, rawFields: HTTP1RawRequestFields, edits: ForwardingEdits, framing: HTTP1BodyFraming,
+                                delegate: UpstreamResponseDelegate) {
+        var request = request
+        request.headerFields = rawFields.materialize()
+        sendRequestHead(request, edits: edits, framing: framing, delegate: delegate)
+    }
 }

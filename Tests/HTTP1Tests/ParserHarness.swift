@@ -150,6 +150,16 @@ func parse(
             break
         }
     }
+    if role == .server {
+        // The edge keeps request fields as bytes: that mode must accept and refuse exactly the same
+        // messages, and its fields, once built, must be the same fields.
+        for feeding in [Feeding.whole, .byteByByte] {
+            let raw = run(bytes, feeding, role: role, limits: limits, closeAtEnd: closeAtEnd, prepare: prepare, rawFields: true, sourceLocation: sourceLocation)
+            if raw != reference {
+                Issue.record("keeping fields raw, fed \(feeding), the parser reported \(raw); building them it reported \(reference)", sourceLocation: sourceLocation)
+            }
+        }
+    }
     return reference
 }
 
@@ -189,16 +199,36 @@ private func run(
     limits: HTTP1Limits,
     closeAtEnd: Bool,
     prepare: (inout HTTP1Parser) -> Void,
+    rawFields: Bool = false,
     sourceLocation: SourceLocation
 ) -> ParseResult {
-    var parser = HTTP1Parser(role: role, limits: limits)
+    var parser = HTTP1Parser(role: role, limits: limits, keepsRequestFieldsRaw: rawFields)
     prepare(&parser)
     var buffer = ByteBuffer()
     var result = ParseResult()
 
     func record(_ event: HTTP1Event) {
         switch event {
-        case .requestHead(let head): result.recorded.append(.request(head))
+        case .requestHead(var head):
+            if rawFields {
+                guard let raw = head.rawFields else {
+                    Issue.record("a raw-fields parser gave a request head without its raw fields", sourceLocation: sourceLocation)
+                    return
+                }
+                #expect(head.request.headerFields.isEmpty, "raw mode built fields anyway", sourceLocation: sourceLocation)
+                let fields = raw.materialize()
+                // The notes the proxy reads instead of the fields must say what the fields say.
+                #expect(raw.requestID == fields.firstValue(.xRequestID), sourceLocation: sourceLocation)
+                #expect(raw.forwardedFor == fields[.xForwardedFor], sourceLocation: sourceLocation)
+                #expect(raw.traceparent == fields.firstValue(HTTPField.Name("traceparent")!), sourceLocation: sourceLocation)
+                #expect(raw.contentType == fields.firstValue(.contentType), sourceLocation: sourceLocation)
+                #expect(raw.asksForTrailers == HopByHop.asksForTrailers(fields), sourceLocation: sourceLocation)
+                #expect(raw.connectionNominatesFields == HopByHop.connectionNominatesFields(fields), sourceLocation: sourceLocation)
+                head.request.headerFields = fields
+            } else {
+                #expect(head.rawFields == nil, sourceLocation: sourceLocation)
+            }
+            result.recorded.append(.request(head))
         case .responseHead(let head): result.recorded.append(.response(head))
         case .end(let trailers): result.recorded.append(.end(trailers))
         case .body(let piece):

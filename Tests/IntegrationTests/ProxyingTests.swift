@@ -67,6 +67,30 @@ struct ProxyingTests {
         }
     }
 
+    @Test("a request forwarded as received bytes: hop-by-hop lines dropped, X-Forwarded-For lines joined, TE: trailers and the trace kept")
+    func rawHeadForwarded() async throws {
+        try await withGateway(simpleConfig()) { gw in
+            let client = try RawClient(port: gw.port())
+            // No nominated fields: the head takes the byte path, never built into fields.
+            try client.send("GET /raw HTTP/1.1\r\nhost: t\r\nconnection: keep-alive\r\nx-forwarded-for: 198.51.100.1\r\nKEEP-ALIVE: 5\r\n"
+                + "X-Forwarded-For: 10.0.0.1\r\nTE: trailers\r\nUpgrade: foo\r\nX-Request-Id: keep-me\r\nX-Mixed-Case: Value\r\n"
+                + "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n")
+            let response = try #require(try client.readResponses(1).first)
+            let headers = try #require(response.json["headers"] as? [String: String])
+            for name in ["connection", "keep-alive", "upgrade"] {
+                #expect(headers[name] == nil, "\(name) was forwarded")
+            }
+            #expect(headers["host"] == "t")
+            #expect(headers["x-forwarded-for"] == "198.51.100.1, 10.0.0.1, 127.0.0.1")
+            #expect(headers["x-request-id"] == "keep-me")
+            #expect(headers["te"] == "trailers")
+            #expect(headers["x-mixed-case"] == "Value")
+            let traceparent = try #require(headers["traceparent"])
+            #expect(traceparent.hasPrefix("00-0af7651916cd43dd8448eb211c80319c-"))
+            #expect(!traceparent.contains("b7ad6b7169203331"), "the next hop's parent is the gateway's span")
+        }
+    }
+
     @Test("keep-alive: requests on different client connections reuse one upstream connection")
     func upstreamConnectionReuse() async throws {
         try await withGateway(workers: 1, simpleConfig(workers: 1)) { gw in

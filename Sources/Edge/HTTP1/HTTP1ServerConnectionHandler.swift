@@ -51,6 +51,10 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     /// How long a closing connection may take to flush its last response.
     static let closeGracePeriod = TimeAmount.seconds(5)
     private var readPending = false
+    /// Something was written since the last flush.
+    private var hasUnflushedWrites = false
+    /// Reused for every upstream response head (see `sendUpstreamResponseHead`).
+    private var headBuffer = ByteBuffer()
     private var processing = false
     private var reprocess = false
 
@@ -66,7 +70,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         self.listener = listener
         self.loop = loop
         self.proxiedClient = proxiedClient
-        self.parser = HTTP1Parser(role: .server, limits: listener.parserLimits)
+        // Field lines stay bytes: a request that meets no filter is forwarded without building its fields.
+        self.parser = HTTP1Parser(role: .server, limits: listener.parserLimits, keepsRequestFieldsRaw: true)
         self.readTimer = ReadTimer(headerRead: listener.headerReadTimeout, bodyRead: listener.bodyReadTimeout, idle: listener.idleTimeout)
     }
 
@@ -227,7 +232,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         requestMinorVersion = head.minorVersion
         requestKeepAlive = head.keepAlive
         closeAfterResponse = draining
-        let stream = ProxyStream(request: head.request, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
+        let stream = ProxyStream(request: head.request, rawFields: head.rawFields, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
                                  protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
                                  downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4,
                                  tls: tls, listener: listener,
@@ -356,7 +361,11 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
     public func sendUpstreamResponseHead(_ head: HTTP1ResponseHead, bodyLength: ResponseBodyLength) {
         guard let context, !closing else { return }
         decideResponseFraming(code: head.status.code, bodyLength: bodyLength)
-        var buffer = context.channel.allocator.buffer(capacity: head.rawFields.readableBytes + 96)
+        // One head buffer per connection: once the previous head has gone out it is uniquely ours
+        // again, so clearing it allocates nothing.
+        var buffer = headBuffer
+        headBuffer = ByteBuffer()
+        buffer.clear(minimumCapacity: head.rawFields.readableBytes + 96)
         buffer.writeHTTP1StatusLine(head.status)
         let stripHopByHop = head.hasConnectionSpecificFields
         let dropLength = responseFraming == .chunked || responseFraming == .closeDelimited
@@ -374,7 +383,8 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         }
         writeFramingAndConnectionFields(into: &buffer)
         buffer.writeStaticString("\r\n")
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        write(context, wrapOutboundOut(buffer))
+        headBuffer = buffer
     }
 
     /// Chooses how the response body is delimited on this connection, and whether it closes after.
@@ -429,7 +439,7 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         }
         var buffer = context.channel.allocator.buffer(capacity: 256)
         buffer.writeHTTP1ResponseHead(response)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        write(context, wrapOutboundOut(buffer))
     }
 
     public func sendResponseBody(_ body: ByteBuffer) {
@@ -438,13 +448,13 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         case .none:
             return
         case .contentLength, .closeDelimited:
-            context.write(wrapOutboundOut(body), promise: nil)
+            write(context, wrapOutboundOut(body))
         case .chunked:
             var header = context.channel.allocator.buffer(capacity: 16)
             header.writeChunkHeader(size: body.readableBytes)
-            context.write(wrapOutboundOut(header), promise: nil)
-            context.write(wrapOutboundOut(body), promise: nil)
-            context.write(wrapOutboundOut(Self.crlf), promise: nil)
+            write(context, wrapOutboundOut(header))
+            write(context, wrapOutboundOut(body))
+            write(context, wrapOutboundOut(Self.crlf))
         }
     }
 
@@ -454,10 +464,21 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         guard let context, !closing, responseFraming == .chunked else { return }
         var last = context.channel.allocator.buffer(capacity: 8)
         last.writeLastChunk(trailers: trailers)
-        context.write(wrapOutboundOut(last), promise: nil)
+        write(context, wrapOutboundOut(last))
     }
 
-    public func flush() { context?.flush() }
+    public func flush() {
+        // Several parties ask for a flush per response (the upstream's read-complete, the response end,
+        // the stream's finish); only the first after a write has anything to do.
+        guard hasUnflushedWrites, let context else { return }
+        hasUnflushedWrites = false
+        context.flush()
+    }
+
+    private func write(_ context: ChannelHandlerContext, _ data: NIOAny) {
+        hasUnflushedWrites = true
+        context.write(data)
+    }
 
     public var isWritable: Bool { context?.channel.isWritable ?? false }
 
@@ -498,7 +519,7 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
             discardingRequestBody = true
             discardedBytes = 0
         }
-        context?.flush()
+        flush()
         if readPending && !backlogIsFull, let context {
             readPending = false
             context.read()

@@ -12,8 +12,12 @@ enum GRPC {
 
     /// Whether a request is gRPC. Only POSTs are looked at, so other requests pay one comparison.
     static func isGRPC(_ request: HTTPRequest) -> Bool {
-        guard request.method == .post, let type = request.headerFields.firstValue(.contentType) else { return false }
-        return type.utf8.starts(with: "application/grpc".utf8)
+        isGRPC(method: request.method, contentType: request.method == .post ? request.headerFields.firstValue(.contentType) : nil)
+    }
+
+    static func isGRPC(method: HTTPRequest.Method, contentType: String?) -> Bool {
+        guard method == .post, let contentType else { return false }
+        return contentType.utf8.starts(with: "application/grpc".utf8)
     }
 
     /// `grpc-timeout`: at most 8 digits and a unit (H, M, S, m, u, n). Nil when absent or malformed.

@@ -424,7 +424,7 @@ extension ProxyStream {
         requestInputBytes = 0
         pendingBody = []
         pendingBodyBytes = 0
-        let body = request.method == .head ? nil : reply.body
+        let body = storedRequest.method == .head ? nil : reply.body
         var fields = reply.headerFields
         let bodyBytes = reply.body?.readableBytes ?? 0
         fields[.contentLength] = String(bodyBytes)

@@ -139,7 +139,7 @@ extension ProxyStream {
     /// Whether one more attempt is allowed: attempts left, a replayable request, and room in the budget.
     private func mayRetry(_ policy: RetryPolicy, anyMethod: Bool = false) -> Bool {
         guard !logged, !responseStarted, record.upstreamAttempts <= policy.attempts, !retry.bodyTooLarge,
-              anyMethod || policy.nonIdempotent || Self.isIdempotent(request.method), let cluster else { return false }
+              anyMethod || policy.nonIdempotent || Self.isIdempotent(storedRequest.method), let cluster else { return false }
         let resources = cluster.cluster.resources
         // The budget keeps retries a fraction of real traffic, so a failing cluster is not hit with a
         // multiple of its load; `max_retries` is an absolute cap on top.

@@ -16,9 +16,10 @@ struct StreamTracing {
 
     static let traceparent = HTTPField.Name("traceparent")!
 
-    init(request: HTTPRequest, loop: LoopContext) {
+    /// `traceparent`: the received header's value, if any.
+    init(traceparent: String?, loop: LoopContext) {
         let tracing = loop.runtime.config.tracing
-        if let header = request.headerFields[Self.traceparent], let received = TraceContext.parse(header) {
+        if let header = traceparent, let received = TraceContext.parse(header) {
             context = received
         } else {
             let sampled = tracing.map { Double(loop.random.next() >> 11) / Double(1 << 53) < $0.sampleRate } ?? false

@@ -34,7 +34,30 @@ public final class ProxyStream {
     /// W3C trace context and the spans of this stream.
     var tracing: StreamTracing
     var responder: DownstreamResponder?
-    var request: HTTPRequest
+    /// The request; with `rawRequestFields` set, its `headerFields` are still empty. Method, authority
+    /// and path are always here: read them from this, not from `request`, on the proxy's own path.
+    var storedRequest: HTTPRequest
+    /// An HTTP/1.1 request's field lines as received, forwarded as bytes while nothing needs the fields.
+    private(set) var rawRequestFields: HTTP1RawRequestFields?
+
+    /// The request with its fields: the first use builds them from `rawRequestFields`, which are then
+    /// dropped (the fields may be edited from there on).
+    var request: HTTPRequest {
+        get {
+            if rawRequestFields != nil { materializeRequestFields() }
+            return storedRequest
+        }
+        _modify {
+            if rawRequestFields != nil { materializeRequestFields() }
+            yield &storedRequest
+        }
+    }
+
+    private func materializeRequestFields() {
+        guard let raw = rawRequestFields else { return }
+        storedRequest.headerFields = raw.materialize()
+        rawRequestFields = nil
+    }
     var requestFraming: HTTP1BodyFraming
     private let stripConnectionFields: Bool
     private var edits: ForwardingEdits?
@@ -127,17 +150,23 @@ public final class ProxyStream {
     ///   - framing: How its body is delimited: `.none`, a known length, or chunked (unknown length).
     ///   - hasConnectionSpecificFields: The request may carry hop-by-hop fields or `Expect` to strip;
     ///     false lets the common request skip that pass.
-    public init(request: HTTPRequest, framing: HTTP1BodyFraming, hasConnectionSpecificFields: Bool = true, protocolName: String,
-                downstreamAddress: String, downstreamL4Address: String? = nil, tls: DownstreamTLS? = nil,
+    ///   - rawFields: The request's fields as received (`request.headerFields` is then empty).
+    public init(request: HTTPRequest, rawFields: HTTP1RawRequestFields? = nil, framing: HTTP1BodyFraming, hasConnectionSpecificFields: Bool = true,
+                protocolName: String, downstreamAddress: String, downstreamL4Address: String? = nil, tls: DownstreamTLS? = nil,
                 listener: ListenerRuntime, loop: LoopContext, responder: DownstreamResponder) {
         self.loop = loop
         self.listener = listener
         self.responder = responder
-        self.request = request
+        self.storedRequest = request
+        self.rawRequestFields = rawFields
         self.requestFraming = framing
         self.stripConnectionFields = hasConnectionSpecificFields
         self.requestComplete = framing == .none
-        self.isGRPC = GRPC.isGRPC(request)
+        if let rawFields {
+            self.isGRPC = GRPC.isGRPC(method: request.method, contentType: rawFields.contentType)
+        } else {
+            self.isGRPC = GRPC.isGRPC(request)
+        }
         self.started = .now()
         self.record = AccessLogRecord(startUnixNanos: Self.unixNanosNow(), listener: listener.name,
                                       downstreamAddress: downstreamAddress, protocolName: protocolName, status: 0)
@@ -148,7 +177,8 @@ public final class ProxyStream {
         record.method = request.method.rawValue
         record.authority = request.authority
         record.path = request.path
-        tracing = StreamTracing(request: request, loop: loop)
+        let traceparent = rawFields != nil ? rawFields?.traceparent : request.headerFields[StreamTracing.traceparent]
+        tracing = StreamTracing(traceparent: traceparent, loop: loop)
         record.traceID = (tracing.context.traceHigh, tracing.context.traceLow)
         loop.metrics.listeners[listener.index].activeRequests += 1
     }
@@ -158,7 +188,8 @@ public final class ProxyStream {
     /// Runs the listener's request-head filters, routes the request, runs the route's, and starts the
     /// upstream exchange. Call once, right after init.
     public func start() {
-        let requestID = request.headerFields.firstValue(.xRequestID).flatMap { Self.isAcceptableRequestID($0) ? $0 : nil } ?? loop.requestIDs.next()
+        let received = rawRequestFields != nil ? rawRequestFields?.requestID : storedRequest.headerFields.firstValue(.xRequestID)
+        let requestID = received.flatMap { Self.isAcceptableRequestID($0) ? $0 : nil } ?? loop.requestIDs.next()
         record.requestID = requestID
         if listener.filterChain.isEmpty {
             // No listener filters: route at once, as a gateway without filters always did.
@@ -179,7 +210,7 @@ public final class ProxyStream {
 
     /// Chooses the route from the request as the listener's filters left it. False after failing the stream.
     func routeRequest() -> Bool {
-        guard let route = listener.routes.match(authority: request.authority, path: request.path ?? "/") else {
+        guard let route = listener.routes.match(authority: storedRequest.authority, path: storedRequest.path ?? "/") else {
             fail(.noRoute)
             return false
         }
@@ -332,19 +363,24 @@ public final class ProxyStream {
     private func prepareUpstreamRequest(requestID: String) {
         let clientIP = Self.ipOnly(record.downstreamAddress)
         var forwardedFor = clientIP
-        if request.headerFields.contains(.xForwardedFor), let received = request.headerFields[.xForwardedFor] {
-            forwardedFor = "\(received), \(clientIP)"
-        }
         var strip = stripConnectionFields
         var teTrailers = false
-        if strip {
-            teTrailers = HopByHop.asksForTrailers(request.headerFields)
-            if HopByHop.connectionNominatesFields(request.headerFields) {
-                // Rare: the client names extra fields to drop; remove them (and the rest) structurally.
-                HopByHop.strip(&request.headerFields)
-                request.headerFields[.expect] = nil
-                strip = false
-            }
+        var nominates = false
+        if let raw = rawRequestFields {
+            if let received = raw.forwardedFor { forwardedFor = "\(received), \(clientIP)" }
+            teTrailers = strip && raw.asksForTrailers
+            nominates = strip && raw.connectionNominatesFields
+        } else {
+            let fields = storedRequest.headerFields
+            if fields.contains(.xForwardedFor), let received = fields[.xForwardedFor] { forwardedFor = "\(received), \(clientIP)" }
+            teTrailers = strip && HopByHop.asksForTrailers(fields)
+            nominates = strip && HopByHop.connectionNominatesFields(fields)
+        }
+        if nominates {
+            // Rare: the client names extra fields to drop; remove them (and the rest) structurally.
+            HopByHop.strip(&request.headerFields)
+            request.headerFields[.expect] = nil
+            strip = false
         }
         // The other edits are applied while the head is written: no copy or search of the fields.
         edits = ForwardingEdits(requestID: requestID, forwardedFor: forwardedFor, forwardedProto: listener.scheme,
@@ -389,8 +425,12 @@ public final class ProxyStream {
         state = .forwarding(connection)
         // HTTP/1.0 clients may omit Host, but an HTTP/1.1 upstream requires one: use the endpoint's
         // address, as nginx does with its default `proxy_set_header Host $proxy_host`.
-        if request.authority == nil { request.authority = connection.endpoint.label }
-        connection.sendRequestHead(request, edits: edits!, framing: requestFraming, delegate: self)
+        if storedRequest.authority == nil { storedRequest.authority = connection.endpoint.label }
+        if let raw = rawRequestFields {
+            connection.sendRequestHead(storedRequest, rawFields: raw, edits: edits!, framing: requestFraming, delegate: self)
+        } else {
+            connection.sendRequestHead(storedRequest, edits: edits!, framing: requestFraming, delegate: self)
+        }
         for body in pendingBody { connection.sendBody(body) }
         pendingBody = []
         pendingBodyBytes = 0
@@ -457,7 +497,7 @@ public final class ProxyStream {
         let reply = LocalReply(error)
         responseStarted = true
         responder.sendResponseHead(reply.response, bodyLength: .known(Int64(reply.body.readableBytes)))
-        if request.method != .head {
+        if storedRequest.method != .head {
             record.bytesOut += Int64(reply.body.readableBytes)
             responder.sendResponseBody(reply.body)
         }
@@ -520,10 +560,12 @@ public final class ProxyStream {
     }
 
     static func ipOnly(_ address: String) -> String {
-        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
-            return String(address[address.index(after: address.startIndex)..<close])
+        // On the UTF-8 view: searching the String itself would walk it grapheme by grapheme.
+        let bytes = address.utf8
+        if bytes.first == UInt8(ascii: "["), let close = bytes.firstIndex(of: UInt8(ascii: "]")) {
+            return String(address[bytes.index(after: bytes.startIndex)..<close])
         }
-        if let colon = address.lastIndex(of: ":") { return String(address[..<colon]) }
+        if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) { return String(address[..<colon]) }
         return address
     }
 
@@ -613,7 +655,7 @@ extension ProxyStream: UpstreamResponseDelegate {
 
     public func upstreamFailed(_ error: UpstreamError) {
         if case .connectionReset(beforeResponse: true) = error, case .forwarding(let connection) = state,
-           connection.resetIsSafeToRetry, staleRetries < Self.maxStaleRetries, requestFraming == .none, Self.isIdempotent(request.method),
+           connection.resetIsSafeToRetry, staleRetries < Self.maxStaleRetries, requestFraming == .none, Self.isIdempotent(storedRequest.method),
            let endpoint {
             // The server closed a pooled keep-alive connection just as we reused it, or refused an HTTP/2
             // stream unprocessed. Nothing reached the application, so one retry on a new connection is

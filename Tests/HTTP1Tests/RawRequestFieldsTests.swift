@@ -1,0 +1,75 @@
+import HTTP1
+import HTTPTypes
+import NIOCore
+import Testing
+
+/// The edge's mode: request fields stay bytes, the parser notes what the proxy reads, and the head
+/// goes upstream as the lines it came in (minus what the forwarding edits replace or drop).
+@Suite("Raw request fields")
+struct RawRequestFieldsTests {
+    private func rawHead(_ text: String) throws -> HTTP1RequestHead {
+        var parser = HTTP1Parser(role: .server, keepsRequestFieldsRaw: true)
+        var buffer = ByteBuffer(string: text)
+        guard case .requestHead(let head)? = try parser.next(&buffer) else {
+            Issue.record("no request head")
+            throw HTTP1ParseError.bad("no head")
+        }
+        return head
+    }
+
+    @Test("the parser notes request id, every X-Forwarded-For, traceparent, content type, TE trailers and nominated fields")
+    func notes() throws {
+        let parsed = try rawHead(head("POST /rpc HTTP/1.1", "Host: api", "x-request-ID: r-1", "X-Request-Id: r-2",
+                                    "X-Forwarded-For: 198.51.100.1", "Content-Type: application/grpc", "x-forwarded-for: 10.0.0.1, 10.0.0.2",
+                                    "Traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "TE: deflate, Trailers",
+                                    "Connection: keep-alive, X-Drop", "X-Drop: 1", "Content-Length: 0"))
+        let raw = try #require(parsed.rawFields)
+        #expect(parsed.request.headerFields.isEmpty)
+        #expect(parsed.request.authority == "api")
+        #expect(raw.requestID == "r-1")
+        #expect(raw.forwardedFor == "198.51.100.1, 10.0.0.1, 10.0.0.2")
+        #expect(raw.traceparent == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        #expect(raw.contentType == "application/grpc")
+        #expect(raw.asksForTrailers)
+        #expect(raw.connectionNominatesFields)
+        #expect(parsed.hasConnectionSpecificFields)
+        // Built on demand, the fields are those of the other mode: everything but Host, in order.
+        let fields = raw.materialize()
+        #expect(fields.count == 10)
+        #expect(fields[HTTPField.Name("X-Drop")!] == "1")
+        #expect(fields[.hostField] == nil)
+    }
+
+    @Test("a plain request has no notes and no connection-specific fields")
+    func plain() throws {
+        let parsed = try rawHead(head("GET / HTTP/1.1", "Host: a", "Accept: */*"))
+        let raw = try #require(parsed.rawFields)
+        #expect(raw.requestID == nil && raw.forwardedFor == nil && raw.traceparent == nil && raw.contentType == nil)
+        #expect(!raw.asksForTrailers && !raw.connectionNominatesFields && !parsed.hasConnectionSpecificFields)
+        #expect(String(buffer: raw.lines) == "Host: a\r\nAccept: */*\r\n")
+    }
+
+    @Test("forwarded as bytes: sender's spelling kept, Host from the authority, replaced and hop-by-hop lines dropped in any case")
+    func serialized() throws {
+        let parsed = try rawHead(head("GET /p?q HTTP/1.1", "hOsT: a.example", "accept: */*", "X-REQUEST-ID: old", "Keep-Alive: 5",
+                                    "x-forwarded-proto: http", "Upgrade: h2c", "Connection: upgrade", "X-Custom:  spaced value",
+                                    "TE: trailers", "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
+        let raw = try #require(parsed.rawFields)
+        var edits = ForwardingEdits(requestID: "new", forwardedFor: "203.0.113.9", forwardedProto: "https",
+                                    stripConnectionFields: parsed.hasConnectionSpecificFields, chunked: false, teTrailers: raw.asksForTrailers)
+        edits.traceparent = .init(traceHigh: 1, traceLow: 2, spanID: 3, sampled: true)
+        var buffer = ByteBuffer()
+        buffer.writeHTTP1RequestHead(parsed.request, rawFields: raw, edits: edits)
+        #expect(String(buffer: buffer) == "GET /p?q HTTP/1.1\r\nHost: a.example\r\naccept: */*\r\nX-Custom:  spaced value\r\n"
+            + "X-Request-Id: new\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nTE: trailers\r\n"
+            + "traceparent: 00-00000000000000010000000000000002-0000000000000003-01\r\n\r\n")
+
+        // Without connection-specific fields to strip, only the replaced ones go.
+        let plain = try rawHead(head("GET / HTTP/1.1", "Host: a", "X-Forwarded-For: 1.1.1.1", "Via: 1.1 lb"))
+        var out = ByteBuffer()
+        out.writeHTTP1RequestHead(plain.request, rawFields: try #require(plain.rawFields),
+                                  edits: ForwardingEdits(requestID: "r", forwardedFor: "1.1.1.1, ip", forwardedProto: "http",
+                                                         stripConnectionFields: false, chunked: false, teTrailers: false))
+        #expect(String(buffer: out) == "GET / HTTP/1.1\r\nHost: a\r\nVia: 1.1 lb\r\nX-Request-Id: r\r\nX-Forwarded-For: 1.1.1.1, ip\r\nX-Forwarded-Proto: http\r\n\r\n")
+    }
+}
