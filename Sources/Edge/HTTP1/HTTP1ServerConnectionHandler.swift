@@ -55,6 +55,11 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private var hasUnflushedWrites = false
     /// Reused for every upstream response head (see `sendUpstreamResponseHead`).
     private var headBuffer = ByteBuffer()
+    /// `headBuffer` holds a response head not yet written: a small first body part joins it, so a
+    /// small response goes out as one buffer (one trip through the pipeline instead of two or four).
+    private var headPending = false
+    /// Body parts up to this size are copied into a pending head rather than written after it.
+    static let maxBodyJoinedToHead = 4096
     private var processing = false
     private var reprocess = false
 
@@ -326,6 +331,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         let channel = context.channel
         // A client that never reads would keep the flush, and the connection, pending forever.
         let deadline = channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
+        writePendingHead(context)
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
             deadline.cancel()
             channel.close(promise: nil)
@@ -383,8 +389,16 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         }
         writeFramingAndConnectionFields(into: &buffer)
         buffer.writeStaticString("\r\n")
-        write(context, wrapOutboundOut(buffer))
         headBuffer = buffer
+        headPending = true
+    }
+
+    /// Writes the pending head, if any, before anything else goes out.
+    private func writePendingHead(_ context: ChannelHandlerContext) {
+        guard headPending else { return }
+        headPending = false
+        hasUnflushedWrites = true
+        context.write(wrapOutboundOut(headBuffer), promise: nil)
     }
 
     /// Chooses how the response body is delimited on this connection, and whether it closes after.
@@ -444,6 +458,13 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
 
     public func sendResponseBody(_ body: ByteBuffer) {
         guard let context, !closing, body.readableBytes > 0 else { return }
+        if headPending && body.readableBytes <= Self.maxBodyJoinedToHead && responseFraming != .none {
+            if responseFraming == .chunked { headBuffer.writeChunkHeader(size: body.readableBytes) }
+            headBuffer.writeImmutableBuffer(body)
+            if responseFraming == .chunked { headBuffer.writeStaticString("\r\n") }
+            writePendingHead(context)
+            return
+        }
         switch responseFraming {
         case .none:
             return
@@ -462,6 +483,11 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
 
     public func sendResponseEnd(_ trailers: HTTPFields?) {
         guard let context, !closing, responseFraming == .chunked else { return }
+        if headPending {
+            headBuffer.writeLastChunk(trailers: trailers)
+            writePendingHead(context)
+            return
+        }
         var last = context.channel.allocator.buffer(capacity: 8)
         last.writeLastChunk(trailers: trailers)
         write(context, wrapOutboundOut(last))
@@ -470,14 +496,17 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
     public func flush() {
         // Several parties ask for a flush per response (the upstream's read-complete, the response end,
         // the stream's finish); only the first after a write has anything to do.
-        guard hasUnflushedWrites, let context else { return }
+        guard let context else { return }
+        writePendingHead(context)
+        guard hasUnflushedWrites else { return }
         hasUnflushedWrites = false
         context.flush()
     }
 
     private func write(_ context: ChannelHandlerContext, _ data: NIOAny) {
+        writePendingHead(context)
         hasUnflushedWrites = true
-        context.write(data)
+        context.write(data, promise: nil)
     }
 
     public var isWritable: Bool { context?.channel.isWritable ?? false }
