@@ -3,7 +3,10 @@ import HTTPTypes
 import NIOCore
 
 /// One backend address of a cluster.
-public struct Endpoint: Sendable, Hashable {
+///
+/// A class with value equality: a request, its attempt span and its connection each hold the endpoint,
+/// and a reference costs one retain where the struct cost one per field.
+public final class Endpoint: Sendable, Hashable {
     public let address: SocketAddress
     /// `host:port` as configured, for logs and the access log.
     public let label: String
@@ -23,6 +26,20 @@ public struct Endpoint: Sendable, Hashable {
         self.index = index
         self.zone = zone
         self.hostname = hostname
+    }
+
+    public static func == (lhs: Endpoint, rhs: Endpoint) -> Bool {
+        lhs === rhs || (lhs.address == rhs.address && lhs.label == rhs.label && lhs.weight == rhs.weight && lhs.index == rhs.index
+            && lhs.zone == rhs.zone && lhs.hostname == rhs.hostname)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(address)
+        hasher.combine(label)
+        hasher.combine(weight)
+        hasher.combine(index)
+        hasher.combine(zone)
+        hasher.combine(hostname)
     }
 }
 
