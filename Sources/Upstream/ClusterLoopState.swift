@@ -88,6 +88,16 @@ public final class ClusterLoopState: @unchecked Sendable {
     /// `fresh` skips the pool: for a retry after a pooled connection turned out to be closed.
     /// A new connection needs room under the cluster's `max_connections` and `max_pending` breakers;
     /// without it the callback gets `.overflow` at once.
+    /// A pooled HTTP/1 connection to `endpoint`, if one is idle: the common case, taken without the
+    /// callback (and its closure allocation) that `acquire` needs for a connection still to be made.
+    public func takeIdleConnection(_ endpoint: Endpoint) -> (any UpstreamExchange)? {
+        guard cluster.options.upstreamProtocol != .http2 else { return nil }
+        while let connection = idle[endpoint.index].popLast() {
+            if connection.isActive { return connection }
+        }
+        return nil
+    }
+
     public func acquire(_ endpoint: Endpoint, fresh: Bool, _ callback: @escaping AcquireCallback) {
         eventLoop.preconditionInEventLoop()
         if cluster.options.upstreamProtocol == .http2 {

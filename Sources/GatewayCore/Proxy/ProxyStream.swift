@@ -404,6 +404,10 @@ public final class ProxyStream {
         // A per-try timeout may give up on this connect and start another: the late answer of this
         // one must not be taken for the new attempt's.
         retry.attemptID &+= 1
+        if !fresh, let connection = cluster.takeIdleConnection(endpoint) {
+            startExchange(on: connection)
+            return
+        }
         let attempt = retry.attemptID
         cluster.acquire(endpoint, fresh: fresh) { [self] result in
             switch result {
