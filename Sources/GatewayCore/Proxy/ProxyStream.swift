@@ -515,6 +515,10 @@ public final class ProxyStream {
         logged = true
         state = .finished
         pendingBody = []
+        // The raw fields are a slice of the client connection's receive buffer: let go of it now, not when
+        // the sweeper drops this stream, so the connection's next read can reuse that buffer. (Filters may
+        // still read the request in their log phase; a stream with filters keeps them.)
+        if filters.isEmpty { rawRequestFields = nil }
         let now = NIODeadline.now()
         record.status = status
         endAttempt(nil)
