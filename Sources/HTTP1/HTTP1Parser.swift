@@ -324,12 +324,22 @@ public struct HTTP1Parser: Sendable {
         var moreContentLengths: [String] = []
         var connectionClose = false, connectionKeepAlive = false, nominates = false
         var count = 0
+        // Offsets in `rawFields`, which start after the status line.
+        let fieldsStart = statusLine.count + 2
+        var droppable = HTTP1DroppableLines()
         while let line = lines.next() {
             if line.isEmpty { break }
             count += 1
             if count > limits.maxHeaderCount { throw HTTP1ParseError(.tooManyHeaders, "too many header fields") }
             let parts = try HTTP1Syntax.splitFieldLine(line)
-            switch HTTP1FieldNames.classify(parts.name) {
+            let known = HTTP1FieldNames.classify(parts.name)
+            switch known {
+            case .other, .host, .expect:
+                break
+            default:
+                droppable.append(.init(range: (line.startIndex - fieldsStart)..<(line.endIndex + 2 - fieldsStart), isLength: known == .contentLength))
+            }
+            switch known {
             case .other, .host, .expect:
                 break
             case .contentLength:
@@ -361,6 +371,7 @@ public struct HTTP1Parser: Sendable {
                                        framing: framing, rawFields: rawFields)
         result.hasConnectionSpecificFields = summary.hasHopByHop
         result.connectionNominatesFields = nominates
+        result.droppableLines = droppable
         return result
     }
 

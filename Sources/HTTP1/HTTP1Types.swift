@@ -54,8 +54,14 @@ public struct HTTP1ResponseHead: Sendable {
     /// `Connection` names fields other than `close`/`keep-alive`, which must be removed too: forward
     /// through `response` then, not through the raw lines.
     public var connectionNominatesFields = false
-    /// The field lines as received, each ending in CRLF (checked by the parser).
-    public var rawFields: ByteBuffer
+    /// The field lines as received, each ending in CRLF (checked by the parser). Changing them forgets
+    /// `droppableLines`, whose offsets would no longer hold.
+    public var rawFields: ByteBuffer {
+        didSet { droppableLines = .unknown }
+    }
+    /// Where in `rawFields` the lines a proxy may leave out are (hop-by-hop ones, Content-Length), noted
+    /// while parsing so forwarding copies the rest without splitting the lines again.
+    public var droppableLines = HTTP1DroppableLines.unknown
 
     public init(status: HTTPResponse.Status, minorVersion: UInt8, keepAlive: Bool, framing: HTTP1BodyFraming, rawFields: ByteBuffer) {
         self.status = status
@@ -75,6 +81,37 @@ public struct HTTP1ResponseHead: Sendable {
             }
         }
         return HTTPResponse(status: status, headerFields: fields)
+    }
+
+    /// Writes the field lines as received, leaving out hop-by-hop lines (`stripHopByHop`) and
+    /// Content-Length (`dropLength`).
+    public func writeForwardedFields(into buffer: inout ByteBuffer, stripHopByHop: Bool, dropLength: Bool) {
+        let lines = droppableLines
+        if lines.overflow {
+            forEachRawField { line, known in
+                switch known {
+                case .connection, .transferEncoding, .otherHopByHop:
+                    if stripHopByHop { return }
+                case .contentLength:
+                    if dropLength { return }
+                case .other, .host, .expect:
+                    break
+                }
+                buffer.writeBytes(line)
+                buffer.writeStaticString("\r\n")
+            }
+            return
+        }
+        rawFields.withUnsafeReadableBytes { bytes in
+            var position = 0
+            for index in 0..<lines.count {
+                let line = lines[index]
+                guard line.isLength ? dropLength : stripHopByHop else { continue }
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[position..<line.range.lowerBound]))
+                position = line.range.upperBound
+            }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[position...]))
+        }
     }
 
     /// Calls `body` with each raw field line (without CRLF) and its classification.
@@ -98,4 +135,49 @@ public enum HTTP1Event: Sendable {
     case body(ByteBuffer)
     /// The message is complete; trailers if the chunked body carried any.
     case end(HTTPFields?)
+}
+
+/// Up to four field lines of a response head a proxy may leave out, by byte range (CRLF included) in
+/// its `rawFields`, in order. More than four: `overflow`, and the lines are classified again instead.
+public struct HTTP1DroppableLines: Sendable {
+    public struct Line: Sendable {
+        public var range: Range<Int>
+        /// Content-Length (dropped when the framing changes), else a hop-by-hop field.
+        public var isLength: Bool
+    }
+
+    private var first: Line?, second: Line?, third: Line?, fourth: Line?
+    public private(set) var count = 0
+    public private(set) var overflow = false
+
+    public init() {}
+
+    /// Not noted (a head not made by the parser, or changed since): forwarding classifies every line.
+    public static var unknown: HTTP1DroppableLines {
+        var lines = HTTP1DroppableLines()
+        lines.overflow = true
+        return lines
+    }
+
+    mutating func append(_ line: Line) {
+        switch count {
+        case 0: first = line
+        case 1: second = line
+        case 2: third = line
+        case 3: fourth = line
+        default:
+            overflow = true
+            return
+        }
+        count += 1
+    }
+
+    public subscript(index: Int) -> Line {
+        switch index {
+        case 0: first!
+        case 1: second!
+        case 2: third!
+        default: fourth!
+        }
+    }
 }

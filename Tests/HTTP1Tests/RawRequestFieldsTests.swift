@@ -73,3 +73,46 @@ struct RawRequestFieldsTests {
         #expect(String(buffer: out) == "GET / HTTP/1.1\r\nHost: a\r\nVia: 1.1 lb\r\nX-Request-Id: r\r\nX-Forwarded-For: 1.1.1.1, ip\r\nX-Forwarded-Proto: http\r\n\r\n")
     }
 }
+
+@Suite("Forwarded response fields")
+struct ForwardedResponseFieldsTests {
+    private func responseHead(_ text: String) throws -> HTTP1ResponseHead {
+        var parser = HTTP1Parser(role: .client)
+        parser.expectResponse(toHEAD: false)
+        var buffer = ByteBuffer(string: text)
+        guard case .responseHead(let head)? = try parser.next(&buffer) else { throw HTTP1ParseError.bad("no head") }
+        return head
+    }
+
+    private func forwarded(_ head: HTTP1ResponseHead, strip: Bool, dropLength: Bool) -> String {
+        var buffer = ByteBuffer()
+        head.writeForwardedFields(into: &buffer, stripHopByHop: strip, dropLength: dropLength)
+        return String(buffer: buffer)
+    }
+
+    @Test("lines noted while parsing are left out by offset, exactly as classifying every line would")
+    func notedLinesMatchClassification() throws {
+        let few = "HTTP/1.1 200 OK\r\nServer: s\r\nConnection: keep-alive\r\nContent-Length: 5\r\nKeep-Alive: timeout=5\r\nX-A: b\r\n\r\n"
+        let many = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nA: 1\r\nKeep-Alive: 5\r\nUpgrade: x\r\nTrailer: y\r\nProxy-Connection: z\r\nContent-Length: 5\r\nB: 2\r\n\r\n"
+        for text in [few, many] {
+            let head = try responseHead(text)
+            #expect(head.droppableLines.overflow == (text == many))
+            var reclassified = head
+            reclassified.droppableLines = .unknown
+            for strip in [false, true] {
+                for dropLength in [false, true] {
+                    #expect(forwarded(head, strip: strip, dropLength: dropLength) == forwarded(reclassified, strip: strip, dropLength: dropLength))
+                }
+            }
+        }
+        let head = try responseHead(few)
+        #expect(forwarded(head, strip: true, dropLength: true) == "Server: s\r\nX-A: b\r\n")
+        #expect(forwarded(head, strip: true, dropLength: false) == "Server: s\r\nContent-Length: 5\r\nX-A: b\r\n")
+        #expect(forwarded(head, strip: false, dropLength: false) == String(buffer: head.rawFields))
+        // A changed head (a sticky cookie appended) is classified line by line again.
+        var changed = head
+        changed.rawFields.writeString("Set-Cookie: s=1\r\n")
+        #expect(changed.droppableLines.overflow)
+        #expect(forwarded(changed, strip: true, dropLength: true) == "Server: s\r\nX-A: b\r\nSet-Cookie: s=1\r\n")
+    }
+}

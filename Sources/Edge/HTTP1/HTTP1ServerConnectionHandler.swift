@@ -373,20 +373,8 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         headBuffer = ByteBuffer()
         buffer.clear(minimumCapacity: head.rawFields.readableBytes + 96)
         buffer.writeHTTP1StatusLine(head.status)
-        let stripHopByHop = head.hasConnectionSpecificFields
         let dropLength = responseFraming == .chunked || responseFraming == .closeDelimited
-        head.forEachRawField { line, known in
-            switch known {
-            case .connection, .transferEncoding, .otherHopByHop:
-                if stripHopByHop { return }
-            case .contentLength:
-                if dropLength { return }
-            case .other, .host, .expect:
-                break
-            }
-            buffer.writeBytes(line)
-            buffer.writeStaticString("\r\n")
-        }
+        head.writeForwardedFields(into: &buffer, stripHopByHop: head.hasConnectionSpecificFields, dropLength: dropLength)
         writeFramingAndConnectionFields(into: &buffer)
         buffer.writeStaticString("\r\n")
         headBuffer = buffer

@@ -176,6 +176,12 @@ struct JSONLineWriter {
         put(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { bytes in
+            // Nearly every value needs no escaping: check once, then copy it whole.
+            if bytes.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") && $0 != 0x7F }) {
+                if let source = bytes.baseAddress { (base + count).update(from: source, count: bytes.count) }
+                count += bytes.count
+                return
+            }
             for byte in bytes {
                 switch byte {
                 case UInt8(ascii: "\""): put("\\\"")
