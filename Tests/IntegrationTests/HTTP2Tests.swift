@@ -175,6 +175,8 @@ struct HTTP2StreamTests {
             #expect(short.reset == 1 || short.status == nil || short.status! >= 400, "\(short)")
             try client.sendRequest(stream: 7, path: "/fine")
             #expect(client.readResponse(stream: 7).status == 200)
+            // The lines of one connection are written in order: once /fine's is there, so are the others'.
+            _ = try await gw.accessLogLine(path: "/fine")
             let upstream = try await gw.accessLog(atLeast: 1).filter { $0["status"] as? Int == 200 }
             #expect(upstream.map { $0["path"] as? String } == ["/fine"])
         }
