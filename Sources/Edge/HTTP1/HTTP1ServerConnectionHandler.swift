@@ -53,11 +53,9 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private var readPending = false
     /// Something was written since the last flush.
     private var hasUnflushedWrites = false
-    /// Reused for every upstream response head (see `sendUpstreamResponseHead`).
-    private var headBuffer = ByteBuffer()
-    /// `headBuffer` holds a response head not yet written: a small first body part joins it, so a
-    /// small response goes out as one buffer (one trip through the pipeline instead of two or four).
-    private var headPending = false
+    /// A response head not yet written (in the loop's `responseHeadBuffer`): a small first body part
+    /// joins it, so a small response goes out as one buffer (one trip through the pipeline, not two to four).
+    private var pendingHead: ByteBuffer?
     /// Body parts up to this size are copied into a pending head rather than written after it.
     static let maxBodyJoinedToHead = 4096
     private var processing = false
@@ -367,26 +365,24 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
     public func sendUpstreamResponseHead(_ head: HTTP1ResponseHead, bodyLength: ResponseBodyLength) {
         guard let context, !closing else { return }
         decideResponseFraming(code: head.status.code, bodyLength: bodyLength)
-        // One head buffer per connection: once the previous head has gone out it is uniquely ours
-        // again, so clearing it allocates nothing.
-        var buffer = headBuffer
-        headBuffer = ByteBuffer()
+        var buffer = loop.responseHeadBuffer
+        loop.responseHeadBuffer = ByteBuffer()
         buffer.clear(minimumCapacity: head.rawFields.readableBytes + 96)
         buffer.writeHTTP1StatusLine(head.status)
         let dropLength = responseFraming == .chunked || responseFraming == .closeDelimited
         head.writeForwardedFields(into: &buffer, stripHopByHop: head.hasConnectionSpecificFields, dropLength: dropLength)
         writeFramingAndConnectionFields(into: &buffer)
         buffer.writeStaticString("\r\n")
-        headBuffer = buffer
-        headPending = true
+        pendingHead = buffer
     }
 
     /// Writes the pending head, if any, before anything else goes out.
     private func writePendingHead(_ context: ChannelHandlerContext) {
-        guard headPending else { return }
-        headPending = false
+        guard let head = pendingHead else { return }
+        pendingHead = nil
         hasUnflushedWrites = true
-        context.write(wrapOutboundOut(headBuffer), promise: nil)
+        context.write(wrapOutboundOut(head), promise: nil)
+        loop.responseHeadBuffer = head
     }
 
     /// Chooses how the response body is delimited on this connection, and whether it closes after.
@@ -446,10 +442,10 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
 
     public func sendResponseBody(_ body: ByteBuffer) {
         guard let context, !closing, body.readableBytes > 0 else { return }
-        if headPending && body.readableBytes <= Self.maxBodyJoinedToHead && responseFraming != .none {
-            if responseFraming == .chunked { headBuffer.writeChunkHeader(size: body.readableBytes) }
-            headBuffer.writeImmutableBuffer(body)
-            if responseFraming == .chunked { headBuffer.writeStaticString("\r\n") }
+        if pendingHead != nil && body.readableBytes <= Self.maxBodyJoinedToHead && responseFraming != .none {
+            if responseFraming == .chunked { pendingHead!.writeChunkHeader(size: body.readableBytes) }
+            pendingHead!.writeImmutableBuffer(body)
+            if responseFraming == .chunked { pendingHead!.writeStaticString("\r\n") }
             writePendingHead(context)
             return
         }
@@ -471,8 +467,8 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
 
     public func sendResponseEnd(_ trailers: HTTPFields?) {
         guard let context, !closing, responseFraming == .chunked else { return }
-        if headPending {
-            headBuffer.writeLastChunk(trailers: trailers)
+        if pendingHead != nil {
+            pendingHead!.writeLastChunk(trailers: trailers)
             writePendingHead(context)
             return
         }

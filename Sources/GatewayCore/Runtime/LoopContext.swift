@@ -28,6 +28,11 @@ public final class LoopContext: @unchecked Sendable {
     public let connections = ConnectionRegistry()
     /// This loop's counters for `/metrics`.
     public let metrics: LoopMetrics
+    /// The buffer this loop's HTTP/1.1 client connections write upstream response heads into, taken and
+    /// given back around each head. Once NIO has written a head the buffer is uniquely referenced again,
+    /// so the next head, on any connection, reuses its memory; one per loop rather than per connection
+    /// keeps idle connections small.
+    public var responseHeadBuffer = ByteBuffer()
 
     public init(eventLoop: EventLoop, loopIndex: Int, runtime: GatewayRuntime, accessLog: AccessLogBuffer) {
         self.eventLoop = eventLoop
