@@ -53,7 +53,7 @@ struct TLSTests {
     }
 
     @Test("SNI picks the certificate: exact name, wildcard, else the first", arguments: [
-        ("b.test", "b.test"), ("x.apps.test", "*.apps.test"), ("nope.test", "a.test"), (nil, "a.test"),
+        ("b.test", "b.test"), ("B.Test", "b.test"), ("x.apps.test", "*.apps.test"), ("X.Apps.TEST", "*.apps.test"), ("nope.test", "a.test"), (nil, "a.test"),
     ] as [(String?, String)])
     func sniSelection(serverName: String?, expected: String) async throws {
         let names = ["a.test", "b.test", "*.apps.test"]
