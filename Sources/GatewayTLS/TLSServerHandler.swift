@@ -88,7 +88,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         let ciphertext = unwrapInboundIn(data)
         _ = ciphertext.withUnsafeReadableBytes { BIO_write(readBIO, $0.baseAddress, Int32($0.count)) }
         if state == .handshaking {
-            ERR_clear_error()
+            OpenSSLConnection.clearErrors()
             let result = SSL_do_handshake(ssl)
             if result == 1 && SSL_version(ssl) == TLS1_3_VERSION {
                 // Only the session ticket is left to send: it waits for the first response (or the end of
@@ -124,7 +124,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
             // `clear` keeps the storage when the handlers above did not keep the last chunk (the usual
             // case: they parse it in place), else it allocates a fresh one.
             plaintext.clear(minimumCapacity: 16 * 1024)
-            ERR_clear_error()
+            OpenSSLConnection.clearErrors()
             let count = plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { bytes in
                 max(0, Int(SSL_read(ssl, bytes.baseAddress, Int32(bytes.count))))
             }
@@ -199,7 +199,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     /// `SSL_write` of one plaintext buffer into the write BIO; false (and the connection failing) on error.
     private func encrypt(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) -> Bool {
         guard let ssl else { return false }
-        ERR_clear_error()
+        OpenSSLConnection.clearErrors()
         let written = buffer.withUnsafeReadableBytes { bytes -> Int32 in
             bytes.isEmpty ? 0 : SSL_write(ssl, bytes.baseAddress, Int32(bytes.count))
         }
@@ -220,7 +220,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
         if let ssl, state == .active, mode == .all {
             state = .closed
-            ERR_clear_error()
+            OpenSSLConnection.clearErrors()
             SSL_shutdown(ssl)
             let pending = outgoingPromise
             outgoingPromise = nil
