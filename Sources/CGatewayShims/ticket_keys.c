@@ -33,8 +33,13 @@ struct pc_ticket_ring {
 static int ring_index = -1;
 static pthread_once_t ring_index_once = PTHREAD_ONCE_INIT;
 
+/* The ticket cipher, fetched once: EVP_aes_256_cbc() is a legacy object that OpenSSL 3 looks up in its
+   provider store again on every EVP_EncryptInit_ex, i.e. on every full handshake. */
+static EVP_CIPHER *ticket_cipher = NULL;
+
 static void make_ring_index(void) {
     ring_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
 }
 
 pc_ticket_ring *pc_ticket_ring_new(int keep) {
@@ -97,6 +102,7 @@ static int ticket_callback(SSL *ssl, unsigned char key_name[16], unsigned char *
     if (found < 0) return 0;  // unknown or retired key: a full handshake, and a fresh ticket
 
     int result = -1;
+    const EVP_CIPHER *aes = ticket_cipher != NULL ? ticket_cipher : EVP_aes_256_cbc();
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac, sizeof key.hmac),
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
@@ -104,12 +110,12 @@ static int ticket_callback(SSL *ssl, unsigned char key_name[16], unsigned char *
     };
     if (encrypt) {
         memcpy(key_name, key.name, 16);
-        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) == 1
-            && EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key.aes, iv) == 1
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(aes)) == 1
+            && EVP_EncryptInit_ex(cipher, aes, NULL, key.aes, iv) == 1
             && EVP_MAC_CTX_set_params(mac, params) == 1) result = 1;
     } else {
         if (EVP_MAC_CTX_set_params(mac, params) == 1
-            && EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key.aes, iv) == 1) {
+            && EVP_DecryptInit_ex(cipher, aes, NULL, key.aes, iv) == 1) {
             // 2: valid, and issue a fresh ticket. Always, not only for an older key: TLS 1.3 clients use a
             // ticket once (RFC 8446 C.4), so a resumption that brings no new ticket leaves the client
             // nothing to resume with next time (OpenSSL's then saves a session without a ticket).

@@ -14,6 +14,14 @@ enum OpenSSLConnection {
         return out
     }
 
+    /// Empties the thread's OpenSSL error queue before a call whose failure `SSL_get_error` will classify.
+    /// The queue is almost always empty already: peeking costs ~40 ns, `ERR_clear_error` ~230 ns (it wipes
+    /// every slot), and the TLS handlers make several such calls per record and per handshake.
+    @inline(__always)
+    static func clearErrors() {
+        if ERR_peek_error() != 0 { ERR_clear_error() }
+    }
+
     /// The protocol ALPN settled on, if any.
     static func selectedALPN(_ ssl: OpaquePointer) -> String? {
         var data: UnsafePointer<UInt8>?

@@ -175,7 +175,7 @@ public final class TLSClientHandler: ChannelDuplexHandler {
     /// One SSL_do_handshake: sends what it produced; on completion releases the held writes.
     private func stepHandshake(_ context: ChannelHandlerContext) {
         guard let ssl else { return }
-        ERR_clear_error()
+        OpenSSLConnection.clearErrors()
         let result = SSL_do_handshake(ssl)
         flushCiphertext(context)
         context.flush()
@@ -244,7 +244,7 @@ public final class TLSClientHandler: ChannelDuplexHandler {
     private func readPlaintext(_ context: ChannelHandlerContext) {
         guard let ssl, let readBIO else { return }
         while state == .active {
-            ERR_clear_error()
+            OpenSSLConnection.clearErrors()
             var result: Int32 = 0
             // Plaintext is never longer than the ciphertext it came from: a small response gets a small
             // buffer rather than a record's worth (a partial record's rest comes on the next turn).
@@ -314,7 +314,7 @@ public final class TLSClientHandler: ChannelDuplexHandler {
         case .active:
             state = .closed
             if let ssl {
-                ERR_clear_error()
+                OpenSSLConnection.clearErrors()
                 SSL_shutdown(ssl)
                 flushCiphertext(context)
                 context.flush()
@@ -366,7 +366,7 @@ public final class TLSClientHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(buffer), promise: promise)
             return true
         }
-        ERR_clear_error()
+        OpenSSLConnection.clearErrors()
         // Without SSL_MODE_ENABLE_PARTIAL_WRITE, SSL_write takes all of it or nothing.
         let written = buffer.withUnsafeReadableBytes { SSL_write(ssl, $0.baseAddress, Int32(clamping: $0.count)) }
         if written > 0 {

@@ -68,7 +68,10 @@ public final class TLSContextStore: @unchecked Sendable {
             // ALPN must be set on every context: after SNI switches contexts, OpenSSL uses the new one's.
             SSL_CTX_set_alpn_select_cb(entry.context, alpnSelect, unmanaged)
         }
-        pc_ssl_ctx_set_servername_callback(UnsafeMutableRawPointer(entries[0].context), serverNameSelect, unmanaged)
+        // With one certificate every name gets it: no SNI callback (and its per-handshake lookup) at all.
+        if entries.count > 1 {
+            pc_ssl_ctx_set_servername_callback(UnsafeMutableRawPointer(entries[0].context), serverNameSelect, unmanaged)
+        }
     }
 
     deinit {
@@ -78,9 +81,10 @@ public final class TLSContextStore: @unchecked Sendable {
 
     /// The context for a requested server name: exact, then wildcard, then the default.
     func context(forServerName name: String?) -> OpaquePointer {
-        guard let name = name?.lowercased() else { return defaultContext }
+        guard var name else { return defaultContext }
+        if name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) { name = name.lowercased() }
         if let index = exact[name] { return entries[index].context }
-        if let dot = name.firstIndex(of: "."), let index = wildcard[String(name[name.index(after: dot)...])] {
+        if !wildcard.isEmpty, let dot = name.firstIndex(of: "."), let index = wildcard[String(name[name.index(after: dot)...])] {
             return entries[index].context
         }
         return defaultContext

@@ -15,9 +15,15 @@ public struct TLSHandshakeCompleted: Sendable {
 }
 
 /// TLS termination with OpenSSL over memory BIOs: ciphertext from the socket goes into the read BIO,
-/// plaintext comes out of `SSL_read` and travels up the pipeline; plaintext written by the handlers
-/// above goes through `SSL_write`, and the write BIO is drained into the socket after every OpenSSL call
-/// (a completed handshake can still leave session tickets to send).
+/// plaintext comes out of `SSL_read` and travels up the pipeline. Plaintext written by the handlers
+/// above is collected until `flush` (small writes into one buffer, so a response head and its body
+/// become one TLS record), encrypted with one `SSL_write`, and the write BIO is drained into one
+/// ciphertext write per flush.
+///
+/// A TLS 1.3 server's last handshake step only produces the session ticket: it is not flushed on its
+/// own but leaves with the first response (one packet and one syscall fewer per connection); when the
+/// client sent no request in that read, it is flushed at the end of the read, so a client that only
+/// handshakes still gets its ticket.
 public final class TLSServerHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -37,7 +43,20 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private var state = State.handshaking
     /// Plaintext written before the handshake finished (rare: the server speaks second).
     private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    /// The receive buffer `SSL_read` decrypts into; reused while nobody above holds on to it.
     private var plaintext = ByteBuffer()
+    /// Plaintext written since the last flush, not yet encrypted.
+    private var outgoing: ByteBuffer?
+    /// The promises of the writes in `outgoing` (and in the write BIO), completed by the next flush.
+    private var outgoingPromise: EventLoopPromise<Void>?
+    /// Ciphertext sits in the write BIO that the next flush (or the end of this read) must send.
+    private var ciphertextPending = false
+    /// Plaintext went up the pipeline during the current read: a response (and its flush) will follow.
+    private var deliveredPlaintext = false
+
+    /// Writes up to this size are gathered into one buffer before encryption; larger ones, or a gathered
+    /// buffer that would outgrow a TLS record, are encrypted as they come.
+    static let gatherLimit = 16 * 1024
 
     public init(store: TLSContextStore) {
         self.store = store
@@ -61,6 +80,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         ssl = nil
         for (_, promise) in pendingWrites { promise?.fail(ChannelError.ioOnClosedChannel) }
         pendingWrites = []
+        failOutgoing()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -68,9 +88,15 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         let ciphertext = unwrapInboundIn(data)
         _ = ciphertext.withUnsafeReadableBytes { BIO_write(readBIO, $0.baseAddress, Int32($0.count)) }
         if state == .handshaking {
-            ERR_clear_error()
+            OpenSSLConnection.clearErrors()
             let result = SSL_do_handshake(ssl)
-            flushCiphertext(context)
+            if result == 1 && SSL_version(ssl) == TLS1_3_VERSION {
+                // Only the session ticket is left to send: it waits for the first response (or the end of
+                // this read). TLS 1.2's last flight carries the server's Finished and must go now.
+                ciphertextPending = BIO_ctrl_pending(writeBIO!) > 0
+            } else {
+                flushCiphertext(context)
+            }
             if result == 1 {
                 state = .active
                 let alpn = OpenSSLConnection.selectedALPN(ssl)
@@ -95,21 +121,23 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private func readPlaintext(_ context: ChannelHandlerContext) {
         guard let ssl else { return }
         while state == .active {
-            plaintext.clear()
-            plaintext.reserveCapacity(minimumWritableBytes: 16 * 1024)
-            ERR_clear_error()
+            // `clear` keeps the storage when the handlers above did not keep the last chunk (the usual
+            // case: they parse it in place), else it allocates a fresh one.
+            plaintext.clear(minimumCapacity: 16 * 1024)
+            OpenSSLConnection.clearErrors()
             let count = plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { bytes in
                 max(0, Int(SSL_read(ssl, bytes.baseAddress, Int32(bytes.count))))
             }
             if count > 0 {
-                // Hand over this buffer; the next iteration allocates a fresh one.
-                let chunk = plaintext
-                plaintext = ByteBuffer()
-                context.fireChannelRead(wrapInboundOut(chunk))
+                deliveredPlaintext = true
+                context.fireChannelRead(wrapInboundOut(plaintext))
                 continue
             }
             let error = SSL_get_error(ssl, 0)
-            flushCiphertext(context)
+            if BIO_ctrl_pending(writeBIO!) > 0 {
+                // Post-handshake messages (a KeyUpdate answer, tickets): sent with the next flush.
+                ciphertextPending = true
+            }
             if error == SSL_ERROR_ZERO_RETURN {
                 // close_notify from the client.
                 context.close(promise: nil)
@@ -122,39 +150,85 @@ public final class TLSServerHandler: ChannelDuplexHandler {
 
     public func channelReadComplete(context: ChannelHandlerContext) {
         context.fireChannelReadComplete()
+        // No request came with the handshake's end (or nothing above flushed): send what is waiting.
+        if ciphertextPending && !deliveredPlaintext && state != .closed {
+            flush(context: context)
+        }
+        deliveredPlaintext = false
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let buffer = unwrapOutboundIn(data)
-        guard let ssl, state == .active else {
+        var buffer = unwrapOutboundIn(data)
+        guard state == .active else {
             if state == .handshaking { pendingWrites.append((buffer, promise)) } else { promise?.fail(ChannelError.ioOnClosedChannel) }
             return
         }
-        ERR_clear_error()
+        if let promise {
+            if let outgoingPromise { outgoingPromise.futureResult.cascade(to: promise) } else { outgoingPromise = promise }
+        }
+        guard buffer.readableBytes > 0 else { return }
+        if var gathered = outgoing {
+            if gathered.readableBytes + buffer.readableBytes <= Self.gatherLimit {
+                outgoing = nil  // keep the storage uniquely referenced while appending
+                gathered.writeBuffer(&buffer)
+                outgoing = gathered
+                return
+            }
+            outgoing = nil
+            guard encrypt(gathered, context) else { return }
+        }
+        if buffer.readableBytes >= Self.gatherLimit {
+            _ = encrypt(buffer, context)
+        } else {
+            outgoing = buffer
+        }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        if let gathered = outgoing {
+            outgoing = nil
+            guard encrypt(gathered, context) else { return }
+        }
+        let promise = outgoingPromise
+        outgoingPromise = nil
+        ciphertextPending = false
+        flushCiphertext(context, promise: promise)
+        context.flush()
+    }
+
+    /// `SSL_write` of one plaintext buffer into the write BIO; false (and the connection failing) on error.
+    private func encrypt(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) -> Bool {
+        guard let ssl else { return false }
+        OpenSSLConnection.clearErrors()
         let written = buffer.withUnsafeReadableBytes { bytes -> Int32 in
             bytes.isEmpty ? 0 : SSL_write(ssl, bytes.baseAddress, Int32(bytes.count))
         }
         if written < 0 && !isRetryable(SSL_get_error(ssl, written)) {
-            promise?.fail(ChannelError.ioOnClosedChannel)
             fail(context, "TLS write failed")
-            return
+            return false
         }
-        flushCiphertext(context, promise: promise)
-    }
-
-    public func flush(context: ChannelHandlerContext) {
-        context.flush()
+        return true
     }
 
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if ssl != nil, state == .active, mode == .all {
+            // What was written but not flushed still goes out, before close_notify.
+            if let gathered = outgoing {
+                outgoing = nil
+                _ = encrypt(gathered, context)
+            }
+        }
         if let ssl, state == .active, mode == .all {
             state = .closed
-            ERR_clear_error()
+            OpenSSLConnection.clearErrors()
             SSL_shutdown(ssl)
-            flushCiphertext(context)
+            let pending = outgoingPromise
+            outgoingPromise = nil
+            flushCiphertext(context, promise: pending)
             context.flush()
         }
         state = .closed
+        failOutgoing()
         context.close(mode: mode, promise: promise)
     }
 
@@ -169,12 +243,21 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         if state == .handshaking { context.flush() }
     }
 
+    /// Writes that can no longer be sent (the connection failed or closed).
+    private func failOutgoing() {
+        outgoing = nil
+        let promise = outgoingPromise
+        outgoingPromise = nil
+        promise?.fail(ChannelError.ioOnClosedChannel)
+    }
+
     private func isRetryable(_ error: Int32) -> Bool {
         error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE
     }
 
     private func fail(_ context: ChannelHandlerContext, _ what: String) {
         state = .closed
+        failOutgoing()
         flushCiphertext(context)
         context.flush()
         context.fireErrorCaught(TLSConnectionError(reason: "\(what): \(OpenSSLError.drain())"))
@@ -182,6 +265,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     }
 
     private static func clientSubject(_ ssl: OpaquePointer) -> String? {
+        guard SSL_get0_peer_certificate(ssl) != nil else { return nil }  // no client certificate: nothing to format
         var buffer = [CChar](repeating: 0, count: 1024)
         let length = pc_ssl_peer_subject(UnsafeMutableRawPointer(ssl), &buffer, Int32(buffer.count))
         guard length > 0 else { return nil }

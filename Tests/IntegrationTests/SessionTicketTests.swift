@@ -51,6 +51,27 @@ struct SessionTicketTests {
         }
     }
 
+    @Test("a TLS 1.3 client that sends its request with the handshake's end gets the ticket with the response, and resumes")
+    func ticketWithFirstResponse() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        try await withGateway(TLSTests.config(certs, names: ["a.test"])) { gw in
+            var outcomes: [String] = []
+            for round in 0..<3 {
+                let input = round == 0 ? "" : "-sess_in '\(certs.folder)/r\(round - 1).pem'"
+                // The request goes out right after the handshake and s_client reads until the server closes:
+                // the ticket (held back to leave with the response) must reach it before the close.
+                let output = try await offPool {
+                    try shell("printf 'GET /t HTTP/1.1\\r\\nHost: a.test\\r\\nConnection: close\\r\\n\\r\\n' | timeout 10 openssl s_client -connect 127.0.0.1:\(gw.port()) -tls1_3 -ign_eof \(input) -sess_out '\(certs.folder)/r\(round).pem' 2>/dev/null")
+                }
+                #expect(output.stdout.contains("HTTP/1.1 200"))
+                let line = output.stdout.split(separator: "\n").first { $0.hasPrefix("New,") || $0.hasPrefix("Reused,") }
+                outcomes.append(line.map { String($0.prefix { $0 != "," }) } ?? "failed")
+            }
+            #expect(outcomes == ["New", "Reused", "Reused"])
+        }
+    }
+
     @Test("two gateways sharing a ticket key file resume each other's sessions")
     func sharedKeyFile() async throws {
         let certs = try TestCertificates(names: ["a.test"])

@@ -53,7 +53,7 @@ struct TLSTests {
     }
 
     @Test("SNI picks the certificate: exact name, wildcard, else the first", arguments: [
-        ("b.test", "b.test"), ("x.apps.test", "*.apps.test"), ("nope.test", "a.test"), (nil, "a.test"),
+        ("b.test", "b.test"), ("B.Test", "b.test"), ("x.apps.test", "*.apps.test"), ("X.Apps.TEST", "*.apps.test"), ("nope.test", "a.test"), (nil, "a.test"),
     ] as [(String?, String)])
     func sniSelection(serverName: String?, expected: String) async throws {
         let names = ["a.test", "b.test", "*.apps.test"]
@@ -140,6 +140,26 @@ struct TLSPolicyTests {
             #expect(gcm.stdout.contains("ECDHE-ECDSA-AES128-GCM-SHA256"))
             let resumed = try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -tls1_2 -reconnect 2>/dev/null | grep -c '^Reused,'")
             #expect((Int(resumed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 5)
+        }
+    }
+
+    @Test("TLS 1.3 picks AES-128-GCM first (cheaper handshake hashing than AES-256-GCM-SHA384); a client that puts ChaCha20 first gets it")
+    func tls13Suites() async throws {
+        let certs = try TestCertificates(names: ["a.test"])
+        defer { certs.remove() }
+        try await withGateway(TLSTests.config(certs, names: ["a.test"])) { gw in
+            let port = gw.port()
+            // OpenSSL's client offers AES-256-GCM-SHA384 first; the server's order decides.
+            let plain = try await offPool { try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -tls1_3 2>/dev/null | grep '^New,'") }
+            #expect(plain.stdout.contains("TLS_AES_128_GCM_SHA256"))
+            let chacha = try await offPool {
+                try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256 2>/dev/null | grep '^New,'")
+            }
+            #expect(chacha.stdout.contains("TLS_CHACHA20_POLY1305_SHA256"))
+            let only256 = try await offPool {
+                try shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:\(port) -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384 2>/dev/null | grep '^New,'")
+            }
+            #expect(only256.stdout.contains("TLS_AES_256_GCM_SHA384"))
         }
     }
 }

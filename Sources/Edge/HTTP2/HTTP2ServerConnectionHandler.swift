@@ -30,6 +30,8 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private var inSession = false
     private var sendRequested = false
     private var sendScheduled = false
+    /// Frames were handed to the channel since the last flush.
+    private var wroteSinceFlush = false
     private var closing = false
     private var abuse: HTTP2AbuseGuard
     private var headerList = HTTP2HeaderList()
@@ -184,8 +186,13 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         if outbound.readableBytes > 0 {
             context.write(wrapOutboundOut(outbound), promise: nil)
             outbound = allocator.buffer(capacity: 1024)
+            wroteSinceFlush = true
         }
-        context.flush()
+        // Most reads (a record of request HEADERS) produce no frames: no flush through TLS then.
+        if wroteSinceFlush {
+            wroteSinceFlush = false
+            context.flush()
+        }
         if !streamsNowWritable.isEmpty {
             let ready = streamsNowWritable
             streamsNowWritable.removeAll(keepingCapacity: true)
@@ -225,6 +232,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         guard let context, let data else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
         if outbound.readableBytes >= Self.outboundChunk {
             context.write(wrapOutboundOut(outbound), promise: nil)
+            wroteSinceFlush = true
             outbound = allocator.buffer(capacity: max(1024, length))
             // A client that does not read: stop producing frames until the socket drains.
             if !context.channel.isWritable { return Int(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
@@ -238,6 +246,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         guard let context else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
         if outbound.readableBytes >= Self.outboundChunk {
             context.write(wrapOutboundOut(outbound), promise: nil)
+            wroteSinceFlush = true
             outbound = allocator.buffer(capacity: Self.outboundChunk + 16)
             if !context.channel.isWritable { return NGHTTP2_ERR_WOULDBLOCK.rawValue }
         }

@@ -35,7 +35,10 @@ final class HTTP2ServerStream {
 
     // Response.
     private(set) var responseSubmitted = false
-    private var bodyQueue = CircularBuffer<ByteBuffer>(initialCapacity: 4)
+    /// The oldest queued body chunk; most responses have exactly one, so no queue is allocated for them.
+    private var bodyHead: ByteBuffer?
+    /// The chunks after `bodyHead`, created when a second one is queued.
+    private var bodyQueue: CircularBuffer<ByteBuffer>?
     private(set) var queuedBytes = 0
     private var responseEnded = false
     private var responseTrailers: HTTPFields?
@@ -87,15 +90,16 @@ final class HTTP2ServerStream {
     /// Moves `length` queued bytes into the connection's output (the DATA payload).
     func writeBody(length: Int, into out: inout ByteBuffer) {
         var remaining = length
-        while remaining > 0, var head = bodyQueue.first {
+        while remaining > 0, var head = bodyHead {
             let take = min(remaining, head.readableBytes)
             if take == head.readableBytes {
                 out.writeBuffer(&head)
-                bodyQueue.removeFirst()
+                bodyHead = bodyQueue?.popFirst()
             } else {
+                bodyHead = nil  // keep `head` uniquely referenced while reading from it
                 var slice = head.readSlice(length: take)!
                 out.writeBuffer(&slice)
-                bodyQueue[bodyQueue.startIndex] = head
+                bodyHead = head
             }
             remaining -= take
         }
@@ -110,7 +114,8 @@ final class HTTP2ServerStream {
 
     /// The client is gone or reset the stream.
     func closed() {
-        bodyQueue.removeAll()
+        bodyHead = nil
+        bodyQueue = nil
         queuedBytes = 0
         if let proxy, !proxy.isFinished { proxy.downstreamClosed() }
         proxy = nil
@@ -152,7 +157,14 @@ extension HTTP2ServerStream: DownstreamResponder {
     func sendResponseBody(_ body: ByteBuffer) {
         guard responseSubmitted, !responseEnded, body.readableBytes > 0 else { return }
         queuedBytes += body.readableBytes
-        bodyQueue.append(body)
+        if bodyHead == nil {
+            bodyHead = body
+        } else if bodyQueue == nil {
+            bodyQueue = CircularBuffer(initialCapacity: 4)
+            bodyQueue!.append(body)
+        } else {
+            bodyQueue!.append(body)
+        }
         resumeDataIfDeferred()
         if writable && queuedBytes > Self.highWatermark {
             writable = false
