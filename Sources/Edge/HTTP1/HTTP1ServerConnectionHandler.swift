@@ -327,12 +327,18 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         closing = true
         readTimer.cancel()
         let channel = context.channel
-        // A client that never reads would keep the flush, and the connection, pending forever.
-        let deadline = channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
         writePendingHead(context)
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-            deadline.cancel()
+        // Usually the last bytes go out at once and the callback closes right here; only a client that
+        // is not reading leaves the flush pending, and then a deadline bounds how long it may keep it.
+        var flushed = false
+        var deadline: Scheduled<Void>?
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            flushed = true
+            deadline?.cancel()
             channel.close(promise: nil)
+        }
+        if !flushed {
+            deadline = channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) { channel.close(promise: nil) }
         }
     }
 
@@ -363,7 +369,7 @@ extension HTTP1ServerConnectionHandler: DrainableConnection {
 
 extension HTTP1ServerConnectionHandler: DownstreamResponder {
     public func sendUpstreamResponseHead(_ head: HTTP1ResponseHead, bodyLength: ResponseBodyLength) {
-        guard let context, !closing else { return }
+        guard context != nil, !closing else { return }
         decideResponseFraming(code: head.status.code, bodyLength: bodyLength)
         var buffer = loop.responseHeadBuffer
         loop.responseHeadBuffer = ByteBuffer()
