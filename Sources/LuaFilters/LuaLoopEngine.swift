@@ -6,23 +6,31 @@ final class LuaLoopEngine {
     private let shared: LuaFilterShared
     private var state: LuaScriptState?
     private var version = 0
-    private var nextCheck = NIODeadline.uptimeNanoseconds(0)
+    /// Whether the next request looks for a new version. A timer sets it `checkInterval` after the request
+    /// that cleared it, so the requests in between read no clock; an idle loop arms no timer.
+    private var checkDue = true
 
     init(shared: LuaFilterShared) {
         self.shared = shared
     }
 
     /// The state a new request runs on; nil only if the script has never compiled on this loop.
-    func stateForRequest() -> LuaScriptState? {
-        let now = NIODeadline.now()
-        if now >= nextCheck || state?.poisoned == true {
-            nextCheck = now + LuaScriptSource.checkInterval
+    func stateForRequest(on eventLoop: EventLoop) -> LuaScriptState? {
+        if checkDue || state?.poisoned == true {
+            if checkDue { armCheck(on: eventLoop) }
             let snapshot = shared.source.latest()
             if snapshot.version != version || state == nil || state?.poisoned == true {
                 load(snapshot)
             }
         }
         return state
+    }
+
+    private func armCheck(on eventLoop: EventLoop) {
+        // Off its loop (never on the request path) the engine simply checks every time.
+        guard eventLoop.inEventLoop else { return }
+        checkDue = false
+        eventLoop.assumeIsolated().scheduleTask(in: LuaScriptSource.checkInterval) { [weak self] in self?.checkDue = true }
     }
 
     private func load(_ snapshot: LuaScriptSnapshot) {
