@@ -30,7 +30,9 @@ final class LuaLoopEngine {
         // Off its loop (never on the request path) the engine simply checks every time.
         guard eventLoop.inEventLoop else { return }
         checkDue = false
-        eventLoop.assumeIsolated().scheduleTask(in: LuaScriptSource.checkInterval) { [weak self] in self?.checkDue = true }
+        // A strong capture: a weak one would give the engine a side table, and every retain of it (one per
+        // request, from the thread-local) would take the slow path.
+        eventLoop.assumeIsolated().scheduleTask(in: LuaScriptSource.checkInterval) { self.checkDue = true }
     }
 
     private func load(_ snapshot: LuaScriptSnapshot) {
