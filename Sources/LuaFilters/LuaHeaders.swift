@@ -32,8 +32,8 @@ enum LuaHeaders {
         return found
     }
 
-    /// Pushes `value(of:in:)` (or nil). The common single field goes onto the stack from its bytes, with no
-    /// String made for it.
+    /// Pushes `value(of:in:)` (or nil). The common single ASCII field goes onto the stack from its bytes, with
+    /// no String made for it.
     static func pushValue(of name: HTTPField.Name, in fields: HTTPFields, _ L: OpaquePointer) {
         var index = fields.startIndex
         while index < fields.endIndex {
@@ -46,9 +46,13 @@ enum LuaHeaders {
                 // Repeated: rare; join as Strings.
                 Lua.pushOptional(L, value(of: name, in: fields))
             } else {
-                field.withUnsafeBytesOfValue { bytes in
+                let pushed = field.withUnsafeBytesOfValue { bytes in
+                    // Non-ASCII goes through `value` (UTF-8, invalid sequences repaired), as every other read does.
+                    guard !bytes.contains(where: { $0 >= 0x80 }) else { return false }
                     _ = lua_pushlstring(L, UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self), bytes.count)
+                    return true
                 }
+                if !pushed { Lua.push(L, field.value) }
             }
             return
         }
@@ -95,7 +99,7 @@ enum LuaHeaders {
     }
 
     /// The value at `index` as a field of `name`, or nil if it is not a string or number, or not a valid
-    /// field value. A string goes from its bytes: validated once, ASCII without a UTF-8 repair pass.
+    /// field value (checked once, by `HTTPField` itself).
     static func field(_ L: OpaquePointer, _ index: Int32, name: HTTPField.Name) -> HTTPField? {
         guard lua_type(L, index) == LUA_TSTRING else {
             guard let value = Lua.text(L, index), HTTPField.isValidValue(value) else { return nil }

@@ -276,11 +276,11 @@ struct LuaAPITests {
               ctx.req:set_header("x-float", 1.5)
               ctx.req:set_header("x-utf", "caf\u{e9}")
               ctx.req:set_header("X-Dup", "new")
-              ctx.req:set_header("x-read", ctx.req:header("x-int") .. "|" .. ctx.req:header("x-missing-too", "") .. "|" .. tostring(ctx.req:header("x-gone")))
+              ctx.req:set_header("x-read", ctx.req:header("x-int") .. "|" .. ctx.req:header("x-missing-too", "") .. "|" .. tostring(ctx.req:header("x-gone")) .. "|" .. ctx.req:header("x-utf-in"))
             end
             """#)
         try await withLuaGateway(scripts, luaConfig("[ { lua: { script: \(path) } } ]")) { gw in
-            let result = try curl(h2: h2, ["-H", "x-dup: 1", "-H", "x-other: o", "-H", "x-dup: 2", "-H", "x-missing-too: m", "\(gw.baseURL)/values"])
+            let result = try curl(h2: h2, ["-H", "x-dup: 1", "-H", "x-other: o", "-H", "x-dup: 2", "-H", "x-missing-too: m", "-H", "x-utf-in: d\u{e9}j\u{e0}", "\(gw.baseURL)/values"])
             #expect(result.status == 200)
             let headers = try #require(result.json["headers"] as? [String: Any])
             #expect(headers["x-failures"] as? String == "set,add,set,add,set,add,set,add")
@@ -290,7 +290,7 @@ struct LuaAPITests {
             #expect(headers["x-utf"] as? String == "caf\u{e9}")
             #expect(headers["x-dup"] as? String == "new")
             #expect(headers["x-other"] as? String == "o")
-            #expect(headers["x-read"] as? String == "42|m|nil")
+            #expect(headers["x-read"] as? String == "42|m|nil|d\u{e9}j\u{e0}")
         }
     }
 
