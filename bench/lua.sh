@@ -72,6 +72,8 @@ print("|---|---|---|---|")
 print(f"| plain | {' / '.join(f'{r[0]:,.0f}' for r in plain)} | {med(plain, 0):,.0f} | {med(plain, 1):.1f} |")
 print(f"| lua (read 1 header, set 2) | {' / '.join(f'{r[0]:,.0f}' for r in lua)} | {med(lua, 0):,.0f} | {med(lua, 1):.1f} |")
 pairs = statistics.median(l[0] / p[0] for p, l in zip(plain, lua))
+added = statistics.median(l[1] - p[1] for p, l in zip(plain, lua))
 print(f"\nratio lua/plain: medians {med(lua, 0) / med(plain, 0):.3f}, per-round pairs {pairs:.3f}; "
       f"CPU per request {med(plain, 1) / med(lua, 1):.3f} (plain/lua)")
+print(f"CPU µs per request the Lua filter adds: {added:.1f} (median of the per-round differences)")
 PY

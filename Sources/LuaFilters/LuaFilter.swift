@@ -59,6 +59,8 @@ final class LuaFilter: HTTPFilter {
     var pending: LuaPending?
     var reply: FilterLocalReply?
     var requestHasBody = false
+    /// Whether this phase's header edits have made room for added fields (see `LuaHeaders.append`).
+    var fieldsReserved = false
     var deliveredBody: ByteBuffer?
     var replacementResponseChunk: ByteBuffer?
     private var promise: EventLoopPromise<FilterVerdict>?
@@ -184,6 +186,7 @@ final class LuaFilter: HTTPFilter {
     private func start(_ phase: LuaPhase, function: Int32, arguments: (OpaquePointer) -> Int32) -> Step {
         if thread != nil { abandonThread() }
         self.phase = phase
+        fieldsReserved = false
         let coroutine = state.acquireThread()
         thread = coroutine
         ticksLeft = state.settings.instructionTicks

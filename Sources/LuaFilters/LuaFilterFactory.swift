@@ -84,7 +84,7 @@ public struct LuaFilterFactory: HTTPFilterFactory {
             engine = LuaLoopEngine(shared: shared)
             shared.engines.currentValue = engine
         }
-        guard let state = engine.stateForRequest() else { return LuaUnavailableFilter(script: shared.source.name) }
+        guard let state = engine.stateForRequest(on: eventLoop) else { return LuaUnavailableFilter(script: shared.source.name) }
         return LuaFilter(shared: shared, state: state, eventLoop: eventLoop)
     }
 

@@ -3,17 +3,26 @@ import CLuaShims
 import HTTPTypes
 
 /// Header edits shared by `ctx.req` and `ctx.resp`: arguments start at 2 (1 is the object).
+///
+/// These run a few times per request for most scripts, so they avoid `HTTPFields`' slower paths: its name
+/// subscript goes through lazy generic sequences, and `HTTPField.Name ==` is an out-of-line call. Values
+/// move between Lua and the fields as bytes where they can.
 enum LuaHeaders {
-    /// The field's value, several joined as HTTP says (`; ` for cookies, else `, `). A plain index loop:
-    /// `HTTPFields`' own name subscript goes through lazy generic sequences whose type metadata the
-    /// runtime looks up on every call, which cost more than the rest of a Lua header read.
+    /// Name equality (canonical names), with the length compared first: most names in a request differ in
+    /// length, and that test is inline (a small string keeps its count in the string itself).
+    @inline(__always)
+    static func same(_ a: HTTPField.Name, _ b: HTTPField.Name) -> Bool {
+        a.canonicalName.utf8.count == b.canonicalName.utf8.count && a.canonicalName == b.canonicalName
+    }
+
+    /// The field's value, several joined as HTTP says (`; ` for cookies, else `, `). A plain index loop.
     static func value(of name: HTTPField.Name, in fields: HTTPFields) -> String? {
         var found: String?
         var index = fields.startIndex
         while index < fields.endIndex {
             let field = fields[index]
             index += 1
-            guard field.name == name else { continue }
+            guard same(field.name, name) else { continue }
             if let first = found {
                 found = first + (name == .cookie ? "; " : ", ") + field.value
             } else {
@@ -23,29 +32,91 @@ enum LuaHeaders {
         return found
     }
 
+    /// Pushes `value(of:in:)` (or nil). The common single ASCII field goes onto the stack from its bytes, with
+    /// no String made for it.
+    static func pushValue(of name: HTTPField.Name, in fields: HTTPFields, _ L: OpaquePointer) {
+        var index = fields.startIndex
+        while index < fields.endIndex {
+            let field = fields[index]
+            index += 1
+            guard same(field.name, name) else { continue }
+            var later = index
+            while later < fields.endIndex, !same(fields[later].name, name) { later += 1 }
+            if later < fields.endIndex {
+                // Repeated: rare; join as Strings.
+                Lua.pushOptional(L, value(of: name, in: fields))
+            } else {
+                let pushed = field.withUnsafeBytesOfValue { bytes in
+                    // Non-ASCII goes through `value` (UTF-8, invalid sequences repaired), as every other read does.
+                    guard !bytes.contains(where: { $0 >= 0x80 }) else { return false }
+                    _ = lua_pushlstring(L, UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self), bytes.count)
+                    return true
+                }
+                if !pushed { Lua.push(L, field.value) }
+            }
+            return
+        }
+        lua_pushnil(L)
+    }
+
+    /// Appends one field. The first append of a phase makes room for a few more at once: a parsed head's
+    /// fields have no spare capacity, and each growth copies them all. (`append` reaches a specialized
+    /// `replaceSubrange`; calling `replaceSubrange` from here would take its unspecialized generic entry.)
+    @inline(__always)
+    static func append(_ field: HTTPField, to fields: inout HTTPFields, reserved: inout Bool) {
+        if !reserved {
+            reserved = true
+            fields.reserveCapacity(fields.count + 6)
+        }
+        fields.append(field)
+    }
+
     /// Sets `name` to one value: the first field of that name is overwritten in place, later ones removed;
-    /// appended when there is none. Same result as `fields[name] = value`, without its generic sequences.
+    /// appended when there is none. Same result as `fields[name] = value`.
     static func replace(_ name: HTTPField.Name, with value: String, in fields: inout HTTPFields) {
+        var reserved = true
+        replace(HTTPField(name: name, value: value), in: &fields, reserved: &reserved)
+    }
+
+    static func replace(_ field: HTTPField, in fields: inout HTTPFields, reserved: inout Bool) {
+        let name = field.name
         var index = fields.startIndex
         var replaced = false
         while index < fields.endIndex {
-            guard fields[index].name == name else {
+            guard same(fields[index].name, name) else {
                 index += 1
                 continue
             }
             if replaced {
                 fields.remove(at: index)
             } else {
-                fields[index] = HTTPField(name: name, value: value)
+                fields[index] = field
                 replaced = true
                 index += 1
             }
         }
-        if !replaced { fields.append(HTTPField(name: name, value: value)) }
+        if !replaced { append(field, to: &fields, reserved: &reserved) }
+    }
+
+    /// The value at `index` as a field of `name`, or nil if it is not a string or number, or not a valid
+    /// field value (checked once, by `HTTPField` itself).
+    static func field(_ L: OpaquePointer, _ index: Int32, name: HTTPField.Name) -> HTTPField? {
+        guard lua_type(L, index) == LUA_TSTRING else {
+            guard let value = Lua.text(L, index), HTTPField.isValidValue(value) else { return nil }
+            return HTTPField(name: name, value: value)
+        }
+        var length = 0
+        guard let pointer = lua_tolstring(L, index, &length) else { return nil }
+        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: length)
+        // The value is the text as UTF-8 (invalid sequences repaired, as `Lua.text` does). `HTTPField` keeps a
+        // valid value as the same string and replaces an invalid one: the check costs no second scan.
+        let text = String(decoding: bytes, as: UTF8.self)
+        let field = HTTPField(name: name, value: text)
+        return field.value == text ? field : nil
     }
 
     /// `set_header(name, value)`: replaces every value; a nil value removes the field; a table sets several.
-    static func set(_ L: OpaquePointer, _ fields: inout HTTPFields, api: String) -> Int32 {
+    static func set(_ L: OpaquePointer, _ fields: inout HTTPFields, api: String, reserved: inout Bool) -> Int32 {
         guard let name = LuaRequestAPI.fieldName(L, 2) else { return Lua.fail(L, "\(api): bad argument #1 (field name expected)") }
         switch lua_type(L, 3) {
         case LUA_TNIL:
@@ -62,17 +133,17 @@ enum LuaHeaders {
             Lua.pop(L, 1)
             fields[values: name] = values
         default:
-            guard let value = Lua.text(L, 3), HTTPField.isValidValue(value) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
+            guard let field = field(L, 3, name: name) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
             // A cookie set as one string is split into fields by HTTPFields' own rules.
-            if name == .cookie { fields[name] = value } else { replace(name, with: value, in: &fields) }
+            if name == .cookie { fields[name] = field.value } else { replace(field, in: &fields, reserved: &reserved) }
         }
         return 0
     }
 
-    static func add(_ L: OpaquePointer, _ fields: inout HTTPFields, api: String) -> Int32 {
+    static func add(_ L: OpaquePointer, _ fields: inout HTTPFields, api: String, reserved: inout Bool) -> Int32 {
         guard let name = LuaRequestAPI.fieldName(L, 2) else { return Lua.fail(L, "\(api): bad argument #1 (field name expected)") }
-        guard let value = Lua.text(L, 3), HTTPField.isValidValue(value) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
-        fields.append(HTTPField(name: name, value: value))
+        guard let field = field(L, 3, name: name) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
+        append(field, to: &fields, reserved: &reserved)
         return 0
     }
 

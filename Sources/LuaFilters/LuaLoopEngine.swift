@@ -6,23 +6,33 @@ final class LuaLoopEngine {
     private let shared: LuaFilterShared
     private var state: LuaScriptState?
     private var version = 0
-    private var nextCheck = NIODeadline.uptimeNanoseconds(0)
+    /// Whether the next request looks for a new version. A timer sets it `checkInterval` after the request
+    /// that cleared it, so the requests in between read no clock; an idle loop arms no timer.
+    private var checkDue = true
 
     init(shared: LuaFilterShared) {
         self.shared = shared
     }
 
     /// The state a new request runs on; nil only if the script has never compiled on this loop.
-    func stateForRequest() -> LuaScriptState? {
-        let now = NIODeadline.now()
-        if now >= nextCheck || state?.poisoned == true {
-            nextCheck = now + LuaScriptSource.checkInterval
+    func stateForRequest(on eventLoop: EventLoop) -> LuaScriptState? {
+        if checkDue || state?.poisoned == true {
+            if checkDue { armCheck(on: eventLoop) }
             let snapshot = shared.source.latest()
             if snapshot.version != version || state == nil || state?.poisoned == true {
                 load(snapshot)
             }
         }
         return state
+    }
+
+    private func armCheck(on eventLoop: EventLoop) {
+        // Off its loop (never on the request path) the engine simply checks every time.
+        guard eventLoop.inEventLoop else { return }
+        checkDue = false
+        // A strong capture: a weak one would give the engine a side table, and every retain of it (one per
+        // request, from the thread-local) would take the slow path.
+        eventLoop.assumeIsolated().scheduleTask(in: LuaScriptSource.checkInterval) { self.checkDue = true }
     }
 
     private func load(_ snapshot: LuaScriptSnapshot) {
@@ -33,7 +43,7 @@ final class LuaLoopEngine {
             if isReload {
                 if !fresh.phases.isSubset(of: shared.phases) {
                     LuaLog.emit(level: "warn", script: snapshot.name, requestID: nil,
-                                message: "the new version defines phase functions the filter did not have at startup; they run after a restart")
+                                message: "the new version needs hooks the filter did not have at startup (new phase functions, or reading the request body); they take effect after a restart")
                 }
                 if shared.source.firstReload(of: snapshot.version) {
                     LuaLog.emit(level: "info", script: snapshot.name, requestID: nil, message: "reloaded (version \(snapshot.version))")

@@ -153,12 +153,12 @@ enum LuaRequestAPI {
         guard let bytes = lua_tolstring(L, index, &length) else { return nil }
         let state = LuaScriptState.of(L)
         let key = UnsafeRawPointer(bytes)
-        if let cached = state.fieldNames[key] { return cached }
+        if let cached = state.cachedFieldName(key) { return cached }
         guard let name = HTTPField.Name(String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self)) else { return nil }
         // Only short strings are interned (one object per text); at most a few hundred names per state.
-        if length <= 40 && state.fieldNames.count < 512 {
+        if length <= 40 && state.fieldNameCount < 512 {
             state.anchor(L, index)
-            state.fieldNames[key] = name
+            state.cacheFieldName(key, name)
         }
         return name
     }
@@ -167,7 +167,7 @@ enum LuaRequestAPI {
     static let header: pc_swift_function = { L in
         guard let L else { return 0 }
         guard let name = fieldName(L, 2) else { return Lua.fail(L, "ctx.req:header: bad argument #1 (field name expected)") }
-        Lua.pushOptional(L, read(L) { LuaHeaders.value(of: name, in: $0.headerFields) } ?? nil)
+        if read(L, { LuaHeaders.pushValue(of: name, in: $0.headerFields, L) }) == nil { lua_pushnil(L) }
         return 1
     }
 
@@ -188,7 +188,7 @@ enum LuaRequestAPI {
         guard let L else { return 0 }
         switch writable(L, "set_header") {
         case .failure(let message): return Lua.fail(L, message.text)
-        case .success(let head): return LuaHeaders.set(L, &head.pointee.headerFields, api: "ctx.req:set_header")
+        case .success(let head): return LuaHeaders.set(L, &head.pointee.headerFields, api: "ctx.req:set_header", reserved: &LuaContextAPI.filter(L)!.fieldsReserved)
         }
     }
 
@@ -196,7 +196,7 @@ enum LuaRequestAPI {
         guard let L else { return 0 }
         switch writable(L, "add_header") {
         case .failure(let message): return Lua.fail(L, message.text)
-        case .success(let head): return LuaHeaders.add(L, &head.pointee.headerFields, api: "ctx.req:add_header")
+        case .success(let head): return LuaHeaders.add(L, &head.pointee.headerFields, api: "ctx.req:add_header", reserved: &LuaContextAPI.filter(L)!.fieldsReserved)
         }
     }
 
@@ -280,6 +280,9 @@ enum LuaRequestAPI {
         guard let L else { return 0 }
         guard let filter = LuaContextAPI.filter(L) else { return Lua.fail(L, "ctx.req:body: only inside a phase function") }
         guard filter.phase == .request else { return Lua.fail(L, "ctx.req:body: only in on_request") }
+        guard filter.shared.phases.contains(.requestBody) else {
+            return Lua.fail(L, "ctx.req:body: the filter does not hook request bodies: it does so when the script's text (as at startup) contains 'body', 'require' or 'load'")
+        }
         if let delivered = filter.deliveredBody {
             Lua.push(L, delivered)
             return 1

@@ -37,7 +37,7 @@ enum LuaResponseAPI {
     static let header: pc_swift_function = { L in
         guard let L else { return 0 }
         guard let name = LuaRequestAPI.fieldName(L, 2) else { return Lua.fail(L, "ctx.resp:header: bad argument #1 (field name expected)") }
-        Lua.pushOptional(L, head(L).flatMap { LuaHeaders.value(of: name, in: $0.pointee.headerFields) })
+        if let head = head(L) { LuaHeaders.pushValue(of: name, in: head.pointee.headerFields, L) } else { lua_pushnil(L) }
         return 1
     }
 
@@ -56,14 +56,14 @@ enum LuaResponseAPI {
 
     static let setHeader: pc_swift_function = { L in
         guard let L else { return 0 }
-        guard let head = head(L) else { return Lua.fail(L, "ctx.resp:set_header: only in on_response_headers") }
-        return LuaHeaders.set(L, &head.pointee.headerFields, api: "ctx.resp:set_header")
+        guard let filter = LuaContextAPI.filter(L), let head = filter.responseHead else { return Lua.fail(L, "ctx.resp:set_header: only in on_response_headers") }
+        return LuaHeaders.set(L, &head.pointee.headerFields, api: "ctx.resp:set_header", reserved: &filter.fieldsReserved)
     }
 
     static let addHeader: pc_swift_function = { L in
         guard let L else { return 0 }
-        guard let head = head(L) else { return Lua.fail(L, "ctx.resp:add_header: only in on_response_headers") }
-        return LuaHeaders.add(L, &head.pointee.headerFields, api: "ctx.resp:add_header")
+        guard let filter = LuaContextAPI.filter(L), let head = filter.responseHead else { return Lua.fail(L, "ctx.resp:add_header: only in on_response_headers") }
+        return LuaHeaders.add(L, &head.pointee.headerFields, api: "ctx.resp:add_header", reserved: &filter.fieldsReserved)
     }
 
     static let removeHeader: pc_swift_function = { L in

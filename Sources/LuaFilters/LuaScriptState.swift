@@ -33,16 +33,31 @@ final class LuaScriptState {
     var sharedDicts: [LuaSharedDict] = []
     var sharedDictRef = Lua.noRef
     /// Parsed header names by the address of their (anchored) Lua string; see `LuaRequestAPI.fieldName`.
-    var fieldNames: [UnsafeRawPointer: HTTPField.Name] = [:]
+    /// The first few are searched linearly (a script uses a handful; no hashing), the rest in a dictionary.
+    private var recentFieldNames: [(key: UnsafeRawPointer, name: HTTPField.Name)] = []
+    private var moreFieldNames: [UnsafeRawPointer: HTTPField.Name] = [:]
+    var fieldNameCount: Int { recentFieldNames.count + moreFieldNames.count }
     private var anchorRef = Lua.noRef
 
     var phases: FilterPhases {
         var phases: FilterPhases = []
-        if onRequest != Lua.noRef { phases.formUnion([.requestHead, .requestBody]) }
+        if onRequest != Lua.noRef {
+            phases.insert(.requestHead)
+            if Self.mayReadBody(script.text) { phases.insert(.requestBody) }
+        }
         if onResponseHeaders != Lua.noRef || onResponseBody != Lua.noRef { phases.insert(.responseHead) }
         if onResponseBody != Lua.noRef { phases.insert(.responseBody) }
         if onLog != Lua.noRef { phases.insert(.complete) }
         return phases
+    }
+
+    /// Whether `on_request` may call `ctx.req:body()`: only then does the filter hook the request body (a
+    /// hooked body goes through the chain part by part; an unhooked one streams straight upstream). Decided
+    /// from the text, conservatively: any `body` (also in comments, `set_body`, a response's `.body`), and any
+    /// `require` or `load`, whose code this text does not show. A call the text hid (`ctx.req["bo".."dy"]`)
+    /// fails with an error that says so.
+    static func mayReadBody(_ text: String) -> Bool {
+        text.contains("body") || text.contains("require") || text.contains("load")
     }
 
     init(script: LuaScriptSnapshot, settings: LuaSettings) throws {
@@ -172,6 +187,16 @@ final class LuaScriptState {
     }
 
     func setCtxRef(_ ref: Int32) { ctxRef = ref }
+
+    @inline(__always)
+    func cachedFieldName(_ key: UnsafeRawPointer) -> HTTPField.Name? {
+        for entry in recentFieldNames where entry.key == key { return entry.name }
+        return moreFieldNames.isEmpty ? nil : moreFieldNames[key]
+    }
+
+    func cacheFieldName(_ key: UnsafeRawPointer, _ name: HTTPField.Name) {
+        if recentFieldNames.count < 16 { recentFieldNames.append((key, name)) } else { moreFieldNames[key] = name }
+    }
 
     /// Keeps the value at `index` alive for the state's lifetime (in a registry table).
     func anchor(_ thread: OpaquePointer, _ index: Int32) {

@@ -233,6 +233,67 @@ struct LuaAPITests {
         }
     }
 
+    @Test("a script whose text never mentions the body lets request bodies stream past; a hidden body() call fails and says why", arguments: [false, true])
+    func unhookedBody(h2: Bool) async throws {
+        let scripts = try LuaScripts()
+        // No "body", "require" or "load" in this text: the filter does not hook request bodies.
+        let path = try scripts.write("stream.lua", """
+            function on_request(ctx)
+              ctx.req:set_header("x-streamed", "yes")
+              if ctx.req:path() == "/hidden" then
+                local read = ctx.req["bo" .. "dy"]
+                read(ctx.req)
+              end
+            end
+            """)
+        try await withLuaGateway(scripts, luaConfig("[ { lua: { script: \(path) } } ]")) { gw in
+            let payload = String(repeating: "0123456789", count: 2000)
+            let result = try curl(h2: h2, ["--data-binary", payload, "\(gw.baseURL)/post"])
+            #expect(result.status == 200)
+            #expect(result.json["body"] as? String == payload)
+            let headers = try #require(result.json["headers"] as? [String: Any])
+            #expect(headers["x-streamed"] as? String == "yes")
+            let id = "hidden-body-\(h2)-\(UUID().uuidString)"
+            let hidden = try curl(h2: h2, ["-H", "X-Request-Id: \(id)", "--data-binary", "x", "\(gw.baseURL)/hidden"])
+            #expect(hidden.isEarlyReply(500))
+            let line = try await LuaLogLines.waitFor([id])
+            #expect(line.contains("does not hook request bodies"))
+        }
+    }
+
+    @Test("header values: numbers become text, UTF-8 passes, invalid values raise, set replaces repeated fields in place", arguments: [false, true])
+    func headerValues(h2: Bool) async throws {
+        let scripts = try LuaScripts()
+        let path = try scripts.write("values.lua", #"""
+            function on_request(ctx)
+              local failures = {}
+              for _, bad in ipairs({ "a\r\nb", " lead", "trail\t", "nul\0" }) do
+                if not pcall(ctx.req.set_header, ctx.req, "x-bad", bad) then failures[#failures + 1] = "set" end
+                if not pcall(ctx.req.add_header, ctx.req, "x-bad", bad) then failures[#failures + 1] = "add" end
+              end
+              ctx.req:set_header("x-failures", table.concat(failures, ","))
+              ctx.req:set_header("x-int", 42)
+              ctx.req:set_header("x-float", 1.5)
+              ctx.req:set_header("x-utf", "caf\u{e9}")
+              ctx.req:set_header("X-Dup", "new")
+              ctx.req:set_header("x-read", ctx.req:header("x-int") .. "|" .. ctx.req:header("x-missing-too", "") .. "|" .. tostring(ctx.req:header("x-gone")) .. "|" .. ctx.req:header("x-utf-in"))
+            end
+            """#)
+        try await withLuaGateway(scripts, luaConfig("[ { lua: { script: \(path) } } ]")) { gw in
+            let result = try curl(h2: h2, ["-H", "x-dup: 1", "-H", "x-other: o", "-H", "x-dup: 2", "-H", "x-missing-too: m", "-H", "x-utf-in: d\u{e9}j\u{e0}", "\(gw.baseURL)/values"])
+            #expect(result.status == 200)
+            let headers = try #require(result.json["headers"] as? [String: Any])
+            #expect(headers["x-failures"] as? String == "set,add,set,add,set,add,set,add")
+            #expect(headers["x-bad"] == nil)
+            #expect(headers["x-int"] as? String == "42")
+            #expect(headers["x-float"] as? String == "1.5")
+            #expect(headers["x-utf"] as? String == "caf\u{e9}")
+            #expect(headers["x-dup"] as? String == "new")
+            #expect(headers["x-other"] as? String == "o")
+            #expect(headers["x-read"] as? String == "42|m|nil|d\u{e9}j\u{e0}")
+        }
+    }
+
     @Test("on_response_body sees every chunk with eof and may replace it; the length adapts", arguments: [false, true])
     func responseBody(h2: Bool) async throws {
         let scripts = try LuaScripts()
