@@ -43,7 +43,7 @@ final class LuaLoopEngine {
             if isReload {
                 if !fresh.phases.isSubset(of: shared.phases) {
                     LuaLog.emit(level: "warn", script: snapshot.name, requestID: nil,
-                                message: "the new version needs hooks the filter did not have at startup (new phase functions, or reading the request body); they take effect after a restart")
+                                message: "the new version needs hooks the filter did not have at startup (new phase functions); they take effect after a restart")
                 }
                 if shared.source.firstReload(of: snapshot.version) {
                     LuaLog.emit(level: "info", script: snapshot.name, requestID: nil, message: "reloaded (version \(snapshot.version))")

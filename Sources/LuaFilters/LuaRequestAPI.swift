@@ -280,9 +280,6 @@ enum LuaRequestAPI {
         guard let L else { return 0 }
         guard let filter = LuaContextAPI.filter(L) else { return Lua.fail(L, "ctx.req:body: only inside a phase function") }
         guard filter.phase == .request else { return Lua.fail(L, "ctx.req:body: only in on_request") }
-        guard filter.shared.phases.contains(.requestBody) else {
-            return Lua.fail(L, "ctx.req:body: the filter does not hook request bodies: it does so when the script's text (as at startup) contains 'body', 'require' or 'load'")
-        }
         if let delivered = filter.deliveredBody {
             Lua.push(L, delivered)
             return 1

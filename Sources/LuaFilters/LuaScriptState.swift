@@ -41,23 +41,11 @@ final class LuaScriptState {
 
     var phases: FilterPhases {
         var phases: FilterPhases = []
-        if onRequest != Lua.noRef {
-            phases.insert(.requestHead)
-            if Self.mayReadBody(script.text) { phases.insert(.requestBody) }
-        }
+        if onRequest != Lua.noRef { phases.formUnion([.requestHead, .requestBody]) }
         if onResponseHeaders != Lua.noRef || onResponseBody != Lua.noRef { phases.insert(.responseHead) }
         if onResponseBody != Lua.noRef { phases.insert(.responseBody) }
         if onLog != Lua.noRef { phases.insert(.complete) }
         return phases
-    }
-
-    /// Whether `on_request` may call `ctx.req:body()`: only then does the filter hook the request body (a
-    /// hooked body goes through the chain part by part; an unhooked one streams straight upstream). Decided
-    /// from the text, conservatively: any `body` (also in comments, `set_body`, a response's `.body`), and any
-    /// `require` or `load`, whose code this text does not show. A call the text hid (`ctx.req["bo".."dy"]`)
-    /// fails with an error that says so.
-    static func mayReadBody(_ text: String) -> Bool {
-        text.contains("body") || text.contains("require") || text.contains("load")
     }
 
     init(script: LuaScriptSnapshot, settings: LuaSettings) throws {

@@ -43,7 +43,9 @@ extension ProxyStream {
     func startRouteFilters(_ routeChain: FilterChain) {
         chain = routeChain
         instantiateFilters()
-        requestBodyHooked = !chain.phases.isDisjoint(with: [.requestBody, .requestTrailers])
+        // A request without a body has no parts for the body hooks: its filters learnt that from
+        // `endStream` on the head, and it skips the request-input queue entirely.
+        requestBodyHooked = requestFraming != .none && !chain.phases.isDisjoint(with: [.requestBody, .requestTrailers])
         responseHooked = !chain.phases.isDisjoint(with: [.responseHead, .responseBody, .responseTrailers])
     }
 
