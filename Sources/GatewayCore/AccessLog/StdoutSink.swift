@@ -103,6 +103,15 @@ public final class AccessLogBuffer {
         scheduleFlush()
     }
 
+    /// The same for a record stored in a class (the stream's): passed in place, where a plain argument
+    /// read from a class property is first copied, a retain per string field.
+    public func append(_ record: inout AccessLogRecord) {
+        guard enabled, sampled(status: record.status) else { return }
+        record.write(format, to: &batch)
+        lines += 1
+        scheduleFlush()
+    }
+
     /// A span line, batched with the access-log lines of this loop.
     public func append(_ span: SpanRecord) {
         span.write(to: &batch)

@@ -532,7 +532,7 @@ public final class ProxyStream {
         if let upstreamStarted { record.upstreamNanos = (now - upstreamStarted).nanoseconds }
         writeServerSpan()
         countMetrics()
-        loop.accessLog.append(record)
+        loop.accessLog.append(&record)
         let responder = self.responder
         self.responder = nil
         responder?.streamFinished(closeConnection: closeConnection)
