@@ -41,7 +41,9 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
         self.parser = HTTP1Parser(role: .client, limits: HTTP1Limits(maxHeadBytes: 64 * 1024, maxHeaderCount: 256, maxURIBytes: 64 * 1024))
     }
 
-    public var isActive: Bool { context?.channel.isActive ?? false }
+    /// Kept here rather than asked of the channel: the pool asks on every hand-out, and the channel's
+    /// answer goes through the pipeline and an atomic.
+    public private(set) var isActive = false
     public var isWritable: Bool { context?.channel.isWritable ?? false }
     /// True when the connection has served requests before this one: a failure before any response byte
     /// may then be a race with the server's keep-alive close rather than a real failure.
@@ -148,9 +150,20 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
 
     // MARK: - Channel events
 
-    public func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        isActive = context.channel.isActive
+    }
 
-    public func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        isActive = false
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        isActive = true
+        context.fireChannelActive()
+    }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         received.appendReceived(unwrapInboundIn(data))
@@ -175,6 +188,7 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        isActive = false
         if case .active = state, let delegate {
             // A close-delimited body ends here; anything else was cut short.
             do {
