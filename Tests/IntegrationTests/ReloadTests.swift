@@ -83,8 +83,18 @@ struct ReloadTests {
             #expect(numbers.count >= 4, "\(output)")
             if numbers.count >= 4 {
                 let (started, done, succeeded) = (numbers[1], numbers[2], numbers[3])
-                #expect(started == done && done == succeeded, "\(counts)")
-                #expect(h2c ? started > 0 : started == 3000, "\(counts)")
+                #expect(started == done, "\(counts)")
+                if h2c {
+                    // h2load also counts as started (and failed) a request it had queued but not sent when a
+                    // GOAWAY came in (nghttp2 then refuses to send it). What must hold: every request that
+                    // reached the gateway succeeded, and nothing else did.
+                    #expect(succeeded > 0, "\(counts)")
+                    let served = try await gw.accessLog(atLeast: succeeded, within: 5).filter { ($0["path"] as? String) == "/load" }
+                    #expect(served.count == succeeded, "the gateway served \(served.count) requests, h2load saw \(succeeded) succeed: \(counts)")
+                    #expect(served.allSatisfy { $0["status"] as? Int == 200 })
+                } else {
+                    #expect(done == succeeded && started == 3000, "\(counts)")
+                }
             }
             #expect(!output.contains(" 5xx") || output.contains(" 0 5xx"), "\(output)")
             #expect(output.contains("0 4xx, 0 5xx"), "\(output)")
