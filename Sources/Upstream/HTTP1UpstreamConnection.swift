@@ -59,7 +59,7 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
         // clearing it allocates nothing.
         headBuffer.clear()
         headBuffer.writeHTTP1RequestHead(request, edits: edits)
-        write(context, wrapOutboundOut(headBuffer))
+        writeHead(context, framing)
     }
 
     public func sendRequestHead(_ request: HTTPRequest, rawFields: HTTP1RawRequestFields, edits: ForwardingEdits, framing: HTTP1BodyFraming,
@@ -67,7 +67,17 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
         guard startExchange(request, framing: framing, delegate: delegate), let context else { return }
         headBuffer.clear()
         headBuffer.writeHTTP1RequestHead(request, rawFields: rawFields, edits: edits)
-        write(context, wrapOutboundOut(headBuffer))
+        writeHead(context, framing)
+    }
+
+    /// A request without a body is complete with its head: write and flush it in one trip through the
+    /// pipeline. Otherwise the body follows and the stream flushes.
+    private func writeHead(_ context: ChannelHandlerContext, _ framing: HTTP1BodyFraming) {
+        if framing == .none || framing == .contentLength(0), !hasUnflushedWrites {
+            context.writeAndFlush(wrapOutboundOut(headBuffer), promise: nil)
+        } else {
+            write(context, wrapOutboundOut(headBuffer))
+        }
     }
 
     /// Moves from idle to an active exchange; false (after failing the delegate) if this connection cannot.

@@ -56,8 +56,10 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     /// A response head not yet written (in the loop's `responseHeadBuffer`): a small first body part
     /// joins it, so a small response goes out as one buffer (one trip through the pipeline, not two to four).
     private var pendingHead: ByteBuffer?
-    /// Body parts up to this size are copied into a pending head rather than written after it.
+    /// Body parts up to this size are copied into a pending head rather than written after it, while the
+    /// whole stays under `maxPendingHeadBytes`.
     static let maxBodyJoinedToHead = 4096
+    static let maxPendingHeadBytes = 16 * 1024
     private var processing = false
     private var reprocess = false
 
@@ -448,11 +450,13 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
 
     public func sendResponseBody(_ body: ByteBuffer) {
         guard let context, !closing, body.readableBytes > 0 else { return }
-        if pendingHead != nil && body.readableBytes <= Self.maxBodyJoinedToHead && responseFraming != .none {
+        if let pending = pendingHead, body.readableBytes <= Self.maxBodyJoinedToHead,
+           pending.readableBytes + body.readableBytes <= Self.maxPendingHeadBytes, responseFraming != .none {
+            // Joined, and still held: the flush that ends this upstream read writes and flushes it in one
+            // trip through the pipeline (with the small parts that follow it in the same read).
             if responseFraming == .chunked { pendingHead!.writeChunkHeader(size: body.readableBytes) }
             pendingHead!.writeImmutableBuffer(body)
             if responseFraming == .chunked { pendingHead!.writeStaticString("\r\n") }
-            writePendingHead(context)
             return
         }
         switch responseFraming {
@@ -487,6 +491,13 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         // Several parties ask for a flush per response (the upstream's read-complete, the response end,
         // the stream's finish); only the first after a write has anything to do.
         guard let context else { return }
+        if !hasUnflushedWrites, let head = pendingHead {
+            // The usual small response: head and body leave in one write-and-flush.
+            pendingHead = nil
+            context.writeAndFlush(wrapOutboundOut(head), promise: nil)
+            loop.responseHeadBuffer = head
+            return
+        }
         writePendingHead(context)
         guard hasUnflushedWrites else { return }
         hasUnflushedWrites = false
