@@ -63,7 +63,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private var processing = false
     private var reprocess = false
 
-    private let readTimer: ReadTimer
+    private var readTimer: ReadTimer
 
     /// What the TLS handshake established (SNI, verified client certificate).
     private var tls: DownstreamTLS?
@@ -89,8 +89,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         } else if let remote = context.channel.remoteAddress {
             downstreamAddress = Self.describe(remote)
         }
-        readTimer.onExpiry = { [unowned self] kind in self.readTimedOut(kind) }
-        readTimer.update(.idle, sweeper: loop.connectionDeadlines)
+        readTimer.update(.idle, owner: self, sweeper: loop.connectionDeadlines)
         loop.connections.add(self)
         loop.metrics.listeners[listener.index].connectionsAccepted += 1
         loop.metrics.listeners[listener.index].activeConnections += 1
@@ -232,7 +231,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 
     private func startStream(_ head: HTTP1RequestHead) {
         // A new exchange: any header deadline belonged to the head just parsed.
-        readTimer.update(.none, sweeper: loop.connectionDeadlines)
+        readTimer.update(.none, owner: self, sweeper: loop.connectionDeadlines)
         requestIsHEAD = head.request.method == .head
         requestMinorVersion = head.minorVersion
         requestKeepAlive = head.keepAlive
@@ -293,7 +292,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         } else {
             kind = .idle
         }
-        readTimer.update(kind, sweeper: loop.connectionDeadlines)
+        readTimer.update(kind, owner: self, sweeper: loop.connectionDeadlines)
     }
 
     private func readTimedOut(_ kind: ReadTimer.Kind) {
@@ -350,6 +349,13 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         case .v6: return "[\(address.ipAddress ?? "")]:\(address.port ?? 0)"
         case .unixDomainSocket: return "unix"
         }
+    }
+}
+
+extension HTTP1ServerConnectionHandler: SweepTarget {
+    public func sweep(now: NIODeadline) -> Bool {
+        if let expired = readTimer.expired(now: now) { readTimedOut(expired) }
+        return !readTimer.isCancelled
     }
 }
 

@@ -2,9 +2,10 @@ import GatewayCore
 import NIOCore
 
 /// The read deadline of a client connection, for whichever applies now: idle between requests, header
-/// read (slowloris), or body read (a dribbling upload). Checked by the event loop's connection sweeper,
-/// so an idle keep-alive connection holds no scheduled task of its own.
-final class ReadTimer: SweepTarget {
+/// read (slowloris), or body read (a dribbling upload). A value inside the connection's handler, which is
+/// itself the loop sweeper's target: an idle keep-alive connection holds no scheduled task, and no timer
+/// object or callback of its own either.
+struct ReadTimer {
     enum Kind: Equatable {
         case none
         case idle
@@ -19,8 +20,7 @@ final class ReadTimer: SweepTarget {
     private var deadline = NIODeadline.distantFuture
     private var lastRead = NIODeadline.now()
     private var registered = false
-    private var cancelled = false
-    var onExpiry: ((Kind) -> Void)?
+    private(set) var isCancelled = false
 
     init(headerRead: TimeAmount?, bodyRead: TimeAmount?, idle: TimeAmount?) {
         self.headerRead = headerRead
@@ -28,9 +28,10 @@ final class ReadTimer: SweepTarget {
         self.idle = idle
     }
 
-    func noteRead() { lastRead = .now() }
+    mutating func noteRead() { lastRead = .now() }
 
-    func update(_ newKind: Kind, sweeper: Sweeper) {
+    /// Switches to `newKind`'s deadline; registers `owner` with the sweeper the first time.
+    mutating func update(_ newKind: Kind, owner: SweepTarget, sweeper: Sweeper) {
         if newKind == kind && newKind != .idle { return }
         kind = newKind
         let now = NIODeadline.now()
@@ -43,34 +44,32 @@ final class ReadTimer: SweepTarget {
             lastRead = now
             deadline = .distantFuture  // computed from the last read when checked
         }
-        if !registered && !cancelled {
+        if !registered && !isCancelled {
             registered = true
-            sweeper.add(self)
+            sweeper.add(owner)
         }
     }
 
-    func cancel() {
+    mutating func cancel() {
         kind = .none
-        cancelled = true
-        onExpiry = nil
+        isCancelled = true
     }
 
-    func sweep(now: NIODeadline) -> Bool {
-        if cancelled { return false }
+    /// The kind whose deadline passed at `now` (the timer then rests at `.none`), or nil.
+    mutating func expired(now: NIODeadline) -> Kind? {
+        if isCancelled { return nil }
         let due: NIODeadline
         switch kind {
-        case .none: return true
+        case .none: return nil
         case .bodyRead:
-            guard let bodyRead else { return true }
+            guard let bodyRead else { return nil }
             due = lastRead + bodyRead
         case .idle, .headerRead:
             due = deadline
         }
-        if now >= due {
-            let expired = kind
-            kind = .none
-            onExpiry?(expired)
-        }
-        return !cancelled
+        guard now >= due else { return nil }
+        let expired = kind
+        kind = .none
+        return expired
     }
 }

@@ -40,7 +40,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     /// Streams whose response queue drained below the low mark during a send; told after it.
     private var streamsNowWritable: [HTTP2ServerStream] = []
     private let maxHeaderListBytes: Int
-    private let readTimer: ReadTimer
+    private var readTimer: ReadTimer
 
     private var downstreamAddress = "unknown"
     private let proxiedClient: (client: String, l4: String)?
@@ -94,8 +94,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         // The connection window is not a setting: it opens with a WINDOW_UPDATE on stream 0.
         nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(settings.connectionWindow))
-        readTimer.onExpiry = { [unowned self] _ in self.idleTimedOut() }
-        readTimer.update(.idle, sweeper: loop.connectionDeadlines)
+        readTimer.update(.idle, owner: self, sweeper: loop.connectionDeadlines)
         sendPending()
         loop.connections.add(self)
         loop.metrics.listeners[listener.index].connectionsAccepted += 1
@@ -394,7 +393,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
         let id = frame.pointee.hd.stream_id
         streams[id] = HTTP2ServerStream(id: id, connection: self)
-        readTimer.update(.none, sweeper: loop.connectionDeadlines)
+        readTimer.update(.none, owner: self, sweeper: loop.connectionDeadlines)
         return 0
     }
 
@@ -499,7 +498,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     func onStreamClose(_ streamID: Int32, _ errorCode: UInt32) -> Int32 {
         guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
         stream.closed()
-        if streams.isEmpty { readTimer.update(.idle, sweeper: loop.connectionDeadlines) }
+        if streams.isEmpty { readTimer.update(.idle, owner: self, sweeper: loop.connectionDeadlines) }
         return 0
     }
 
@@ -555,3 +554,10 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
 #if canImport(Glibc)
 import Glibc
 #endif
+
+extension HTTP2ServerConnectionHandler: SweepTarget {
+    public func sweep(now: NIODeadline) -> Bool {
+        if readTimer.expired(now: now) != nil { idleTimedOut() }
+        return !readTimer.isCancelled
+    }
+}
