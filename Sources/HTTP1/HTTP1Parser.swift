@@ -280,6 +280,7 @@ public struct HTTP1Parser: Sendable {
         if method == .connect { throw HTTP1ParseError(.methodNotAllowed, "CONNECT is not supported") }
 
         let framing = try Self.requestFraming(summary, minor: minor)
+        // RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
         let keepAlive = summary.connectionClose ? false : (minor >= 1 || summary.connectionKeepAlive)
         var expectsContinue = false
         if let expect = summary.expect {
@@ -384,7 +385,6 @@ public struct HTTP1Parser: Sendable {
         var transferEncodingCount = 0
         /// Requests: every Transfer-Encoding value, in order (rare, so an array is fine).
         var transferEncodings: [String] = []
-        var hasConnection = false
         var connectionClose = false
         var connectionKeepAlive = false
         var hasExpect = false
@@ -423,7 +423,6 @@ public struct HTTP1Parser: Sendable {
                 summary.hasHopByHop = true
                 summary.transferEncodings.append(String(decoding: parts.value, as: UTF8.self))
             case .connection:
-                summary.hasConnection = true
                 summary.hasHopByHop = true
                 HTTP1Syntax.connectionOptions(parts.value, close: &summary.connectionClose, keepAlive: &summary.connectionKeepAlive, others: &nominates)
             case .expect:
@@ -484,7 +483,6 @@ public struct HTTP1Parser: Sendable {
                 summary.transferEncodingCount += 1
                 summary.hasHopByHop = true
             case .connection:
-                summary.hasConnection = true
                 summary.hasHopByHop = true
             case .expect:
                 summary.hasExpect = true

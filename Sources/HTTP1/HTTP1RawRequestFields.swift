@@ -47,7 +47,14 @@ public struct HTTP1RawRequestFields: Sendable {
 
     /// Calls `body` with each field line (without CRLF) and its name.
     public func forEachLine(_ body: (_ line: UnsafeRawBufferPointer, _ name: UnsafeRawBufferPointer) -> Void) {
-        lines.withUnsafeReadableBytes { bytes in
+        lines.forEachFieldLine(body)
+    }
+}
+
+extension ByteBuffer {
+    /// Calls `body` with each field line of a checked head section (without CRLF) and its name.
+    func forEachFieldLine(_ body: (_ line: UnsafeRawBufferPointer, _ name: UnsafeRawBufferPointer) -> Void) {
+        withUnsafeReadableBytes { bytes in
             var iterator = LineIterator(bytes)
             while let line = iterator.next(), !line.isEmpty {
                 guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }

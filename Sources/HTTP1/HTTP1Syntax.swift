@@ -78,6 +78,17 @@ enum HTTP1Syntax {
 
     /// Whether a comma-separated list value holds `lowercaseToken` (any case, optional whitespace).
     static func listContainsToken(_ value: UnsafeRawBufferPointer, _ lowercaseToken: StaticString) -> Bool {
+        var found = false
+        forEachListElement(value) { element in
+            found = equalsIgnoringCase(element, lowercaseToken)
+            return !found
+        }
+        return found
+    }
+
+    /// Calls `body` with each element of a comma-separated list value, without its surrounding
+    /// whitespace (empty elements included), until `body` returns false.
+    static func forEachListElement(_ value: UnsafeRawBufferPointer, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) {
         let bytes = UnsafeBufferPointer(start: value.baseAddress?.assumingMemoryBound(to: UInt8.self), count: value.count)
         var start = 0
         while start <= bytes.count {
@@ -86,10 +97,9 @@ enum HTTP1Syntax {
             var first = start, last = end
             while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
             while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
-            if equalsIgnoringCase(UnsafeBufferPointer(rebasing: bytes[first..<last]), lowercaseToken) { return true }
+            if !body(UnsafeBufferPointer(rebasing: bytes[first..<last])) { return }
             start = end + 1
         }
-        return false
     }
 
     /// Checks one field line strictly and returns its name and (trimmed) value bytes.
@@ -201,39 +211,22 @@ enum HTTP1Syntax {
         return tokens
     }
 
-    /// RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
-    static func keepAlive(_ fields: HTTPFields, minor: UInt8) -> Bool {
-        var close = false
-        var keepAlive = false
-        var others = false
-        for field in fields where field.name == .connection {
-            var value = field.value
-            value.withUTF8 { connectionOptions(UnsafeRawBufferPointer($0), close: &close, keepAlive: &keepAlive, others: &others) }
-        }
-        if close { return false }
-        return minor >= 1 || keepAlive
-    }
-
     /// The options of one Connection value: `close`, `keep-alive`, and whether it names anything else.
     static func connectionOptions(_ value: UnsafeRawBufferPointer, close: inout Bool, keepAlive: inout Bool, others: inout Bool) {
-        let bytes = UnsafeBufferPointer(start: value.baseAddress?.assumingMemoryBound(to: UInt8.self), count: value.count)
-        var start = 0
-        while start <= bytes.count {
-            var end = start
-            while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
-            var first = start, last = end
-            while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
-            while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
-            let token = UnsafeBufferPointer(rebasing: bytes[first..<last])
+        var sawClose = false, sawKeepAlive = false, sawOthers = false
+        forEachListElement(value) { token in
             if equalsIgnoringCase(token, "close") {
-                close = true
+                sawClose = true
             } else if equalsIgnoringCase(token, "keep-alive") {
-                keepAlive = true
+                sawKeepAlive = true
             } else if !token.isEmpty {
-                others = true
+                sawOthers = true
             }
-            start = end + 1
+            return true
         }
+        close = close || sawClose
+        keepAlive = keepAlive || sawKeepAlive
+        others = others || sawOthers
     }
 
     static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {

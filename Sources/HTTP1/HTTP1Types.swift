@@ -116,14 +116,7 @@ public struct HTTP1ResponseHead: Sendable {
 
     /// Calls `body` with each raw field line (without CRLF) and its classification.
     public func forEachRawField(_ body: (UnsafeRawBufferPointer, KnownField) -> Void) {
-        rawFields.withUnsafeReadableBytes { bytes in
-            var lines = LineIterator(bytes)
-            while let line = lines.next(), !line.isEmpty {
-                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-                let name = UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon])
-                body(UnsafeRawBufferPointer(rebasing: line), HTTP1FieldNames.classify(name))
-            }
-        }
+        rawFields.forEachFieldLine { line, name in body(line, HTTP1FieldNames.classify(name)) }
     }
 }
 

@@ -84,10 +84,6 @@ public final class ClusterLoopState: @unchecked Sendable {
 
     public typealias AcquireCallback = (Result<any UpstreamExchange, UpstreamError>) -> Void
 
-    /// Hands over an idle connection to `endpoint` (synchronously) or opens a new one.
-    /// `fresh` skips the pool: for a retry after a pooled connection turned out to be closed.
-    /// A new connection needs room under the cluster's `max_connections` and `max_pending` breakers;
-    /// without it the callback gets `.overflow` at once.
     /// A pooled HTTP/1 connection to `endpoint`, if one is idle: the common case, taken without the
     /// callback (and its closure allocation) that `acquire` needs for a connection still to be made.
     public func takeIdleConnection(_ endpoint: Endpoint) -> (any UpstreamExchange)? {
@@ -98,28 +94,22 @@ public final class ClusterLoopState: @unchecked Sendable {
         return nil
     }
 
+    /// Hands over an idle connection to `endpoint` (synchronously) or opens a new one.
+    /// `fresh` skips the pool: for a retry after a pooled connection turned out to be closed.
+    /// A new connection needs room under the cluster's `max_connections` and `max_pending` breakers;
+    /// without it the callback gets `.overflow` at once.
     public func acquire(_ endpoint: Endpoint, fresh: Bool, _ callback: @escaping AcquireCallback) {
         eventLoop.preconditionInEventLoop()
         if cluster.options.upstreamProtocol == .http2 {
             acquireHTTP2(endpoint, callback)
             return
         }
-        while !fresh, let connection = idle[endpoint.index].popLast() {
-            if connection.isActive {
-                callback(.success(connection))
-                return
-            }
+        if !fresh, let connection = takeIdleConnection(endpoint) {
+            callback(.success(connection))
+            return
         }
+        guard reserveNewConnection(callback) else { return }
         let resources = cluster.resources
-        guard resources.tryAcquire(.maxConnections) else {
-            callback(.failure(.overflow(.maxConnections)))
-            return
-        }
-        guard resources.tryAcquire(.maxPending) else {
-            resources.release(.maxConnections)
-            callback(.failure(.overflow(.maxPending)))
-            return
-        }
         connect(endpoint) { result in
             resources.release(.maxPending)
             callback(result)
@@ -207,6 +197,22 @@ public final class ClusterLoopState: @unchecked Sendable {
         }
     }
 
+    /// Room for a new connection under the `max_connections` and `max_pending` breakers (HTTP/1 and
+    /// HTTP/2 alike); without it the callback gets `.overflow` and the answer is false.
+    private func reserveNewConnection(_ callback: AcquireCallback) -> Bool {
+        let resources = cluster.resources
+        guard resources.tryAcquire(.maxConnections) else {
+            callback(.failure(.overflow(.maxConnections)))
+            return false
+        }
+        guard resources.tryAcquire(.maxPending) else {
+            resources.release(.maxConnections)
+            callback(.failure(.overflow(.maxPending)))
+            return false
+        }
+        return true
+    }
+
     /// A stream on an existing HTTP/2 connection with room, or a new connection (within the breakers)
     /// whose connect the acquirer waits for. A connection going away takes no new streams; a refused
     /// stream's retry therefore lands on a new connection without needing `fresh`.
@@ -215,16 +221,8 @@ public final class ClusterLoopState: @unchecked Sendable {
             connection.reserve(callback)
             return
         }
+        guard reserveNewConnection(callback) else { return }
         let resources = cluster.resources
-        guard resources.tryAcquire(.maxConnections) else {
-            callback(.failure(.overflow(.maxConnections)))
-            return
-        }
-        guard resources.tryAcquire(.maxPending) else {
-            resources.release(.maxConnections)
-            callback(.failure(.overflow(.maxPending)))
-            return
-        }
         let tls = cluster.options.tls != nil
         let connection = HTTP2UpstreamConnection(endpoint: endpoint, pool: self, tls: tls)
         http2[endpoint.index].append(connection)

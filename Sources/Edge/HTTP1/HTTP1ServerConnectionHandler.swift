@@ -269,7 +269,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         record.error = error.reason
         let reply = LocalReply(gatewayError)
         record.bytesOut = Int64(reply.body.readableBytes)
-        loop.accessLog.append(record)
+        loop.accessLog.append(&record)
         requestMinorVersion = 1
         requestIsHEAD = false
         closeAfterResponse = true
@@ -305,7 +305,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
                                          downstreamAddress: downstreamAddress, protocolName: "HTTP/1.1", status: 408)
             record.errorSource = .downstream
             record.error = GatewayError.headerReadTimeout.reason
-            loop.accessLog.append(record)
+            loop.accessLog.append(&record)
             let reply = LocalReply(.headerReadTimeout)
             closeAfterResponse = true
             requestIsHEAD = false
@@ -391,11 +391,15 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
     }
 
     /// Writes the pending head, if any, before anything else goes out.
-    private func writePendingHead(_ context: ChannelHandlerContext) {
+    private func writePendingHead(_ context: ChannelHandlerContext, andFlush: Bool = false) {
         guard let head = pendingHead else { return }
         pendingHead = nil
-        hasUnflushedWrites = true
-        context.write(wrapOutboundOut(head), promise: nil)
+        if andFlush {
+            context.writeAndFlush(wrapOutboundOut(head), promise: nil)
+        } else {
+            hasUnflushedWrites = true
+            context.write(wrapOutboundOut(head), promise: nil)
+        }
         loop.responseHeadBuffer = head
     }
 
@@ -497,11 +501,9 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         // Several parties ask for a flush per response (the upstream's read-complete, the response end,
         // the stream's finish); only the first after a write has anything to do.
         guard let context else { return }
-        if !hasUnflushedWrites, let head = pendingHead {
+        if !hasUnflushedWrites && pendingHead != nil {
             // The usual small response: head and body leave in one write-and-flush.
-            pendingHead = nil
-            context.writeAndFlush(wrapOutboundOut(head), promise: nil)
-            loop.responseHeadBuffer = head
+            writePendingHead(context, andFlush: true)
             return
         }
         writePendingHead(context)

@@ -96,15 +96,8 @@ public final class AccessLogBuffer {
         return (random >> 32) < sampleThreshold
     }
 
-    public func append(_ record: AccessLogRecord) {
-        guard enabled, sampled(status: record.status) else { return }
-        record.write(format, to: &batch)
-        lines += 1
-        scheduleFlush()
-    }
-
-    /// The same for a record stored in a class (the stream's): passed in place, where a plain argument
-    /// read from a class property is first copied, a retain per string field.
+    /// In place (`inout`): a plain argument read from a class property, the stream's record, would be
+    /// copied first, a retain per string field.
     public func append(_ record: inout AccessLogRecord) {
         guard enabled, sampled(status: record.status) else { return }
         record.write(format, to: &batch)
