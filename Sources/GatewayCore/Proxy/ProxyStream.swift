@@ -37,8 +37,9 @@ public final class ProxyStream {
     /// The request; with `rawRequestFields` set, its `headerFields` are still empty. Method, authority
     /// and path are always here: read them from this, not from `request`, on the proxy's own path.
     var storedRequest: HTTPRequest
-    /// An HTTP/1.1 request's field lines as received, forwarded as bytes while nothing needs the fields.
-    private(set) var rawRequestFields: HTTP1RawRequestFields?
+    /// An HTTP/1.1 request's field lines as received, forwarded as bytes while nothing needs the fields
+    /// (filters may edit them in place: ProxyStream+ReceivedFields.swift).
+    var rawRequestFields: HTTP1RawRequestFields?
 
     /// The request with its fields: the first use builds them from `rawRequestFields`, which are then
     /// dropped (the fields may be edited from there on).
