@@ -52,8 +52,9 @@ public struct HTTP1RawRequestFields: Sendable {
 
     /// Calls `body` with each value of `name` (trimmed, as `HTTPFields` would hold it) in the order the
     /// request goes upstream: the received ones a removal left, then the added ones. Names `HTTP1FieldEdits`
-    /// does not take (Host, framing, hop-by-hop) are not looked up here.
-    public func forEachValue(of name: HTTPField.Name, _ body: (UnsafeRawBufferPointer) -> Void) {
+    /// does not take (Host, framing, hop-by-hop) are not looked up here. (`mutating` only so that a holder
+    /// keeping the fields in a class property reads them in place, without copying them; nothing changes.)
+    public mutating func forEachValue(of name: HTTPField.Name, _ body: (UnsafeRawBufferPointer) -> Void) {
         let canonical = name.canonicalName
         if !edits.removes(canonical) {
             lines.forEachFieldLine { line, lineName in
