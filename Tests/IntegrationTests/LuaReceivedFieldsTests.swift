@@ -40,7 +40,7 @@ struct LuaReceivedFieldsTests {
         let path = try scripts.write("edits.lua", Self.edits)
         try await withLuaGateway(scripts, luaConfig("[ { lua: { script: \(path) } } ]")) { gw in
             let result = try curl(h2: h2, ["-H", "X-Token: secret", "-H", "X-MULTI: 1", "-H", "x-multi: 2", "-H", "x-REPLACE: old1",
-                                          "-H", "X-Replace: old2", "-H", "X-Nil: gone", "-H", "X-Keep: kept", "\(gw.baseURL)/edits")
+                                          "-H", "X-Replace: old2", "-H", "X-Nil: gone", "-H", "X-Keep: kept", "\(gw.baseURL)/edits"])
             #expect(result.status == 200)
             let headers = try #require(result.json["headers"] as? [String: Any])
             #expect(headers["x-before"] as? String == "secret|1, 2")
@@ -63,7 +63,7 @@ struct LuaReceivedFieldsTests {
         let path = try scripts.write("edits.lua", Self.edits)
         try await withLuaGateway(scripts, luaConfig("[ { lua: { script: \(path) } } ]")) { gw in
             let result = try curl(h2: h2, ["-H", "X-Token: secret", "-H", "x-multi: 1", "-H", "x-forward: 1", "-H", "X-Replace: old",
-                                          "-H", "Cookie: a=b", "\(gw.baseURL)/fallback")
+                                          "-H", "Cookie: a=b", "\(gw.baseURL)/fallback"])
             #expect(result.status == 200)
             let headers = try #require(result.json["headers"] as? [String: Any])
             #expect(headers["x-seen-all"] as? String == "new|nil|a2")
@@ -87,7 +87,7 @@ struct LuaReceivedFieldsTests {
             function on_request(ctx) ctx.req:set_header("x-stage-seen", tostring(ctx.req:header("x-stage")) .. "/" .. tostring(ctx.req:header("x-drop"))) end
             """#)
         try await withLuaGateway(scripts, luaConfig("[ { lua: { script: \(first) } }, { lua: { script: \(second) } } ]")) { gw in
-            let result = try curl(["-H", "x-drop: 1", "-H", "X-Stage: zero", "\(gw.baseURL)/two")
+            let result = try curl(["-H", "x-drop: 1", "-H", "X-Stage: zero", "\(gw.baseURL)/two"])
             #expect(result.status == 200)
             let headers = try #require(result.json["headers"] as? [String: Any])
             #expect(headers["x-stage"] as? String == "one")
