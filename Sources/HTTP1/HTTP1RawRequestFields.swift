@@ -63,7 +63,7 @@ public struct HTTP1RawRequestFields: Sendable {
                 body(parts.value)
             }
         }
-        for field in edits.added where field.name == name {
+        for field in edits.added where HTTP1FieldEdits.same(field.name.canonicalName, canonical) {
             field.withUnsafeBytesOfValue { body(UnsafeRawBufferPointer($0)) }
         }
     }
@@ -122,7 +122,9 @@ public struct HTTP1FieldEdits: Sendable {
     /// Every field `name` goes; later additions of it stay.
     public mutating func remove(_ name: HTTPField.Name) {
         let canonical = name.canonicalName
-        if !added.isEmpty { added.removeAll { $0.name == name } }
+        if added.contains(where: { Self.same($0.name.canonicalName, canonical) }) {
+            added.removeAll { Self.same($0.name.canonicalName, canonical) }
+        }
         if !removes(canonical) {
             if removed.isEmpty { removed.reserveCapacity(4) }
             removed.append(canonical)
@@ -136,8 +138,15 @@ public struct HTTP1FieldEdits: Sendable {
 
     @inline(__always)
     func removes(_ canonicalName: String) -> Bool {
-        for name in removed where name == canonicalName { return true }
+        for name in removed where Self.same(name, canonicalName) { return true }
         return false
+    }
+
+    /// Canonical names, the length compared first (inline for small strings): most names differ in length,
+    /// and `String ==` on two different small strings takes a slow out-of-line path.
+    @inline(__always)
+    static func same(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && a == b
     }
 
     /// Whether a received line's name (any case) is one of the removed names.
