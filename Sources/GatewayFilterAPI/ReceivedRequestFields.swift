@@ -4,8 +4,8 @@ import HTTPTypes
 /// proxy forwards such a request as those bytes, without ever building `HTTPFields`; a filter that reads
 /// or edits a few fields through this keeps it that way (see `HTTPFilter.onRequestHead(_:receivedFields:endStream:_:)`).
 ///
-/// Reads see the edits made so far. A field this cannot read or edit (Host, framing and hop-by-hop fields,
-/// the forwarding fields the proxy rewrites, Content-Type, Cookie) answers false: take the fields then.
+/// Reads see the edits made so far. A field this cannot read (Host, Cookie) or edit (also framing and
+/// hop-by-hop fields, the forwarding fields the proxy rewrites, Content-Type) answers false: take the fields then.
 public protocol ReceivedRequestFields: AnyObject {
     /// Calls `body` with each value of `name`, in order, as the request would go upstream now; false, without
     /// calling it, when this field must be read from `HTTPFields` (`takeFields()`).

@@ -51,8 +51,8 @@ public struct HTTP1RawRequestFields: Sendable {
     }
 
     /// Calls `body` with each value of `name` (trimmed, as `HTTPFields` would hold it) in the order the
-    /// request goes upstream: the received ones a removal left, then the added ones. Names `HTTP1FieldEdits`
-    /// does not take (Host, framing, hop-by-hop) are not looked up here. (`mutating` only so that a holder
+    /// request goes upstream: the received ones a removal left, then the added ones. Only for names that
+    /// `HTTP1FieldEdits.readable(_:)` allows (not Host, not Cookie). (`mutating` only so that a holder
     /// keeping the fields in a class property reads them in place, without copying them; nothing changes.)
     public mutating func forEachValue(of name: HTTPField.Name, _ body: (UnsafeRawBufferPointer) -> Void) {
         let canonical = name.canonicalName
@@ -102,6 +102,16 @@ public struct HTTP1FieldEdits: Sendable {
     public init() {}
 
     public var isEmpty: Bool { removed.isEmpty && added.isEmpty }
+
+    /// Whether `HTTP1RawRequestFields.forEachValue(of:_:)` reads `name` as `HTTPFields` would: not Host
+    /// (the fields leave it to the authority), not Cookie (joined with "; " there). The proxy's own fields
+    /// are read as received: no edit here changes them.
+    public static func readable(_ name: HTTPField.Name) -> Bool {
+        let count = name.canonicalName.utf8.count
+        if count == 4 { return name.canonicalName != "host" }
+        if count == 6 { return name.canonicalName != "cookie" }
+        return true
+    }
 
     /// Whether edits of `name` can be kept here rather than in `HTTPFields`.
     public static func accepts(_ name: HTTPField.Name) -> Bool {

@@ -71,39 +71,10 @@ final class LuaFilter: HTTPFilter {
     private var waitID = 0
     private var streamEnded = false
 
-    /// The engine that made it: it takes the filter back when its request ends cleanly, for a later one.
-    private let engine: LuaLoopEngine?
-
-    init(shared: LuaFilterShared, state: LuaScriptState, eventLoop: EventLoop, engine: LuaLoopEngine? = nil) {
+    init(shared: LuaFilterShared, state: LuaScriptState, eventLoop: EventLoop) {
         self.shared = shared
         self.state = state
         self.eventLoop = eventLoop
-        self.engine = engine
-    }
-
-    /// Ready for another request: every per-request value as a new instance has it. Only called by the
-    /// engine on an instance nothing else references, after its request's `onComplete`.
-    func reset() {
-        context = nil
-        requestHead = nil
-        responseHead = nil
-        requestBody = nil
-        receivedFields = nil
-        requestSnapshot = nil
-        finalStatus = nil
-        phase = .request
-        thread = nil
-        ticksLeft = 0
-        phaseStarted = nil
-        pending = nil
-        reply = nil
-        requestHasBody = false
-        fieldsReserved = false
-        deliveredBody = nil
-        replacementResponseChunk = nil
-        promise = nil
-        waitTimer = nil
-        streamEnded = false
     }
 
     /// Whether a yielding function may yield now: only the phase's own coroutine, in a phase that can wait.
@@ -218,8 +189,6 @@ final class LuaFilter: HTTPFilter {
         }
         guard state.onLog != Lua.noRef else {
             context = nil
-            // Nothing of this request runs on: the next request on this loop may use the instance.
-            if thread == nil && promise == nil && waitTimer == nil { engine?.recycle(self) }
             return
         }
         context = ctx

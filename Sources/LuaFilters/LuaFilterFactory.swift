@@ -85,7 +85,7 @@ public struct LuaFilterFactory: HTTPFilterFactory {
             shared.engines.currentValue = engine
         }
         guard let state = engine.stateForRequest(on: eventLoop) else { return LuaUnavailableFilter(script: shared.source.name) }
-        return engine.filter(on: state, eventLoop: eventLoop)
+        return LuaFilter(shared: shared, state: state, eventLoop: eventLoop)
     }
 
     /// This entry's failure counters.
@@ -116,8 +116,6 @@ final class LuaFilterShared: @unchecked Sendable {
         var phases = phases
         // Later phases read the request as the request phase left it.
         if !phases.isEmpty { phases.insert(.requestHead) }
-        // The end of a request hands its filter instance back to the loop's engine, for the next request.
-        phases.insert(.complete)
         self.phases = phases
     }
 }

@@ -10,9 +10,6 @@ final class LuaLoopEngine {
     /// that cleared it, so the requests in between read no clock; an idle loop arms no timer.
     private var checkDue = true
 
-    /// Filters whose requests have ended, for later requests: no object allocated and freed per request.
-    private var spareFilters: [LuaFilter] = []
-
     init(shared: LuaFilterShared) {
         self.shared = shared
     }
@@ -27,24 +24,6 @@ final class LuaLoopEngine {
             }
         }
         return state
-    }
-
-    /// A filter for a new request on `state`: a spare one if one is free (nothing else holds it any more, and
-    /// it ran on this state), else a new one.
-    func filter(on state: LuaScriptState, eventLoop: EventLoop) -> LuaFilter {
-        while var spare = spareFilters.popLast() {
-            // A spare still referenced elsewhere (a late callback) or made for a replaced state is dropped.
-            if spare.state === state, spare.eventLoop === eventLoop, isKnownUniquelyReferenced(&spare) {
-                spare.reset()
-                return spare
-            }
-        }
-        return LuaFilter(shared: shared, state: state, eventLoop: eventLoop, engine: self)
-    }
-
-    /// Takes back the filter of a request that has ended (its `onComplete` ran and nothing of it waits).
-    func recycle(_ filter: LuaFilter) {
-        if spareFilters.count < 64 { spareFilters.append(filter) }
     }
 
     private func armCheck(on eventLoop: EventLoop) {

@@ -96,7 +96,7 @@ struct LuaReceivedFieldsTests {
         }
     }
 
-    @Test("filter instances reused across the requests of a loop carry nothing over (early replies, errors, waits, edits)")
+    @Test("pipelined requests on one connection (early replies, errors, waits, edits) carry nothing over to the next")
     func reuseCarriesNothingOver() async throws {
         let scripts = try LuaScripts()
         let path = try scripts.write("mixed.lua", #"""

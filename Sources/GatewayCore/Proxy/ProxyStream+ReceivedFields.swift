@@ -7,7 +7,7 @@ import HTTPTypes
 /// or when something builds the fields (`request`, which every other reader of the fields goes through).
 extension ProxyStream: ReceivedRequestFields {
     public func forEachValue(of name: HTTPField.Name, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
-        guard rawRequestFields != nil, HTTP1FieldEdits.accepts(name) else { return false }
+        guard rawRequestFields != nil, HTTP1FieldEdits.readable(name) else { return false }
         rawRequestFields!.forEachValue(of: name, body)
         return true
     }
