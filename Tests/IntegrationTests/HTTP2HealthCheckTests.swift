@@ -115,6 +115,21 @@ struct HTTP2HealthCheckTests {
         await backend.stop()
     }
 
+    @Test("on an h2-over-TLS cluster the check speaks TLS with the cluster's CA and ALPN h2; a CA that did not sign the backend fails it")
+    func httpOverTLS() async throws {
+        let check = "health_check: { http: { path: \"/check?tls=1\" }, interval: 200ms, timeout: 200ms, unhealthy_threshold: 1 }"
+        try await withUpstreamTLS(tls: { "{ ca: \"\($0.path("ca.pem"))\", sni: api.internal }" }, clusterExtra: "protocol: http2\n" + check) { setup in
+            let state = try await Self.waitForChecks(setup.front, ["secure": "passing"])
+            #expect(state["secure"]?.first?["health"] as? String == "healthy")
+            let line = try await setup.backend.accessLogLine(path: "/check?tls=1")
+            #expect(line["protocol"] as? String == "HTTP/2")
+        }
+        try await withUpstreamTLS(tls: { "{ ca: \"\($0.path("rogue.pem"))\", sni: api.internal }" }, clusterExtra: "protocol: http2\n" + check) { setup in
+            let state = try await Self.waitForChecks(setup.front, ["secure": "failing"])
+            #expect((state["secure"]?.first?["health_check_failures"] as? Int ?? 0) >= 1)
+        }
+    }
+
     @Test("a grpc check needs protocol: http2, and a check is one of http, tcp and grpc; errors name file, line and key")
     func configErrors() {
         let yaml = """
