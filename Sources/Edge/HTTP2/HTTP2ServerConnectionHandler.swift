@@ -431,22 +431,49 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
             }
             return 0
         }
-        let fieldName = String(decoding: name, as: UTF8.self)
-        let fieldValue = String(decoding: value, as: UTF8.self)
-        if fieldName == "cookie" {
-            // RFC 9113 §8.2.3: split cookie crumbs are joined again for an HTTP/1.1 upstream.
-            stream.cookie = stream.cookie.map { "\($0); \(fieldValue)" } ?? fieldValue
-            return 0
-        }
-        if fieldName == "te" { stream.hasTE = true }
-        if fieldName == "host" {
+        // A regular field. nghttp2 has checked it: the name is a lower-case token (others are dropped before
+        // this callback), the value has no CR, LF or NUL. So the line can be forwarded as it is.
+        switch name.count {
+        case 2 where Self.equal(name, "te"):
+            // nghttp2 lets only `te: trailers` through.
+            stream.hasTE = true
+            stream.rawFields.asksForTrailers = true
+        case 4 where Self.equal(name, "host"):
             // :authority wins when both are present (RFC 9113 §8.3.1); Host is used only without it.
-            if stream.authority == nil { stream.authority = fieldValue }
+            if stream.authority == nil { stream.authority = String(decoding: value, as: UTF8.self) }
             return 0
+        case 6 where Self.equal(name, "cookie"):
+            // RFC 9113 §8.2.3: split cookie crumbs are joined again for an HTTP/1.1 upstream.
+            let crumb = String(decoding: value, as: UTF8.self)
+            stream.cookie = stream.cookie.map { "\($0); \(crumb)" } ?? crumb
+            return 0
+        case 11 where Self.equal(name, "traceparent"):
+            if stream.rawFields.traceparent == nil { stream.rawFields.traceparent = String(decoding: value, as: UTF8.self) }
+        case 12 where Self.equal(name, "x-request-id"):
+            if stream.rawFields.requestID == nil { stream.rawFields.requestID = String(decoding: value, as: UTF8.self) }
+        case 12 where Self.equal(name, "content-type"):
+            if stream.rawFields.contentType == nil { stream.rawFields.contentType = String(decoding: value, as: UTF8.self) }
+        case 14 where Self.equal(name, "content-length"):
+            stream.contentLength = Self.decimal(value)
+        case 15 where Self.equal(name, "x-forwarded-for"):
+            let text = String(decoding: value, as: UTF8.self)
+            stream.rawFields.forwardedFor = stream.rawFields.forwardedFor.map { "\($0), \(text)" } ?? text
+        default:
+            break
         }
-        guard let parsed = HTTPField.Name(fieldName) else { return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue }
-        stream.fields.append(HTTPField(name: parsed, value: fieldValue))
+        stream.appendFieldLine(name: name, value: value, allocator: allocator)
         return 0
+    }
+
+    /// A Content-Length value nghttp2 has already checked; nil if it is not a plain number after all.
+    private static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var result: Int64 = 0
+        for byte in bytes {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            result = result * 10 + Int64(byte - 0x30)
+        }
+        return result
     }
 
     private static func equal(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
@@ -511,20 +538,21 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     private func startRequest(_ stream: HTTP2ServerStream, endStream: Bool) {
         stream.requestEnded = endStream
-        if let cookie = stream.cookie { stream.fields.append(HTTPField(name: .cookie, value: cookie)) }
+        if let cookie = stream.cookie { stream.appendFieldLine(name: "cookie", value: cookie, allocator: allocator) }
         let methodText = stream.method ?? "GET"
         let method = HTTPRequest.Method(methodText) ?? .get
         let framing: HTTP1BodyFraming
         if endStream {
             framing = .none
-        } else if let length = stream.fields[.contentLength].flatMap(Int64.init) {
+        } else if let length = stream.contentLength {
             framing = .contentLength(length)  // nghttp2 checks the DATA adds up to it
         } else {
             framing = .chunked  // unknown length: chunked to an HTTP/1.1 upstream
         }
-        let request = HTTPRequest(method: method, scheme: stream.scheme, authority: stream.authority, path: stream.path, headerFields: stream.fields)
-        stream.fields = HTTPFields()
-        let proxy = ProxyStream(request: request, framing: framing, hasConnectionSpecificFields: stream.hasTE, protocolName: "HTTP/2",
+        let request = HTTPRequest(method: method, scheme: stream.scheme, authority: stream.authority, path: stream.path, headerFields: HTTPFields())
+        let rawFields = stream.rawFields
+        stream.rawFields = HTTP1RawRequestFields(lines: ByteBuffer())
+        let proxy = ProxyStream(request: request, rawFields: rawFields, framing: framing, hasConnectionSpecificFields: stream.hasTE, protocolName: "HTTP/2",
                                 downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4,
                                 tls: tls, listener: listener, loop: loop, responder: stream)
         stream.proxy = proxy
