@@ -25,6 +25,8 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private var session: OpaquePointer?
     private var context: ChannelHandlerContext?
     private var streams: [Int32: HTTP2ServerStream] = [:]
+    /// The stream whose request header block is being received: its header callbacks skip the lookup.
+    private var headerStream: HTTP2ServerStream?
     private(set) var allocator = ByteBufferAllocator()
     private var outbound = ByteBuffer()
     private var inSession = false
@@ -165,6 +167,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private func failAllStreams() {
         let open = streams
         streams = [:]
+        headerStream = nil
         for stream in open.values { stream.closed() }
     }
 
@@ -278,7 +281,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     /// Submits a response HEADERS frame; `addFields` appends the fields after `:status`. A body follows
     /// through the stream's data source unless `hasBody` is false.
     func submitResponse(stream: HTTP2ServerStream, status: Int, hasBody: Bool, addFields: (inout HTTP2HeaderList) -> Void) -> Bool {
-        guard let session, streams[stream.id] === stream else { return false }
+        guard let session, stream.isOpen else { return false }
         headerList.reset()
         headerList.append(name: ":status", value: String(status))
         addFields(&headerList)
@@ -392,13 +395,16 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     func onBeginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
         let id = frame.pointee.hd.stream_id
-        streams[id] = HTTP2ServerStream(id: id, connection: self)
+        let stream = HTTP2ServerStream(id: id, connection: self)
+        streams[id] = stream
+        headerStream = stream
         readTimer.update(.none, owner: self, sweeper: loop.connectionDeadlines)
         return 0
     }
 
     func onHeader(_ frame: UnsafePointer<nghttp2_frame>, _ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Int32 {
-        guard let stream = streams[frame.pointee.hd.stream_id] else { return 0 }
+        let id = frame.pointee.hd.stream_id
+        guard let stream = headerStream?.id == id ? headerStream : streams[id] else { return 0 }
         // RFC 9113 §6.5.2 accounting: name + value + 32 per field.
         stream.headerListBytes += name.count + value.count + 32
         if stream.headerListBytes > maxHeaderListBytes {
@@ -485,7 +491,8 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
         switch hd.type {
         case UInt8(NGHTTP2_HEADERS.rawValue):
-            guard let stream = streams[hd.stream_id] else { return 0 }
+            guard let stream = headerStream?.id == hd.stream_id ? headerStream : streams[hd.stream_id] else { return 0 }
+            headerStream = nil
             if frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
                 startRequest(stream, endStream: endStream)
             } else if endStream {
@@ -524,6 +531,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     func onStreamClose(_ streamID: Int32, _ errorCode: UInt32) -> Int32 {
         guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
+        if headerStream === stream { headerStream = nil }
         stream.closed()
         if streams.isEmpty { readTimer.update(.idle, owner: self, sweeper: loop.connectionDeadlines) }
         return 0

@@ -135,8 +135,12 @@ final class HTTP2ServerStream {
 
     func notifyWritable() { proxy?.downstreamWritabilityChanged(true) }
 
+    /// The stream is still in the connection's table (not closed or reset).
+    private(set) var isOpen = true
+
     /// The client is gone or reset the stream.
     func closed() {
+        isOpen = false
         bodyHead = nil
         bodyQueue = nil
         queuedBytes = 0
