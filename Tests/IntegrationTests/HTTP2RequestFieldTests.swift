@@ -104,6 +104,39 @@ struct HTTP2RequestFieldTests {
     }
 }
 
+@Suite("HTTP/2 without RFC 7540 priorities")
+struct HTTP2PrioritiesTests {
+    private typealias H2 = H2RawClient
+
+    @Test("the server's SETTINGS carry NO_RFC7540_PRIORITIES=1; PRIORITY frames and prioritised HEADERS still get answers")
+    func noRFC7540Priorities() async throws {
+        try await withGateway(simpleConfig(listenerExtra: "http2: { cleartext: true }")) { gw in
+            let client = try H2(port: gw.port())
+            let (frames, _) = client.readFrames { $0.type == H2.FrameType.settings && $0.flags & H2.Flag.ack == 0 }
+            let settings = try #require(frames.last { $0.type == H2.FrameType.settings && $0.flags & H2.Flag.ack == 0 })
+            var entries: [UInt16: UInt32] = [:]
+            var offset = 0
+            while offset + 6 <= settings.payload.count {
+                let p = settings.payload
+                entries[UInt16(p[offset]) << 8 | UInt16(p[offset + 1])] =
+                    UInt32(p[offset + 2]) << 24 | UInt32(p[offset + 3]) << 16 | UInt32(p[offset + 4]) << 8 | UInt32(p[offset + 5])
+                offset += 6
+            }
+            #expect(entries[0x9] == 1, "\(entries)")
+            // A PRIORITY frame (type 2) for an idle stream, then a HEADERS frame with the PRIORITY flag (0x20):
+            // exclusive dependency on stream 0, weight 200.
+            try client.send(H2.frame(2, stream: 3, [0, 0, 0, 1, 15]))
+            let block = [0x80, 0, 0, 0, 200] + H2.requestBlock(path: "/prioritised")
+            try client.send(H2.frame(H2.FrameType.headers, flags: H2.Flag.endHeaders | H2.Flag.endStream | 0x20, stream: 1, block))
+            let response = client.readResponse(stream: 1)
+            #expect(response.status == 200)
+            #expect(String(decoding: response.body, as: UTF8.self).contains("\"path\":\"/prioritised\""))
+            try client.sendRequest(stream: 3, path: "/after")
+            #expect(client.readResponse(stream: 3).status == 200)
+        }
+    }
+}
+
 @Suite("TLS close_notify after the last response")
 struct TLSCloseNotifyTests {
     /// Reads with a Python TLS client that treats a missing close_notify as an error

@@ -92,6 +92,10 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: UInt32(settings.maxFrameSize)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(maxHeaderListBytes)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+            // RFC 9218 §2.1: the RFC 7540 priority tree is not used. A proxy answers in the order its
+            // upstreams do, and without the tree nghttp2 schedules from simple urgency queues and keeps
+            // no closed streams around (less work and memory per stream).
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
         ]
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         // The connection window is not a setting: it opens with a WINDOW_UPDATE on stream 0.
