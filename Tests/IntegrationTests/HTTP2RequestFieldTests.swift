@@ -145,6 +145,8 @@ struct TLSCloseNotifyTests {
         let script = """
             import socket, ssl
             ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+            # OpenSSL 3 as Python sets it up treats an EOF without close_notify as a clean end: undo that.
+            ctx.options &= ~getattr(ssl, 'OP_IGNORE_UNEXPECTED_EOF', 0)
             s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', \(port)), timeout=10), suppress_ragged_eofs=False)
             s.sendall(b'GET \(path) HTTP/1.1\\r\\nHost: a.test\\r\\nConnection: close\\r\\n\\r\\n')
             data = b''
@@ -152,8 +154,8 @@ struct TLSCloseNotifyTests {
             while True:
                 try:
                     chunk = s.recv(65536)
-                except ssl.SSLEOFError:
-                    end = 'eof without close_notify'
+                except (ssl.SSLError, OSError) as error:
+                    end = 'no close_notify: ' + type(error).__name__
                     break
                 if not chunk:
                     break
