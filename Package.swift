@@ -136,11 +136,11 @@ let package = Package(
             dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "filters/cors/Sources",
             swiftSettings: strict),
-        // JWT (libcrypto), API keys, HTTP basic (bcrypt in Swift); a small NIO HTTP/1.1 client for JWKS URLs.
+        // JWT (libcrypto), API keys, HTTP basic (bcrypt in Swift); a small NIO HTTP/1.1 client (with GatewayTLS for https) for JWKS URLs.
         .target(
             name: "AuthFilter",
             dependencies: [
-                "GatewayFilterAPI", "COpenSSL",
+                "GatewayFilterAPI", "COpenSSL", "GatewayTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -12,6 +12,8 @@
 #   GW_PLAIN_ONLY=1 (the default for now: the gateway has no TLS yet): for the gateway target only, GW_CONFIG is
 #   rendered from conf/gateway-plain.conf.tmpl (plain listener only), run.sh waits only for GW_HTTP_PORT, skips the
 #   TLS smoke check, and skips the TLS scenarios b and c (their table rows say n/a). GW_PLAIN_ONLY=0: full contract.
+#   GW_ACCESS_LOG=1: the gateway writes its access log (to $WORK/gateway.stdout); by default it runs without one,
+#   like the peers (nginx: access_log off; haproxy: no log directive).
 #   GW_NO_H2=1 (with GW_PLAIN_ONLY=0): the gateway's TLS listener offers only http/1.1 (conf/gateway-h1tls.conf.tmpl);
 #   its TLS smoke check expects HTTP/1.1 and scenario b (h2) is n/a for it.
 #   Easiest: `make bench` from the project root. By hand, from the project root after `swift build -c release`:
@@ -76,7 +78,8 @@ render() { # template target -> rendered file path
   local out="$WORK/$(basename "${1%.tmpl}")"
   sed -e "s|{{WORK}}|$WORK|g" -e "s|{{CERT}}|$CERT|g" -e "s|{{KEY}}|$KEY|g" -e "s|{{CERT_BUNDLE}}|$CERT_BUNDLE|g" \
       -e "s|{{BACKEND_PORT}}|${HP[direct]}|g" -e "s|{{BACKEND_TLS_PORT}}|${TP[direct]}|g" \
-      -e "s|{{HTTP_PORT}}|${HP[$2]}|g" -e "s|{{TLS_PORT}}|${TP[$2]}|g" "$1" > "$out"
+      -e "s|{{HTTP_PORT}}|${HP[$2]}|g" -e "s|{{TLS_PORT}}|${TP[$2]}|g" \
+      -e "s|{{ACCESS_LOG}}|$( [ "${GW_ACCESS_LOG:-0}" = 1 ] && echo true || echo false )|g" "$1" > "$out"
   echo "$out"
 }
 

@@ -41,6 +41,9 @@ public final class GatewayServer: Sendable {
         /// Counters of generations that are gone, in the shape of `runtime`: series that still exist
         /// continue from their values across reloads.
         var carried: LoopMetrics.Snapshot
+        /// Filter counters (`portcullis_filter_*`) of generations that are gone, by series key; only series
+        /// the current config still has.
+        var carriedFilterCounters: [String: Int] = [:]
         /// Health counters (outlier ejections, failed checks) of earlier generations' monitors, by cluster
         /// name and endpoint address.
         var carriedHealth: [String: [String: (ejections: UInt64, checkFailures: UInt64)]] = [:]
@@ -119,7 +122,26 @@ public final class GatewayServer: Sendable {
                 guard let index = state.retired.firstIndex(where: { $0.runtime === runtime }) else { continue }
                 state.retired.remove(at: index)
                 state.carried.add(counters.countersOnly.remapped(from: runtime, to: state.runtime))
+                Self.addFilterCounters(of: runtime, to: &state.carriedFilterCounters, keeping: state.runtime)
             }
+        }
+    }
+
+    /// Earlier generations' filter counters by series key: the folded ones plus those of generations whose
+    /// connections are still open (their filters may still count). `/metrics` adds them to the current
+    /// generation's, so `portcullis_filter_*` counters continue across reloads like the others.
+    public func carriedFilterCounters() -> [String: Int] {
+        let (runtime, retired, carried) = state.withLockedValue { ($0.runtime, $0.retired, $0.carriedFilterCounters) }
+        var totals = carried
+        for generation in retired { Self.addFilterCounters(of: generation.runtime, to: &totals, keeping: runtime) }
+        return totals
+    }
+
+    /// Adds `runtime`'s filter counters (not gauges) to `totals`, for the series `current` still has.
+    private static func addFilterCounters(of runtime: GatewayRuntime, to totals: inout [String: Int], keeping current: GatewayRuntime) {
+        let wanted = Set(PrometheusText.filterSeries(current).lazy.filter { $0.kind == .counter }.map(\.key))
+        for series in PrometheusText.filterSeries(runtime) where series.kind == .counter && wanted.contains(series.key) {
+            totals[series.key, default: 0] += series.value
         }
     }
 
@@ -358,6 +380,8 @@ public final class GatewayServer: Sendable {
             state.carriedHealth = carriedHealth
             // Under the lock: a scrape may have folded a generation into `carried` since `old` was read.
             state.carried = state.carried.remapped(from: state.runtime, to: newRuntime)
+            let newSeries = Set(PrometheusText.filterSeries(newRuntime).map(\.key))
+            state.carriedFilterCounters = state.carriedFilterCounters.filter { newSeries.contains($0.key) }
             state.retired.append(Generation(runtime: state.runtime, contexts: state.contexts))
             state.runtime = newRuntime
             state.contexts = contexts

@@ -2,6 +2,15 @@ import CGatewayShims
 import COpenSSL
 import NIOCore
 
+/// An outbound user event for `TLSServerHandler`: the connection will close once what is written now
+/// is flushed. The handler encrypts what it holds and queues close_notify behind it, so the last
+/// response and the alert leave in one ciphertext write (one syscall and one packet fewer for every
+/// connection that closes after its response). Harmless on a connection without TLS: the channel
+/// ignores it.
+public struct TLSCloseNotifyAfterFlush: Sendable {
+    public init() {}
+}
+
 /// Fired down the pipeline when the handshake completes.
 public struct TLSHandshakeCompleted: Sendable {
     /// The ALPN protocol agreed on, nil when none (HTTP/1.1).
@@ -53,6 +62,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private var ciphertextPending = false
     /// Plaintext went up the pipeline during the current read: a response (and its flush) will follow.
     private var deliveredPlaintext = false
+    /// close_notify is in the write BIO, waiting for the next flush (`TLSCloseNotifyAfterFlush`).
+    private var closeNotifyQueued = false
 
     /// Writes up to this size are gathered into one buffer before encryption; larger ones, or a gathered
     /// buffer that would outgrow a TLS record, are encrypted as they come.
@@ -210,6 +221,27 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         return true
     }
 
+    public func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is TLSCloseNotifyAfterFlush else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        if let ssl, state == .active, !closeNotifyQueued {
+            if let gathered = outgoing {
+                outgoing = nil
+                guard encrypt(gathered, context) else {
+                    promise?.fail(ChannelError.ioOnClosedChannel)
+                    return
+                }
+            }
+            closeNotifyQueued = true
+            OpenSSLConnection.clearErrors()
+            SSL_shutdown(ssl)
+            ciphertextPending = true
+        }
+        promise?.succeed(())
+    }
+
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         if ssl != nil, state == .active, mode == .all {
             // What was written but not flushed still goes out, before close_notify.
@@ -220,8 +252,10 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
         if let ssl, state == .active, mode == .all {
             state = .closed
-            OpenSSLConnection.clearErrors()
-            SSL_shutdown(ssl)
+            if !closeNotifyQueued {
+                OpenSSLConnection.clearErrors()
+                SSL_shutdown(ssl)
+            }
             let pending = outgoingPromise
             outgoingPromise = nil
             flushCiphertext(context, promise: pending)

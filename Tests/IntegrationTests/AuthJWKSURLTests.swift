@@ -100,4 +100,95 @@ struct AuthJWKSURLTests {
         await server.stop()
         try await group.shutdownGracefully()
     }
+
+    /// A TLS listener (certificate `api.internal` + IP 127.0.0.1, from `pki`'s CA) whose Lua filter answers
+    /// every request with `jwks`; its access log shows which fetches reached HTTP.
+    static func httpsJWKSServer(_ pki: UpstreamPKI, _ scripts: LuaScripts, jwks: String) async throws -> TestGateway {
+        let script = try scripts.write("jwks.lua", """
+            local body = [==[\(jwks)]==]
+            function on_request(ctx, conf)
+              ctx:respond(200, { ["content-type"] = "application/json" }, body)
+            end
+            """)
+        return try await TestGateway.start(backends: 1, workers: 1, """
+            listeners:
+              - name: idp
+                address: 127.0.0.1:0
+                tls: { certificates: [ { cert: "\(pki.path("server.pem"))", key: "\(pki.path("server.key"))" } ] }
+                routes:
+                  - match: { path_prefix: / }
+                    cluster: echo
+                    filters: [ { lua: { script: "\(script)" } } ]
+            clusters:
+              - name: echo
+                endpoints: [ { address: "{{echo0}}" } ]
+            """)
+    }
+
+    @Test("an https jwks_url: keys come over TLS checked against jwks_ca; a server the CA did not sign gets no request and tokens stay unverified")
+    func httpsJWKS() async throws {
+        let keys = try AuthTestKeys()
+        let pki = try UpstreamPKI()
+        let scripts = try LuaScripts()
+        defer { pki.remove(); scripts.remove() }
+        let idp = try await Self.httpsJWKSServer(pki, scripts, jwks: AuthTestKeys.jwks([keys.rsaJWK(kid: "k1")]))
+        let url = "https://127.0.0.1:\(idp.port())/.well-known/jwks.json"
+        func gateway(ca: String) -> String {
+            simpleConfig(routeExtra: """
+                filters:
+                  - auth: { jwt: { jwks_url: "\(url)", jwks_ca: "\(pki.path(ca))", jwks_min_refetch: 1h } }
+                """)
+        }
+        do {
+            try await withGateway(gateway(ca: "ca.pem")) { (gw: TestGateway) async throws in
+                #expect(try curl(Self.token(keys, kid: "k1", key: keys.rsa) + ["\(gw.baseURL)/trusted"]).status == 200)
+                let fetch = try await idp.accessLogLine(path: "/.well-known/jwks.json")
+                #expect(fetch["status"] as? Int == 200)
+                #expect(fetch["method"] as? String == "GET")
+            }
+            let fetchesBefore = try await idp.accessLog(atLeast: 1).count
+            try await withGateway(gateway(ca: "rogue.pem")) { (gw: TestGateway) async throws in
+                let refused = try curl(Self.token(keys, kid: "k1", key: keys.rsa) + ["\(gw.baseURL)/rogue"])
+                #expect(refused.status == 401)
+                #expect(try await idp.accessLog(atLeast: 0, within: 0).count == fetchesBefore, "the handshake failed: no HTTP request reached the server")
+            }
+        } catch {
+            await idp.stop()
+            throw error
+        }
+        await idp.stop()
+    }
+
+    @Test("jwks_ca is checked at load: a missing file names the key, and it needs an https jwks_url")
+    func httpsJWKSConfigErrors() throws {
+        let keys = try AuthTestKeys()
+        let path = try keys.write("portcullis.yaml", """
+            listeners:
+              - name: public
+                address: 127.0.0.1:8080
+                routes:
+                  - match: { path_prefix: /a/ }
+                    cluster: api
+                    filters:
+                      - auth: { jwt: { jwks_url: "https://idp.example/jwks", jwks_ca: \(keys.directory)/missing-ca.pem } }
+                  - match: { path_prefix: /b/ }
+                    cluster: api
+                    filters:
+                      - auth: { jwt: { jwks_url: "http://idp.example/jwks", jwks_ca: \(keys.directory)/missing-ca.pem } }
+                  - match: { path_prefix: /c/ }
+                    cluster: api
+                    filters:
+                      - auth: { jwt: { jwks_url: "ftp://idp.example/jwks" } }
+            clusters:
+              - name: api
+                endpoints: [ { address: 127.0.0.1:9001 } ]
+            """)
+        let output = try run(ConfigCommandTests.binary, ["check", "--config", path])
+        let expected: [(Int, String)] = [
+            (8, "listeners[0].routes[0].filters[0].auth.jwt.jwks_ca: cannot set up TLS for the JWKS URL"),
+            (12, "listeners[0].routes[1].filters[0].auth.jwt.jwks_ca: only meaningful with an https jwks_url"),
+            (16, "listeners[0].routes[2].filters[0].auth.jwt.jwks_url: expected http://host[:port]/path or https://host[:port]/path"),
+        ]
+        expectCheckErrors(output, path: path, expected)
+    }
 }

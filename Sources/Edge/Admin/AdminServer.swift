@@ -109,7 +109,8 @@ final class AdminHandler: ChannelInboundHandler {
                 switch path {
                 case "/metrics":
                     handler.respond(context, head, .ok, "text/plain; version=0.0.4",
-                                    PrometheusText.render(snapshot, health: health, runtime: runtime, draining: handler.gateway.isDraining))
+                                    PrometheusText.render(snapshot, health: health, runtime: runtime, draining: handler.gateway.isDraining,
+                                                          filterCounters: handler.gateway.carriedFilterCounters()))
                 case "/clusters":
                     handler.respond(context, head, .ok, "application/json", AdminPages.clustersJSON(snapshot, health: health, runtime: runtime))
                 case "/status.json":

@@ -329,6 +329,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         readTimer.cancel()
         let channel = context.channel
         writePendingHead(context)
+        // Over TLS, close_notify joins the last response in one write.
+        if tls != nil { context.triggerUserOutboundEvent(TLSCloseNotifyAfterFlush(), promise: nil) }
         // Usually the last bytes go out at once and the callback closes right here; only a client that
         // is not reading leaves the flush pending, and then a deadline bounds how long it may keep it.
         var flushed = false
@@ -501,6 +503,9 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         // Several parties ask for a flush per response (the upstream's read-complete, the response end,
         // the stream's finish); only the first after a write has anything to do.
         guard let context else { return }
+        // The response is complete and the connection closes after it: `streamFinished` follows at once
+        // and flushes it together with the close (over TLS, with close_notify in the same write).
+        if closeAfterResponse, let stream, stream.isFinished { return }
         if !hasUnflushedWrites && pendingHead != nil {
             // The usual small response: head and body leave in one write-and-flush.
             writePendingHead(context, andFlush: true)

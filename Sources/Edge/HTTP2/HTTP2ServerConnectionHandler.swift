@@ -25,6 +25,8 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private var session: OpaquePointer?
     private var context: ChannelHandlerContext?
     private var streams: [Int32: HTTP2ServerStream] = [:]
+    /// The stream whose request header block is being received: its header callbacks skip the lookup.
+    private var headerStream: HTTP2ServerStream?
     private(set) var allocator = ByteBufferAllocator()
     private var outbound = ByteBuffer()
     private var inSession = false
@@ -90,6 +92,10 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: UInt32(settings.maxFrameSize)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(maxHeaderListBytes)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+            // RFC 9218 §2.1: the RFC 7540 priority tree is not used. A proxy answers in the order its
+            // upstreams do, and without the tree nghttp2 schedules from simple urgency queues and keeps
+            // no closed streams around (less work and memory per stream).
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
         ]
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         // The connection window is not a setting: it opens with a WINDOW_UPDATE on stream 0.
@@ -165,6 +171,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private func failAllStreams() {
         let open = streams
         streams = [:]
+        headerStream = nil
         for stream in open.values { stream.closed() }
     }
 
@@ -278,7 +285,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     /// Submits a response HEADERS frame; `addFields` appends the fields after `:status`. A body follows
     /// through the stream's data source unless `hasBody` is false.
     func submitResponse(stream: HTTP2ServerStream, status: Int, hasBody: Bool, addFields: (inout HTTP2HeaderList) -> Void) -> Bool {
-        guard let session, streams[stream.id] === stream else { return false }
+        guard let session, stream.isOpen else { return false }
         headerList.reset()
         headerList.append(name: ":status", value: String(status))
         addFields(&headerList)
@@ -392,13 +399,16 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     func onBeginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
         let id = frame.pointee.hd.stream_id
-        streams[id] = HTTP2ServerStream(id: id, connection: self)
+        let stream = HTTP2ServerStream(id: id, connection: self)
+        streams[id] = stream
+        headerStream = stream
         readTimer.update(.none, owner: self, sweeper: loop.connectionDeadlines)
         return 0
     }
 
     func onHeader(_ frame: UnsafePointer<nghttp2_frame>, _ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Int32 {
-        guard let stream = streams[frame.pointee.hd.stream_id] else { return 0 }
+        let id = frame.pointee.hd.stream_id
+        guard let stream = headerStream?.id == id ? headerStream : streams[id] else { return 0 }
         // RFC 9113 §6.5.2 accounting: name + value + 32 per field.
         stream.headerListBytes += name.count + value.count + 32
         if stream.headerListBytes > maxHeaderListBytes {
@@ -431,22 +441,49 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
             }
             return 0
         }
-        let fieldName = String(decoding: name, as: UTF8.self)
-        let fieldValue = String(decoding: value, as: UTF8.self)
-        if fieldName == "cookie" {
-            // RFC 9113 §8.2.3: split cookie crumbs are joined again for an HTTP/1.1 upstream.
-            stream.cookie = stream.cookie.map { "\($0); \(fieldValue)" } ?? fieldValue
-            return 0
-        }
-        if fieldName == "te" { stream.hasTE = true }
-        if fieldName == "host" {
+        // A regular field. nghttp2 has checked it: the name is a lower-case token (others are dropped before
+        // this callback), the value has no CR, LF or NUL. So the line can be forwarded as it is.
+        switch name.count {
+        case 2 where Self.equal(name, "te"):
+            // nghttp2 lets only `te: trailers` through.
+            stream.hasTE = true
+            stream.rawFields.asksForTrailers = true
+        case 4 where Self.equal(name, "host"):
             // :authority wins when both are present (RFC 9113 §8.3.1); Host is used only without it.
-            if stream.authority == nil { stream.authority = fieldValue }
+            if stream.authority == nil { stream.authority = String(decoding: value, as: UTF8.self) }
             return 0
+        case 6 where Self.equal(name, "cookie"):
+            // RFC 9113 §8.2.3: split cookie crumbs are joined again for an HTTP/1.1 upstream.
+            let crumb = String(decoding: value, as: UTF8.self)
+            stream.cookie = stream.cookie.map { "\($0); \(crumb)" } ?? crumb
+            return 0
+        case 11 where Self.equal(name, "traceparent"):
+            if stream.rawFields.traceparent == nil { stream.rawFields.traceparent = String(decoding: value, as: UTF8.self) }
+        case 12 where Self.equal(name, "x-request-id"):
+            if stream.rawFields.requestID == nil { stream.rawFields.requestID = String(decoding: value, as: UTF8.self) }
+        case 12 where Self.equal(name, "content-type"):
+            if stream.rawFields.contentType == nil { stream.rawFields.contentType = String(decoding: value, as: UTF8.self) }
+        case 14 where Self.equal(name, "content-length"):
+            stream.contentLength = Self.decimal(value)
+        case 15 where Self.equal(name, "x-forwarded-for"):
+            let text = String(decoding: value, as: UTF8.self)
+            stream.rawFields.forwardedFor = stream.rawFields.forwardedFor.map { "\($0), \(text)" } ?? text
+        default:
+            break
         }
-        guard let parsed = HTTPField.Name(fieldName) else { return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue }
-        stream.fields.append(HTTPField(name: parsed, value: fieldValue))
+        stream.appendFieldLine(name: name, value: value, allocator: allocator)
         return 0
+    }
+
+    /// A Content-Length value nghttp2 has already checked; nil if it is not a plain number after all.
+    private static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var result: Int64 = 0
+        for byte in bytes {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            result = result * 10 + Int64(byte - 0x30)
+        }
+        return result
     }
 
     private static func equal(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
@@ -458,7 +495,8 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
         switch hd.type {
         case UInt8(NGHTTP2_HEADERS.rawValue):
-            guard let stream = streams[hd.stream_id] else { return 0 }
+            guard let stream = headerStream?.id == hd.stream_id ? headerStream : streams[hd.stream_id] else { return 0 }
+            headerStream = nil
             if frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
                 startRequest(stream, endStream: endStream)
             } else if endStream {
@@ -497,6 +535,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     func onStreamClose(_ streamID: Int32, _ errorCode: UInt32) -> Int32 {
         guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
+        if headerStream === stream { headerStream = nil }
         stream.closed()
         if streams.isEmpty { readTimer.update(.idle, owner: self, sweeper: loop.connectionDeadlines) }
         return 0
@@ -511,20 +550,21 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     private func startRequest(_ stream: HTTP2ServerStream, endStream: Bool) {
         stream.requestEnded = endStream
-        if let cookie = stream.cookie { stream.fields.append(HTTPField(name: .cookie, value: cookie)) }
+        if let cookie = stream.cookie { stream.appendFieldLine(name: "cookie", value: cookie, allocator: allocator) }
         let methodText = stream.method ?? "GET"
         let method = HTTPRequest.Method(methodText) ?? .get
         let framing: HTTP1BodyFraming
         if endStream {
             framing = .none
-        } else if let length = stream.fields[.contentLength].flatMap(Int64.init) {
+        } else if let length = stream.contentLength {
             framing = .contentLength(length)  // nghttp2 checks the DATA adds up to it
         } else {
             framing = .chunked  // unknown length: chunked to an HTTP/1.1 upstream
         }
-        let request = HTTPRequest(method: method, scheme: stream.scheme, authority: stream.authority, path: stream.path, headerFields: stream.fields)
-        stream.fields = HTTPFields()
-        let proxy = ProxyStream(request: request, framing: framing, hasConnectionSpecificFields: stream.hasTE, protocolName: "HTTP/2",
+        let request = HTTPRequest(method: method, scheme: stream.scheme, authority: stream.authority, path: stream.path, headerFields: HTTPFields())
+        let rawFields = stream.rawFields
+        stream.rawFields = HTTP1RawRequestFields(lines: ByteBuffer())
+        let proxy = ProxyStream(request: request, rawFields: rawFields, framing: framing, hasConnectionSpecificFields: stream.hasTE, protocolName: "HTTP/2",
                                 downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4,
                                 tls: tls, listener: listener, loop: loop, responder: stream)
         stream.proxy = proxy

@@ -16,7 +16,12 @@ final class HTTP2ServerStream {
     var scheme: String?
     var authority: String?
     var path: String?
-    var fields = HTTPFields()
+    /// The regular fields as HTTP/1 field lines (`name: value` CRLF, names lower-case as HTTP/2 has them),
+    /// with the few values the proxy reads noted: forwarded to an HTTP/1.1 upstream as bytes, and turned
+    /// into `HTTPFields` only when something needs them (a filter, an HTTP/2 upstream).
+    var rawFields = HTTP1RawRequestFields(lines: ByteBuffer())
+    /// The Content-Length value (nghttp2 has checked it is one number and that the DATA adds up to it).
+    var contentLength: Int64?
     var cookie: String?
     var hasTE = false
     var headerListBytes = 0
@@ -56,6 +61,24 @@ final class HTTP2ServerStream {
     }
 
     // MARK: - Request side
+
+    /// Appends `name: value` CRLF to the raw field lines (the first one allocates their buffer).
+    func appendFieldLine(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) {
+        let length = name.count + value.count + 4
+        if rawFields.lines.capacity == 0 { rawFields.lines = allocator.buffer(capacity: max(256, length)) }
+        rawFields.lines.writeBytes(name)
+        rawFields.lines.writeStaticString(": ")
+        rawFields.lines.writeBytes(value)
+        rawFields.lines.writeStaticString("\r\n")
+    }
+
+    func appendFieldLine(name: StaticString, value: String, allocator: ByteBufferAllocator) {
+        if rawFields.lines.capacity == 0 { rawFields.lines = allocator.buffer(capacity: 256) }
+        rawFields.lines.writeStaticString(name)
+        rawFields.lines.writeStaticString(": ")
+        rawFields.lines.writeString(value)
+        rawFields.lines.writeStaticString("\r\n")
+    }
 
     /// A DATA payload arrived for this stream (a copy: nghttp2's buffer is only valid in the callback).
     func receiveData(_ bytes: UnsafeRawBufferPointer) {
@@ -112,8 +135,12 @@ final class HTTP2ServerStream {
 
     func notifyWritable() { proxy?.downstreamWritabilityChanged(true) }
 
+    /// The stream is still in the connection's table (not closed or reset).
+    private(set) var isOpen = true
+
     /// The client is gone or reset the stream.
     func closed() {
+        isOpen = false
         bodyHead = nil
         bodyQueue = nil
         queuedBytes = 0

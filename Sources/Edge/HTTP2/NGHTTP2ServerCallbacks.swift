@@ -21,6 +21,8 @@ final class NGHTTP2ServerCallbacks: @unchecked Sendable {
         // Queued SETTINGS/PING ACKs a client can pile up by not reading (nghttp2's own flood guard).
         nghttp2_option_set_max_outbound_ack(self.options, 1000)
         nghttp2_option_set_max_settings(self.options, 32)
+        // Closed streams are dropped at once (no priority tree to keep them for; see the SETTINGS).
+        nghttp2_option_set_no_closed_streams(self.options, 1)
 
         let table = self.callbacks
         nghttp2_session_callbacks_set_send_callback(table) { _, data, length, _, user in

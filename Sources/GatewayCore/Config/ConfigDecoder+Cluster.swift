@@ -81,9 +81,8 @@ extension ConfigDecoder {
         }
         if let value = map["health_check"] {
             cluster.options.healthCheck = decodeHealthCheck(value)
-            // The HTTP probe speaks HTTP/1.1; an HTTP/2-only endpoint would fail every check.
-            if case .http? = cluster.options.healthCheck?.kind, cluster.options.upstreamProtocol == .http2 {
-                value.fail("an http health check speaks HTTP/1.1, which a protocol: http2 endpoint may refuse; use tcp: {} for this cluster")
+            if case .grpc? = cluster.options.healthCheck?.kind, cluster.options.upstreamProtocol != .http2 {
+                value.fail("a grpc health check speaks HTTP/2: it needs protocol: http2 on this cluster")
             }
         }
         if let value = map["outlier_detection"] { cluster.options.outlierDetection = decodeOutlier(value) }
@@ -217,7 +216,7 @@ extension ConfigDecoder {
     static func isAttributeText(_ text: String) -> Bool { text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ";") } }
 
     private func decodeHealthCheck(_ value: ConfigValue) -> HealthCheckSettings? {
-        guard let section = value.mapping(allowed: ["http", "tcp", "interval", "jitter", "timeout", "healthy_threshold", "unhealthy_threshold"]) else { return nil }
+        guard let section = value.mapping(allowed: ["http", "tcp", "grpc", "interval", "jitter", "timeout", "healthy_threshold", "unhealthy_threshold"]) else { return nil }
         var kind: HealthCheckSettings.Kind?
         if let http = section["http"]?.mapping(allowed: ["path", "expected_statuses", "host"]) {
             var path = "/healthz"
@@ -233,10 +232,18 @@ extension ConfigDecoder {
         }
         if let tcp = section["tcp"] {
             _ = tcp.mapping(allowed: [])
-            if kind != nil { tcp.fail("use either http or tcp, not both") } else { kind = .tcp }
+            if kind != nil { tcp.fail("use one of http, tcp and grpc") } else { kind = .tcp }
+        }
+        if let grpc = section["grpc"] {
+            let map = grpc.mapping(allowed: ["service", "authority"])
+            if kind != nil {
+                grpc.fail("use one of http, tcp and grpc")
+            } else if let map {
+                kind = .grpc(service: map["service"]?.scalarString ?? "", authority: map["authority"]?.nonEmptyString())
+            }
         }
         guard let kind else {
-            value.fail("a health check needs http: { path: /healthz } or tcp: {}")
+            value.fail("a health check needs http: { path: /healthz }, tcp: {} or grpc: {}")
             return nil
         }
         var check = HealthCheckSettings(kind: kind)

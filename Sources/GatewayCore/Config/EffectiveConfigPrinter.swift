@@ -134,6 +134,8 @@ public enum EffectiveConfigPrinter {
             let kind: String
             switch check.kind {
             case .tcp: kind = "tcp: {}"
+            case .grpc(let service, let authority):
+                kind = "grpc: { service: \(quote(service))\(authority.map { ", authority: \(quote($0))" } ?? "") }"
             case .http(let path, let host, let statuses):
                 let ranges = statuses.map { $0.count == 1 ? "\($0.lowerBound)" : "\"\($0.lowerBound)-\($0.upperBound - 1)\"" }
                 kind = "http: { path: \(quote(path)), expected_statuses: [\(ranges.joined(separator: ", "))]\(host.map { ", host: \(quote($0))" } ?? "") }"

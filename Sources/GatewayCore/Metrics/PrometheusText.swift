@@ -5,7 +5,10 @@ import Upstream
 public enum PrometheusText {
     public static let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
 
-    public static func render(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus] = [], runtime: GatewayRuntime, draining: Bool) -> String {
+    /// - Parameter filterCounters: earlier config generations' filter counter totals by series key
+    ///   (see `filterSeries`), added to this generation's.
+    public static func render(_ metrics: LoopMetrics.Snapshot, health: [ClusterHealthStatus] = [], runtime: GatewayRuntime, draining: Bool,
+                              filterCounters: [String: Int] = [:]) -> String {
         // One read of the (DNS-changeable) cluster list; counters and health are laid out to match it.
         let clusters = runtime.clusters
         let metrics = metrics.aligned(to: clusters)
@@ -56,7 +59,7 @@ public enum PrometheusText {
             for (index, counters) in metrics.listeners.enumerated() { line(name, [("listener", listeners[index].name)], value(counters)) }
         }
 
-        renderFilterCounters(&out, runtime: runtime)
+        renderFilterCounters(&out, runtime: runtime, carried: filterCounters)
 
         header("portcullis_upstream_requests_total", "counter", "Upstream responses, by cluster, endpoint and status class.")
         for (index, counters) in metrics.clusters.enumerated() {
@@ -132,29 +135,52 @@ public enum PrometheusText {
         }
     }
 
-    /// Every configured filter's exported numbers, grouped by metric name (one HELP/TYPE each).
-    private static func renderFilterCounters(_ out: inout String, runtime: GatewayRuntime) {
-        var groups: [(name: String, help: String, kind: String, lines: [String])] = []
+    /// One number a filter exports, with the labels that place it (listener, route, filter) rendered.
+    public struct FilterSeries {
+        public var name: String
+        public var help: String
+        public var kind: FilterCounter.Kind
+        /// `listener="…",route="…",filter="…",…` as it appears between the braces.
+        public var labels: String
+        public var value: Int
+        /// What identifies the series across reloads: its name and labels.
+        public var key: String { "\(name){\(labels)}" }
+    }
+
+    /// Every configured filter's exported numbers, in config order. A route's chain starts with its
+    /// listener's filters, which are listed once, with an empty route label.
+    public static func filterSeries(_ runtime: GatewayRuntime) -> [FilterSeries] {
+        var series: [FilterSeries] = []
         func add(_ counter: FilterCounter, listener: String, route: String, filter: String) {
-            let name = "portcullis_filter_" + counter.name
             let labels = ([("listener", listener), ("route", route), ("filter", filter)] + counter.labels)
                 .map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
-            let line = "\(name){\(labels)} \(counter.value)\n"
-            if let index = groups.firstIndex(where: { $0.name == name }) {
-                groups[index].lines.append(line)
-            } else {
-                groups.append((name, counter.help, counter.kind.rawValue, [line]))
-            }
+            series.append(FilterSeries(name: "portcullis_filter_" + counter.name, help: counter.help, kind: counter.kind, labels: labels, value: counter.value))
         }
         for listener in runtime.listeners {
             for configured in listener.filterChain.filters {
                 for counter in configured.factory.exportedCounters { add(counter, listener: listener.name, route: "", filter: configured.name) }
             }
             for route in listener.routes.routes {
-                // A route's chain starts with the listener's filters, already listed above.
                 for configured in route.filterChain.filters.dropFirst(listener.filterChain.filters.count) {
                     for counter in configured.factory.exportedCounters { add(counter, listener: listener.name, route: "\(route.index)", filter: configured.name) }
                 }
+            }
+        }
+        return series
+    }
+
+    /// The filters' numbers grouped by metric name (one HELP/TYPE each). Counters continue from
+    /// `carried` (earlier config generations' totals by series key), so a reload does not reset them;
+    /// gauges are this generation's own.
+    private static func renderFilterCounters(_ out: inout String, runtime: GatewayRuntime, carried: [String: Int]) {
+        var groups: [(name: String, help: String, kind: String, lines: [String])] = []
+        for series in filterSeries(runtime) {
+            let value = series.kind == .counter ? series.value + (carried[series.key] ?? 0) : series.value
+            let line = "\(series.key) \(value)\n"
+            if let index = groups.firstIndex(where: { $0.name == series.name }) {
+                groups[index].lines.append(line)
+            } else {
+                groups.append((series.name, series.help, series.kind.rawValue, [line]))
             }
         }
         for group in groups {

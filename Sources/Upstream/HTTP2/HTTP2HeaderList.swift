@@ -32,15 +32,19 @@ public struct HTTP2HeaderList {
     /// An HTTP/1 field line `Name: value` as received (already validated by the parser).
     public mutating func appendRawLine(_ line: UnsafeRawBufferPointer) {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
-        let nameStart = storage.count
-        for byte in line[..<colon] { storage.append(Self.lowercase(byte)) }
         var start = colon + 1
         var end = line.count
         while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
         while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
-        let valueStart = storage.count
-        storage.append(contentsOf: line[start..<end])
-        entries.append((nameStart, valueStart - nameStart, valueStart, end - start))
+        let nameStart = storage.count
+        let valueStart = nameStart + colon
+        // Both parts in one copy each, the name lower-cased in place: no per-byte append.
+        storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[..<colon]))
+        storage.withUnsafeMutableBufferPointer { bytes in
+            for index in nameStart..<valueStart { bytes[index] = Self.lowercase(bytes[index]) }
+        }
+        storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[start..<end]))
+        entries.append((nameStart, colon, valueStart, end - start))
     }
 
     /// Calls `body` with the `nghttp2_nv` array; the pointers are valid only inside it.

@@ -333,7 +333,8 @@ public final class HTTP2UpstreamConnection: ChannelDuplexHandler {
             fields.append(name: name, value: field.value)
         }
         fields.append(name: "x-request-id", value: edits.requestID)
-        fields.append(name: "x-forwarded-for", value: edits.forwardedFor)
+        // Empty for the gateway's own requests (health checks), which forward nobody.
+        if !edits.forwardedFor.isEmpty { fields.append(name: "x-forwarded-for", value: edits.forwardedFor) }
         fields.append(name: "x-forwarded-proto", value: edits.forwardedProto)
         if edits.teTrailers { fields.append(name: "te", value: "trailers") }
         if let trace = edits.traceparent { fields.append(name: "traceparent", value: trace.headerValue) }

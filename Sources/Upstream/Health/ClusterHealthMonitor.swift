@@ -23,6 +23,8 @@ public final class ClusterHealthMonitor: @unchecked Sendable {
     private var probeTasks: [Scheduled<Void>?]
     private var random = FastRandom()
     private var stopped = false
+    /// For an HTTP/2 cluster's `http` and `grpc` checks: the probes' own connections (created on first use).
+    private var probePool: ClusterLoopState?
 
     public init(cluster: UpstreamCluster, eventLoop: EventLoop, logger: Logger) {
         self.cluster = cluster
@@ -59,6 +61,7 @@ public final class ClusterHealthMonitor: @unchecked Sendable {
         eventLoop.execute { [self] in
             stopped = true
             for task in probeTasks { task?.cancel() }
+            probePool?.retire()
             expiryTask?.cancel()
         }
     }
@@ -68,9 +71,15 @@ public final class ClusterHealthMonitor: @unchecked Sendable {
     private func scheduleProbe(_ endpoint: Endpoint, _ check: HealthCheckSettings, after delay: TimeAmount) {
         guard !stopped else { return }
         probeTasks[endpoint.index] = eventLoop.scheduleTask(in: delay) { [self] in
-            HealthProbe.run(check, endpoint: endpoint, tls: cluster.options.tls.map { ($0, cluster.tlsPeers[endpoint.index]) }, on: eventLoop).whenSuccess { [self] result in
-                probeFinished(endpoint, check, result)
+            let probe: EventLoopFuture<HealthProbe.Result>
+            if cluster.options.upstreamProtocol == .http2 && check.kind != .tcp {
+                let pool = probePool ?? HTTP2HealthProbe.probePool(for: cluster, on: eventLoop)
+                probePool = pool
+                probe = HTTP2HealthProbe.run(check, endpoint: endpoint, pool: pool, on: eventLoop)
+            } else {
+                probe = HealthProbe.run(check, endpoint: endpoint, tls: cluster.options.tls.map { ($0, cluster.tlsPeers[endpoint.index]) }, on: eventLoop)
             }
+            probe.whenSuccess { [self] result in probeFinished(endpoint, check, result) }
         }
     }
 

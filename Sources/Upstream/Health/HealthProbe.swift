@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 
 /// One active health check against one endpoint: a TCP connect, or an HTTP/1.1 `GET` whose status line
-/// is all that is read. Each probe uses a new connection (`Connection: close`), so a probe never shares
+/// is all that is read (`HTTP2HealthProbe` checks `protocol: http2` clusters). Each probe uses a new connection (`Connection: close`), so a probe never shares
 /// fate with the data path's pooled connections. On a TLS cluster the HTTP check speaks TLS, with the
 /// cluster's verification, so an endpoint whose certificate no longer verifies is unhealthy.
 enum HealthProbe {

@@ -8,6 +8,10 @@ public struct HealthCheckSettings: Sendable, Equatable {
         case http(path: String, host: String?, expectedStatuses: [Range<Int>])
         /// Healthy when a TCP connection opens.
         case tcp
+        /// gRPC's health protocol (`grpc.health.v1.Health/Check` for `service`, empty: the whole server),
+        /// with `:authority` `authority` (default: the endpoint's address); healthy when it answers SERVING.
+        /// Only for `protocol: http2` clusters.
+        case grpc(service: String, authority: String?)
     }
 
     public var kind: Kind

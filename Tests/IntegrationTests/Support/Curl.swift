@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs the real curl binary (an independent HTTP client) and returns its output.
 struct CurlResult {
@@ -90,4 +91,17 @@ func builtBinary(_ name: String) -> String {
     let directory = URL(fileURLWithPath: executable).deletingLastPathComponent().path
     let candidate = directory + "/" + name
     return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : packageRoot + "/.build/debug/" + name
+}
+
+/// `portcullis check` failed with exactly the `expected` errors: each a (line, text) of `path` found in a
+/// stderr line as `path:line:` plus the text (columns depend on temporary paths' lengths, so they are not compared).
+func expectCheckErrors(_ output: ProcessOutput, path: String, _ expected: [(Int, String)],
+                       sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(output.exitCode == 2, sourceLocation: sourceLocation)
+    let lines = output.stderr.split(separator: "\n")
+    for (number, text) in expected {
+        #expect(lines.contains { $0.contains("\(path):\(number):") && $0.contains(text) }, "\(number): \(text)\n---\n\(output.stderr)",
+                sourceLocation: sourceLocation)
+    }
+    #expect(lines.count == expected.count, "\(output.stderr)", sourceLocation: sourceLocation)
 }

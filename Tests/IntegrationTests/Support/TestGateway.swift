@@ -108,13 +108,13 @@ final class TestGateway: Sendable {
         }
     }
 
-    /// Puts a new inline config in force (same placeholders as `start`).
-    func reload(_ yaml: String) async throws {
+    /// Puts a new inline config in force (same placeholders and filters as `start`).
+    func reload(_ yaml: String, filters: FilterRegistry = .testing) async throws {
         var text = yaml
         for (index, echo) in echoes.enumerated() {
             text = text.replacingOccurrences(of: "{{echo\(index)}}", with: "127.0.0.1:\(echo.port)")
         }
-        let config = try ConfigLoader.parse(yaml: text, file: "inline.yaml")
+        let config = try ConfigLoader.parse(yaml: text, file: "inline.yaml", filters: filters)
         try await server.reload(try GatewayRuntime(config: config, previous: server.runtime))
     }
 

@@ -1,4 +1,5 @@
 import GatewayFilterAPI
+import GatewayTLS
 import HTTPTypes
 import NIOCore
 
@@ -36,7 +37,7 @@ extension AuthFilterConfig {
     // MARK: - jwt
 
     private static func parseJWT(_ value: any FilterConfigValue) -> JWTConfig? {
-        guard let map = value.mapping(allowed: ["jwks_file", "jwks_url", "jwks_refresh", "jwks_fetch_timeout", "jwks_min_refetch",
+        guard let map = value.mapping(allowed: ["jwks_file", "jwks_url", "jwks_ca", "jwks_refresh", "jwks_fetch_timeout", "jwks_min_refetch",
                                                 "algorithms", "issuer", "audience", "clock_skew", "require_exp",
                                                 "header", "cookie", "query", "forward_token", "claims_to_headers", "token_cache_ttl"]) else { return nil }
         var valid = true
@@ -92,22 +93,22 @@ extension AuthFilterConfig {
                     let refresh = positiveDuration(map["jwks_refresh"], default: .minutes(5))
                     let timeout = positiveDuration(map["jwks_fetch_timeout"], default: .seconds(5))
                     let refetch = positiveDuration(map["jwks_min_refetch"], default: .seconds(30), allowZero: true)
-                    if let refresh, let timeout, let refetch {
-                        remote = RemoteJWKS(url: url, refreshInterval: refresh, fetchTimeout: timeout, minimumRefetchInterval: refetch)
+                    var tls: TLSClientContext?
+                    let tlsReady = jwksTLS(url, urlNode: node, caNode: map["jwks_ca"], context: &tls)
+                    if let refresh, let timeout, let refetch, tlsReady {
+                        remote = RemoteJWKS(url: url, tls: tls, refreshInterval: refresh, fetchTimeout: timeout, minimumRefetchInterval: refetch)
                     } else {
                         valid = false
                     }
                 } else {
-                    node.fail(text.hasPrefix("https://")
-                              ? "https JWKS URLs are not supported yet: serve the JWKS over http on a trusted network, or use jwks_file"
-                              : "expected http://host[:port]/path")
+                    node.fail("expected http://host[:port]/path or https://host[:port]/path")
                     valid = false
                 }
             } else {
                 valid = false
             }
         } else {
-            for key in ["jwks_refresh", "jwks_fetch_timeout", "jwks_min_refetch"] where map[key] != nil {
+            for key in ["jwks_ca", "jwks_refresh", "jwks_fetch_timeout", "jwks_min_refetch"] where map[key] != nil {
                 map[key]?.fail("only meaningful with jwks_url")
                 valid = false
             }
@@ -214,6 +215,31 @@ extension AuthFilterConfig {
             return nil
         }
         return name
+    }
+
+    /// Sets up TLS for an https `jwks_url`: certificates must chain to `jwks_ca` (a PEM bundle) or,
+    /// without it, to the system store; the URL's host is sent as SNI and verified (an IP address
+    /// against the certificate's IP SANs). `context` stays nil for http. False after reporting a problem.
+    private static func jwksTLS(_ url: JWKSURL, urlNode: any FilterConfigValue, caNode: (any FilterConfigValue)?,
+                                context: inout TLSClientContext?) -> Bool {
+        guard url.isTLS else {
+            caNode?.fail("only meaningful with an https jwks_url")
+            return caNode == nil
+        }
+        var configuration = TLSClientConfiguration()
+        if let caNode {
+            guard let path = caNode.nonEmptyString() else { return false }
+            configuration.caFile = path
+        }
+        // One short connection per fetch, minutes apart: nothing worth resuming.
+        configuration.sessionResumption = false
+        do {
+            context = try TLSClientContext(configuration)
+            return true
+        } catch {
+            (caNode ?? urlNode).fail("cannot set up TLS for the JWKS URL: \(error)")
+            return false
+        }
     }
 
     private static func positiveDuration(_ value: (any FilterConfigValue)?, default fallback: TimeAmount, allowZero: Bool = false) -> TimeAmount? {

@@ -1,3 +1,4 @@
+import GatewayTLS
 import HTTPTypes
 import NIOCore
 
@@ -32,6 +33,8 @@ public struct AuthFilterConfig: Sendable {
 
     struct RemoteJWKS: Sendable {
         var url: JWKSURL
+        /// For an https URL: the TLS client context (the `jwks_ca` bundle, or the system store).
+        var tls: TLSClientContext?
         var refreshInterval: TimeAmount
         var fetchTimeout: TimeAmount
         /// The least time between two fetches caused by unknown key ids.
@@ -55,15 +58,17 @@ public struct AuthFilterConfig: Sendable {
     }
 }
 
-/// A plain-http JWKS address, `http://host[:port]/path`.
+/// A JWKS address, `http://host[:port]/path` or `https://host[:port]/path`.
 struct JWKSURL: Sendable, CustomStringConvertible {
+    var isTLS: Bool
     var host: String
     var port: Int
     var path: String
 
     init?(_ text: String) {
-        guard text.hasPrefix("http://") else { return nil }
-        let rest = text.dropFirst(7)
+        if text.hasPrefix("https://") { isTLS = true } else if text.hasPrefix("http://") { isTLS = false } else { return nil }
+        let rest = text.dropFirst(isTLS ? 8 : 7)
+        let defaultPort = isTLS ? 443 : 80
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = rest[..<slash]
         path = slash == rest.endIndex ? "/" : String(rest[slash...])
@@ -71,18 +76,21 @@ struct JWKSURL: Sendable, CustomStringConvertible {
             guard let close = authority.firstIndex(of: "]") else { return nil }
             host = String(authority[authority.index(after: authority.startIndex)..<close])
             let after = authority[authority.index(after: close)...]
-            if after.isEmpty { port = 80 } else if after.hasPrefix(":"), let number = Int(after.dropFirst()) { port = number } else { return nil }
+            if after.isEmpty { port = defaultPort } else if after.hasPrefix(":"), let number = Int(after.dropFirst()) { port = number } else { return nil }
         } else if let colon = authority.lastIndex(of: ":") {
             host = String(authority[..<colon])
             guard let number = Int(authority[authority.index(after: colon)...]) else { return nil }
             port = number
         } else {
             host = String(authority)
-            port = 80
+            port = defaultPort
         }
         guard !host.isEmpty, (1...65535).contains(port) else { return nil }
     }
 
-    var hostHeader: String { port == 80 ? host : (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") }
-    var description: String { "http://\(hostHeader)\(path)" }
+    var hostHeader: String {
+        if port == (isTLS ? 443 : 80) { return host.contains(":") ? "[\(host)]" : host }
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+    var description: String { (isTLS ? "https://" : "http://") + hostHeader + path }
 }

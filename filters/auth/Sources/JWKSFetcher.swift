@@ -1,9 +1,11 @@
+import GatewayTLS
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A one-request HTTP/1.1 client for JWKS documents: connect, `GET`, read a 200 body up to a bound,
-/// close. Small on purpose: the filter depends on nothing but NIO for it.
+/// A one-request HTTP/1.1 client for JWKS documents: connect (with TLS for an https URL), `GET`, read a
+/// 200 body up to a bound, close. Small on purpose: a fetch happens minutes apart, so it needs none of
+/// the upstream manager's pools.
 enum JWKSFetcher {
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -11,7 +13,8 @@ enum JWKSFetcher {
 
     static let maximumBodyBytes = 1 << 20
 
-    static func fetch(_ url: JWKSURL, on loop: EventLoop, timeout: TimeAmount, traceparent: String? = nil) -> EventLoopFuture<[UInt8]> {
+    static func fetch(_ url: JWKSURL, tls: TLSClientContext? = nil, on loop: EventLoop, timeout: TimeAmount,
+                      traceparent: String? = nil) -> EventLoopFuture<[UInt8]> {
         let promise = loop.makePromise(of: [UInt8].self)
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.path)
         head.headers.add(name: "host", value: url.hostHeader)
@@ -28,6 +31,15 @@ enum JWKSFetcher {
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // Holds the request until the handshake is done; a failed handshake closes the
+                        // channel, which fails the fetch with the handshake's reason.
+                        let handler = TLSClientHandler(context: tls, peer: TLSPeer(host: url.host, serverName: nil), handshakeTimeout: timeout)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                        handler.handshakeResult.whenFailure { error in
+                            promise.fail(Failure(description: "\(error)"))
+                        }
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(JWKSResponseHandler(request: request, promise: promise))
                 }

@@ -88,7 +88,7 @@ final class JWTKeySource: Sendable {
         guard let (loop, promise, future, role) = decision else { preconditionFailure("refetch before start(on:)") }
         guard let promise else { return (future, role) }
         loop.execute {
-            JWKSFetcher.fetch(remote.url, on: loop, timeout: remote.fetchTimeout, traceparent: traceparent).whenComplete { result in
+            JWKSFetcher.fetch(remote.url, tls: remote.tls, on: loop, timeout: remote.fetchTimeout, traceparent: traceparent).whenComplete { result in
                 let problem = self.finishFetch(result)
                 self.state.withLockedValue { $0.inFlight = nil }
                 promise.succeed(problem)

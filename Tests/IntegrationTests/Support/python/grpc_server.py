@@ -6,6 +6,8 @@ Methods of service `test.Echo`:
 - Bidi: answers every message with b"re:" + it, as they come.
 - Fail: aborts with NOT_FOUND "no such thing" before any message (a trailers-only response).
 - Slow: sleeps 3 s, then answers (for deadlines).
+And `grpc.health.v1.Health/Check` (hand-encoded protobuf): the whole server ("") and "api" are SERVING,
+"down" is NOT_SERVING, any other service is NOT_FOUND.
 Prints `PORT <n>` once listening; exits after `--lifetime` seconds at the latest.
 """
 import argparse
@@ -39,6 +41,18 @@ def slow(request, context):
     return b"late"
 
 
+def health_check(request, context):
+    """HealthCheckRequest { string service = 1; } -> HealthCheckResponse { ServingStatus status = 1; }."""
+    service = b""
+    if len(request) >= 2 and request[0] == 0x0A:
+        service = request[2:2 + request[1]]
+    if service in (b"", b"api"):
+        return b"\x08\x01"
+    if service == b"down":
+        return b"\x08\x02"
+    context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lifetime", type=float, default=60)
@@ -50,8 +64,10 @@ def main():
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
         "Slow": grpc.unary_unary_rpc_method_handler(slow),
     }
+    health = {"Check": grpc.unary_unary_rpc_method_handler(health_check)}
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),
+                                     grpc.method_handlers_generic_handler("grpc.health.v1.Health", health)))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(f"PORT {port}", flush=True)
