@@ -18,6 +18,11 @@ import NIOCore
 /// ```
 public protocol HTTPFilter: AnyObject {
     func onRequestHead(_ head: inout HTTPRequest, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict
+    /// The request-head hook for a request whose fields are still the lines received (HTTP/1.1):
+    /// `head.headerFields` is empty and `receivedFields` reads and edits them, so the head can go upstream
+    /// as those bytes. The default takes the fields into `head` and calls `onRequestHead(_:endStream:_:)`;
+    /// implement it only if the hook touches a few fields and it matters what building them costs.
+    func onRequestHead(_ head: inout HTTPRequest, receivedFields: ReceivedRequestFields, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict
     func onRequestBody(_ chunk: inout ByteBuffer, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict
     func onRequestTrailers(_ trailers: inout HTTPFields, _ ctx: FilterContext) throws -> FilterVerdict
     func onResponseHead(_ head: inout HTTPResponse, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict
@@ -30,6 +35,10 @@ public protocol HTTPFilter: AnyObject {
 
 extension HTTPFilter {
     public func onRequestHead(_ head: inout HTTPRequest, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict { .proceed }
+    public func onRequestHead(_ head: inout HTTPRequest, receivedFields: ReceivedRequestFields, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
+        head.headerFields = receivedFields.takeFields()
+        return try onRequestHead(&head, endStream: endStream, ctx)
+    }
     public func onRequestBody(_ chunk: inout ByteBuffer, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict { .proceed }
     public func onRequestTrailers(_ trailers: inout HTTPFields, _ ctx: FilterContext) throws -> FilterVerdict { .proceed }
     public func onResponseHead(_ head: inout HTTPResponse, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict { .proceed }

@@ -24,6 +24,9 @@ public struct HTTP1RawRequestFields: Sendable {
     /// `Connection` names fields besides `close` and `keep-alive`: those must be removed too, which the
     /// structured path (`HopByHop.strip`) does.
     public var connectionNominatesFields = false
+    /// Edits a filter made without building the fields: applied by `materialize()` and when the head is
+    /// written from these lines.
+    public var edits = HTTP1FieldEdits()
 
     public init(lines: ByteBuffer) { self.lines = lines }
 
@@ -39,10 +42,30 @@ public struct HTTP1RawRequestFields: Sendable {
             while let line = iterator.next(), !line.isEmpty {
                 // The parser checked every line; nothing here can fail.
                 guard let (field, known) = try? HTTP1Syntax.parseFieldLine(line), known != .host else { continue }
+                if !edits.removed.isEmpty, edits.removes(field.name.canonicalName) { continue }
                 fields.append(field)
             }
         }
+        fields.append(contentsOf: edits.added)
         return fields
+    }
+
+    /// Calls `body` with each value of `name` (trimmed, as `HTTPFields` would hold it) in the order the
+    /// request goes upstream: the received ones a removal left, then the added ones. Only for names that
+    /// `HTTP1FieldEdits.readable(_:)` allows (not Host, not Cookie). (`mutating` only so that a holder
+    /// keeping the fields in a class property reads them in place, without copying them; nothing changes.)
+    public mutating func forEachValue(of name: HTTPField.Name, _ body: (UnsafeRawBufferPointer) -> Void) {
+        let canonical = name.canonicalName
+        if !edits.removes(canonical) {
+            lines.forEachFieldLine { line, lineName in
+                guard HTTP1FieldEdits.same(lineName, canonical),
+                      let parts = try? HTTP1Syntax.splitFieldLine(line[...]) else { return }
+                body(parts.value)
+            }
+        }
+        for field in edits.added where HTTP1FieldEdits.same(field.name.canonicalName, canonical) {
+            field.withUnsafeBytesOfValue { body(UnsafeRawBufferPointer($0)) }
+        }
     }
 
     /// Calls `body` with each field line (without CRLF) and its name.
@@ -61,5 +84,99 @@ extension ByteBuffer {
                 body(UnsafeRawBufferPointer(rebasing: line), UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon]))
             }
         }
+    }
+}
+
+/// Header edits made while a request's fields are still the lines received (`HTTP1RawRequestFields`): a
+/// filter's set / add / remove. A removal leaves out every received line of the name (and drops fields
+/// added before it); added fields follow the received lines. So the result per name is what the same edits
+/// give on `HTTPFields`; only the position of a set field among other names differs (it goes last).
+///
+/// Names the proxy itself reads or rewrites are not taken (`accepts(_:)`): Host, framing and hop-by-hop
+/// fields, the forwarding fields, Content-Type, Cookie. Edits of those need the fields built.
+public struct HTTP1FieldEdits: Sendable {
+    /// Canonical (lower-case) names whose received lines are left out.
+    public private(set) var removed: [String] = []
+    public private(set) var added: [HTTPField] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { removed.isEmpty && added.isEmpty }
+
+    /// Whether `HTTP1RawRequestFields.forEachValue(of:_:)` reads `name` as `HTTPFields` would: not Host
+    /// (the fields leave it to the authority), not Cookie (joined with "; " there). The proxy's own fields
+    /// are read as received: no edit here changes them.
+    public static func readable(_ name: HTTPField.Name) -> Bool {
+        let count = name.canonicalName.utf8.count
+        if count == 4 { return name.canonicalName != "host" }
+        if count == 6 { return name.canonicalName != "cookie" }
+        return true
+    }
+
+    /// Whether edits of `name` can be kept here rather than in `HTTPFields`.
+    public static func accepts(_ name: HTTPField.Name) -> Bool {
+        let canonical = name.canonicalName
+        return canonical.utf8.withContiguousStorageIfAvailable { bytes in
+            let raw = UnsafeRawBufferPointer(bytes)
+            switch raw.count {
+            case 6: return !HTTP1FieldNames.same(raw, "cookie")
+            case 11: return !HTTP1FieldNames.same(raw, "traceparent")
+            case 12: return !HTTP1FieldNames.same(raw, "x-request-id") && !HTTP1FieldNames.same(raw, "content-type")
+            case 15: return !HTTP1FieldNames.same(raw, "x-forwarded-for")
+            case 17: return !HTTP1FieldNames.same(raw, "x-forwarded-proto") && HTTP1FieldNames.classify(raw) == .other
+            default: return HTTP1FieldNames.classify(raw) == .other
+            }
+        } ?? false
+    }
+
+    /// Every field `name` goes; later additions of it stay.
+    public mutating func remove(_ name: HTTPField.Name) {
+        let canonical = name.canonicalName
+        if added.contains(where: { Self.same($0.name.canonicalName, canonical) }) {
+            added.removeAll { Self.same($0.name.canonicalName, canonical) }
+        }
+        if !removes(canonical) {
+            if removed.isEmpty { removed.reserveCapacity(4) }
+            removed.append(canonical)
+        }
+    }
+
+    public mutating func append(_ field: HTTPField) {
+        if added.isEmpty { added.reserveCapacity(4) }
+        added.append(field)
+    }
+
+    @inline(__always)
+    func removes(_ canonicalName: String) -> Bool {
+        for name in removed where Self.same(name, canonicalName) { return true }
+        return false
+    }
+
+    /// Canonical names, the length compared first (inline for small strings): most names differ in length,
+    /// and `String ==` on two different small strings takes a slow out-of-line path.
+    @inline(__always)
+    static func same(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && a == b
+    }
+
+    /// Whether a received line's name (any case) is one of the removed names.
+    @inline(__always)
+    func removes(rawName: UnsafeRawBufferPointer) -> Bool {
+        for name in removed where Self.same(rawName, name) { return true }
+        return false
+    }
+
+    /// A received name (any case) against a canonical (lower-case) one.
+    @inline(__always)
+    static func same(_ rawName: UnsafeRawBufferPointer, _ canonicalName: String) -> Bool {
+        let utf8 = canonicalName.utf8
+        guard utf8.count == rawName.count else { return false }
+        var index = 0
+        for expected in utf8 {
+            let byte = rawName[index]
+            if (byte >= 65 && byte <= 90 ? byte + 32 : byte) != expected { return false }
+            index += 1
+        }
+        return true
     }
 }

@@ -62,10 +62,26 @@ extension ByteBuffer {
     /// that stay are copied as bytes, never turned into fields.
     public mutating func writeHTTP1RequestHead(_ request: HTTPRequest, rawFields: HTTP1RawRequestFields, edits: ForwardingEdits) {
         writeHTTP1RequestLineAndHost(request)
-        rawFields.forEachLine { line, name in
-            if edits.replaces(rawName: name) { return }
-            writeBytes(line)
-            writeStaticString("\r\n")
+        let fieldEdits = rawFields.edits
+        if fieldEdits.isEmpty {
+            rawFields.forEachLine { line, name in
+                if edits.replaces(rawName: name) { return }
+                writeBytes(line)
+                writeStaticString("\r\n")
+            }
+        } else {
+            // A filter's edits (HTTP1FieldEdits): removed names are left out, added fields follow.
+            rawFields.forEachLine { line, name in
+                if edits.replaces(rawName: name) || fieldEdits.removes(rawName: name) { return }
+                writeBytes(line)
+                writeStaticString("\r\n")
+            }
+            for field in fieldEdits.added {
+                writeString(field.name.rawName)
+                writeStaticString(": ")
+                writeString(field.value)
+                writeStaticString("\r\n")
+            }
         }
         writeForwardingEdits(edits)
     }

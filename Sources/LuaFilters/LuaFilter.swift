@@ -47,6 +47,9 @@ final class LuaFilter: HTTPFilter {
     var requestHead: UnsafeMutablePointer<HTTPRequest>?
     var responseHead: UnsafeMutablePointer<HTTPResponse>?
     var requestBody: UnsafeMutablePointer<ByteBuffer>?
+    /// While the request-head hook runs on a request whose fields are still the received lines: header reads
+    /// and edits go through it, and `requestHead`'s fields stay empty until `takeReceivedFields()`.
+    var receivedFields: ReceivedRequestFields?
     /// The request as the request phase left it, for later phases (read-only there).
     var requestSnapshot: HTTPRequest?
     var finalStatus: Int?
@@ -100,6 +103,24 @@ final class LuaFilter: HTTPFilter {
         }
         if needsSnapshot, case .finished = step { requestSnapshot = head }
         return try verdict(for: step)
+    }
+
+    func onRequestHead(_ head: inout HTTPRequest, receivedFields: ReceivedRequestFields, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
+        // Later phases read a snapshot of the request, with its fields: build them now then.
+        guard !needsSnapshot else {
+            head.headerFields = receivedFields.takeFields()
+            return try onRequestHead(&head, endStream: endStream, ctx)
+        }
+        self.receivedFields = receivedFields
+        defer { self.receivedFields = nil }
+        return try onRequestHead(&head, endStream: endStream, ctx)
+    }
+
+    /// Moves the fields into the request head, for an API call that needs `HTTPFields`.
+    func takeReceivedFields() {
+        guard let received = receivedFields else { return }
+        receivedFields = nil
+        requestHead?.pointee.headerFields = received.takeFields()
     }
 
     func onRequestBody(_ chunk: inout ByteBuffer, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {

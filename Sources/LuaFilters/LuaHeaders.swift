@@ -1,5 +1,6 @@
 import CLua
 import CLuaShims
+import GatewayFilterAPI
 import HTTPTypes
 
 /// Header edits shared by `ctx.req` and `ctx.resp`: arguments start at 2 (1 is the object).
@@ -57,6 +58,84 @@ enum LuaHeaders {
             return
         }
         lua_pushnil(L)
+    }
+
+    /// `pushValue` for fields still held as received lines (`ReceivedRequestFields`): false, with nothing
+    /// pushed, when they cannot answer for this name or a value is not ASCII (the caller takes the fields).
+    static func pushValue(of name: HTTPField.Name, in received: ReceivedRequestFields, _ L: OpaquePointer) -> Bool {
+        var count = 0
+        var ascii = true
+        var joined: [UInt8] = []
+        let answered = received.forEachValue(of: name) { bytes in
+            guard ascii else { return }
+            guard !bytes.contains(where: { $0 >= 0x80 }) else {
+                ascii = false
+                return
+            }
+            count += 1
+            if count == 1 {
+                _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+                return
+            }
+            if count == 2 {
+                // Repeated (rare): join the values, the first taken back off the stack.
+                var length = 0
+                let first = lua_tolstring(L, -1, &length)
+                joined.append(contentsOf: UnsafeRawBufferPointer(start: first, count: length))
+                Lua.pop(L, 1)
+            }
+            joined.append(contentsOf: ", ".utf8)
+            joined.append(contentsOf: bytes)
+        }
+        guard answered, ascii else {
+            if count == 1 { Lua.pop(L, 1) }
+            return false
+        }
+        if count == 0 {
+            lua_pushnil(L)
+        } else if count > 1 {
+            joined.withUnsafeBytes { _ = lua_pushlstring(L, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
+        }
+        return true
+    }
+
+    /// `set` for fields still held as received lines: nil when they cannot take this name (nothing done;
+    /// the caller takes the fields and edits those).
+    static func set(_ L: OpaquePointer, _ received: ReceivedRequestFields, api: String) -> Int32? {
+        guard let name = LuaRequestAPI.fieldName(L, 2) else { return Lua.fail(L, "\(api): bad argument #1 (field name expected)") }
+        switch lua_type(L, 3) {
+        case LUA_TNIL:
+            return received.remove(name) ? 0 : nil
+        case LUA_TTABLE:
+            var fields: [HTTPField] = []
+            var index: lua_Integer = 1
+            while lua_rawgeti(L, 3, index) != LUA_TNIL {
+                guard let value = Lua.text(L, -1), HTTPField.isValidValue(value) else { return Lua.fail(L, "\(api): invalid field value") }
+                fields.append(HTTPField(name: name, value: value))
+                Lua.pop(L, 1)
+                index += 1
+            }
+            Lua.pop(L, 1)
+            guard received.remove(name) else { return nil }
+            for field in fields { _ = received.append(field) }
+            return 0
+        default:
+            guard let field = field(L, 3, name: name) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
+            guard received.remove(name) else { return nil }
+            _ = received.append(field)
+            return 0
+        }
+    }
+
+    static func add(_ L: OpaquePointer, _ received: ReceivedRequestFields, api: String) -> Int32? {
+        guard let name = LuaRequestAPI.fieldName(L, 2) else { return Lua.fail(L, "\(api): bad argument #1 (field name expected)") }
+        guard let field = field(L, 3, name: name) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
+        return received.append(field) ? 0 : nil
+    }
+
+    static func remove(_ L: OpaquePointer, _ received: ReceivedRequestFields, api: String) -> Int32? {
+        guard let name = LuaRequestAPI.fieldName(L, 2) else { return Lua.fail(L, "\(api): bad argument #1 (field name expected)") }
+        return received.remove(name) ? 0 : nil
     }
 
     /// Appends one field. The first append of a phase makes room for a few more at once: a parsed head's

@@ -26,6 +26,13 @@ enum LuaRequestAPI {
         return nil
     }
 
+    /// `read`, for a function that needs the fields as `HTTPFields` (built first if still received lines).
+    @inline(__always)
+    private static func readFields<T>(_ L: OpaquePointer, _ read: (borrowing HTTPRequest) -> T) -> T? {
+        LuaContextAPI.filter(L)?.takeReceivedFields()
+        return Self.read(L, read)
+    }
+
     /// The writable request, or an error message for the caller to raise.
     private static func writable(_ L: OpaquePointer, _ name: String) -> Result<UnsafeMutablePointer<HTTPRequest>, LuaAPIMessage> {
         guard let filter = LuaContextAPI.filter(L) else { return .failure(LuaAPIMessage(text: "ctx.req:\(name): only inside a phase function")) }
@@ -167,6 +174,10 @@ enum LuaRequestAPI {
     static let header: pc_swift_function = { L in
         guard let L else { return 0 }
         guard let name = fieldName(L, 2) else { return Lua.fail(L, "ctx.req:header: bad argument #1 (field name expected)") }
+        if let filter = LuaContextAPI.filter(L), let received = filter.receivedFields {
+            if LuaHeaders.pushValue(of: name, in: received, L) { return 1 }
+            filter.takeReceivedFields()
+        }
         if read(L, { LuaHeaders.pushValue(of: name, in: $0.headerFields, L) }) == nil { lua_pushnil(L) }
         return 1
     }
@@ -174,13 +185,13 @@ enum LuaRequestAPI {
     static let headerValues: pc_swift_function = { L in
         guard let L else { return 0 }
         guard let name = fieldName(L, 2) else { return Lua.fail(L, "ctx.req:header_values: bad argument #1 (field name expected)") }
-        LuaHeaders.pushValues(read(L) { $0.headerFields[values: name] } ?? [], L)
+        LuaHeaders.pushValues(readFields(L) { $0.headerFields[values: name] } ?? [], L)
         return 1
     }
 
     static let headers: pc_swift_function = { L in
         guard let L else { return 0 }
-        LuaContextAPI.pushFields(read(L) { $0.headerFields } ?? [:], L)
+        LuaContextAPI.pushFields(readFields(L) { $0.headerFields } ?? [:], L)
         return 1
     }
 
@@ -188,7 +199,13 @@ enum LuaRequestAPI {
         guard let L else { return 0 }
         switch writable(L, "set_header") {
         case .failure(let message): return Lua.fail(L, message.text)
-        case .success(let head): return LuaHeaders.set(L, &head.pointee.headerFields, api: "ctx.req:set_header", reserved: &LuaContextAPI.filter(L)!.fieldsReserved)
+        case .success(let head):
+            let filter = LuaContextAPI.filter(L)!
+            if let received = filter.receivedFields {
+                if let result = LuaHeaders.set(L, received, api: "ctx.req:set_header") { return result }
+                filter.takeReceivedFields()
+            }
+            return LuaHeaders.set(L, &head.pointee.headerFields, api: "ctx.req:set_header", reserved: &filter.fieldsReserved)
         }
     }
 
@@ -196,7 +213,13 @@ enum LuaRequestAPI {
         guard let L else { return 0 }
         switch writable(L, "add_header") {
         case .failure(let message): return Lua.fail(L, message.text)
-        case .success(let head): return LuaHeaders.add(L, &head.pointee.headerFields, api: "ctx.req:add_header", reserved: &LuaContextAPI.filter(L)!.fieldsReserved)
+        case .success(let head):
+            let filter = LuaContextAPI.filter(L)!
+            if let received = filter.receivedFields {
+                if let result = LuaHeaders.add(L, received, api: "ctx.req:add_header") { return result }
+                filter.takeReceivedFields()
+            }
+            return LuaHeaders.add(L, &head.pointee.headerFields, api: "ctx.req:add_header", reserved: &filter.fieldsReserved)
         }
     }
 
@@ -204,7 +227,13 @@ enum LuaRequestAPI {
         guard let L else { return 0 }
         switch writable(L, "remove_header") {
         case .failure(let message): return Lua.fail(L, message.text)
-        case .success(let head): return LuaHeaders.remove(L, &head.pointee.headerFields, api: "ctx.req:remove_header")
+        case .success(let head):
+            let filter = LuaContextAPI.filter(L)!
+            if let received = filter.receivedFields {
+                if let result = LuaHeaders.remove(L, received, api: "ctx.req:remove_header") { return result }
+                filter.takeReceivedFields()
+            }
+            return LuaHeaders.remove(L, &head.pointee.headerFields, api: "ctx.req:remove_header")
         }
     }
 
@@ -292,6 +321,7 @@ enum LuaRequestAPI {
             }
             Lua.pop(L, 1)
         }
+        filter.takeReceivedFields()
         let declared = filter.requestHead?.pointee.headerFields[.contentLength].flatMap { Int($0) }
         if !filter.requestHasBody || declared == 0 {
             Lua.push(L, "")

@@ -103,6 +103,11 @@ extension ProxyStream {
     private func invoke(_ hook: FilterHook, _ filter: any HTTPFilter) throws -> FilterVerdict {
         switch hook {
         case .requestHead:
+            if rawRequestFields != nil {
+                // The fields are still the received lines: the filter reads and edits them through the
+                // stream (ReceivedRequestFields), or takes them, as the default implementation does.
+                return try filter.onRequestHead(&storedRequest, receivedFields: self, endStream: requestFraming == .none, self)
+            }
             return try filter.onRequestHead(&request, endStream: requestFraming == .none, self)
         case .requestBody:
             return try filter.onRequestBody(&requestChunk!, endStream: requestChunkEnd, self)

@@ -37,8 +37,9 @@ public final class ProxyStream {
     /// The request; with `rawRequestFields` set, its `headerFields` are still empty. Method, authority
     /// and path are always here: read them from this, not from `request`, on the proxy's own path.
     var storedRequest: HTTPRequest
-    /// An HTTP/1.1 request's field lines as received, forwarded as bytes while nothing needs the fields.
-    private(set) var rawRequestFields: HTTP1RawRequestFields?
+    /// An HTTP/1.1 request's field lines as received, forwarded as bytes while nothing needs the fields
+    /// (filters may edit them in place: ProxyStream+ReceivedFields.swift).
+    var rawRequestFields: HTTP1RawRequestFields?
 
     /// The request with its fields: the first use builds them from `rawRequestFields`, which are then
     /// dropped (the fields may be edited from there on).
@@ -517,13 +518,17 @@ public final class ProxyStream {
         pendingBody = []
         // The raw fields are a slice of the client connection's receive buffer: let go of it now, not when
         // the sweeper drops this stream, so the connection's next read can reuse that buffer. (Filters may
-        // still read the request in their log phase; a stream with filters keeps them.)
+        // still read the request in their onComplete hooks: a stream with filters lets go after those.)
         if filters.isEmpty { rawRequestFields = nil }
         let now = NIODeadline.now()
         record.status = status
         endAttempt(nil)
         releaseClusterSlots()
-        if !filters.isEmpty { completeFilters() }
+        if !filters.isEmpty {
+            completeFilters()
+            // Their onComplete hooks were the last readers of the request (later work reads copies).
+            rawRequestFields = nil
+        }
         if !loop.accessLogMetadata.isEmpty {
             record.metadataNames = loop.accessLogMetadata
             record.metadataValues = loop.accessLogMetadata.map { filterMetadata.loggableValue(named: $0) }

@@ -1,0 +1,33 @@
+import GatewayFilterAPI
+import HTTP1
+import HTTPTypes
+
+/// A request-head hook may read and edit an HTTP/1.1 request's fields while they are still the received
+/// lines: the edits are kept with them (`HTTP1FieldEdits`) and applied when the head is written upstream,
+/// or when something builds the fields (`request`, which every other reader of the fields goes through).
+extension ProxyStream: ReceivedRequestFields {
+    public func forEachValue(of name: HTTPField.Name, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        guard rawRequestFields != nil, HTTP1FieldEdits.readable(name) else { return false }
+        rawRequestFields!.forEachValue(of: name, body)
+        return true
+    }
+
+    public func remove(_ name: HTTPField.Name) -> Bool {
+        guard rawRequestFields != nil, HTTP1FieldEdits.accepts(name) else { return false }
+        rawRequestFields!.edits.remove(name)
+        return true
+    }
+
+    public func append(_ field: HTTPField) -> Bool {
+        guard rawRequestFields != nil, HTTP1FieldEdits.accepts(field.name) else { return false }
+        rawRequestFields!.edits.append(field)
+        return true
+    }
+
+    public func takeFields() -> HTTPFields {
+        // Only `storedRequest` is under the hook's inout access here, so this touches just the raw fields.
+        guard let raw = rawRequestFields else { return [:] }
+        rawRequestFields = nil
+        return raw.materialize()
+    }
+}
