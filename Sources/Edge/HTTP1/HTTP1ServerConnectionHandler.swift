@@ -462,8 +462,10 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
 
     public func sendResponseBody(_ body: ByteBuffer) {
         guard let context, !closing, body.readableBytes > 0 else { return }
-        if let pending = pendingHead, body.readableBytes <= Self.maxBodyJoinedToHead,
-           pending.readableBytes + body.readableBytes <= Self.maxPendingHeadBytes, responseFraming != .none {
+        // Only the head's size is read here: binding the buffer itself would keep a second reference to
+        // its storage, and the write below would then copy it (two allocations and a copy per response).
+        if let pendingBytes = pendingHead?.readableBytes, body.readableBytes <= Self.maxBodyJoinedToHead,
+           pendingBytes + body.readableBytes <= Self.maxPendingHeadBytes, responseFraming != .none {
             // Joined, and still held: the flush that ends this upstream read writes and flushes it in one
             // trip through the pipeline (with the small parts that follow it in the same read).
             if responseFraming == .chunked { pendingHead!.writeChunkHeader(size: body.readableBytes) }
