@@ -72,6 +72,17 @@ public struct HTTP1RawRequestFields: Sendable {
     public func forEachLine(_ body: (_ line: UnsafeRawBufferPointer, _ name: UnsafeRawBufferPointer) -> Void) {
         lines.forEachFieldLine(body)
     }
+
+    /// Removes every field `name`: the received lines of it (recorded only if there are any, so setting a
+    /// new field allocates no removal list) and the ones added before.
+    public mutating func removeField(_ name: HTTPField.Name) {
+        let canonical = name.canonicalName
+        var received = false
+        lines.forEachFieldLine { _, lineName in
+            if !received && HTTP1FieldEdits.same(lineName, canonical) { received = true }
+        }
+        edits.remove(name, received: received)
+    }
 }
 
 extension ByteBuffer {
@@ -129,13 +140,14 @@ public struct HTTP1FieldEdits: Sendable {
         } ?? false
     }
 
-    /// Every field `name` goes; later additions of it stay.
-    public mutating func remove(_ name: HTTPField.Name) {
+    /// Every field `name` goes; later additions of it stay. `received`: whether a received line has the
+    /// name; a name the client did not send (a filter setting a new field) needs no removal entry.
+    public mutating func remove(_ name: HTTPField.Name, received: Bool = true) {
         let canonical = name.canonicalName
         if added.contains(where: { Self.same($0.name.canonicalName, canonical) }) {
             added.removeAll { Self.same($0.name.canonicalName, canonical) }
         }
-        if !removes(canonical) {
+        if received && !removes(canonical) {
             if removed.isEmpty { removed.reserveCapacity(4) }
             removed.append(canonical)
         }

@@ -14,7 +14,7 @@ extension ProxyStream: ReceivedRequestFields {
 
     public func remove(_ name: HTTPField.Name) -> Bool {
         guard rawRequestFields != nil, HTTP1FieldEdits.accepts(name) else { return false }
-        rawRequestFields!.edits.remove(name)
+        rawRequestFields!.removeField(name)
         return true
     }
 
