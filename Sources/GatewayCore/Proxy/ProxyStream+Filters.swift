@@ -488,10 +488,10 @@ extension ProxyStream {
     /// Every filter instance hears how the stream ended, once, before the access-log line is written.
     func completeFilters() {
         let instances = filters
-        filters = []
+        filters = FilterInstances()
         let outcome = StreamOutcome(status: record.status, errorReason: record.error)
-        for (index, filter) in instances.enumerated() where chain.filters[index].phases.contains(.complete) {
-            filter.onComplete(outcome, self)
+        for index in 0..<instances.count where chain.filters[index].phases.contains(.complete) {
+            instances[index].onComplete(outcome, self)
         }
     }
 }

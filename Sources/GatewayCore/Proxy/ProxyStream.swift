@@ -100,7 +100,7 @@ public final class ProxyStream {
     /// The listener's chain until the route is known, then the route's (the listener's filters first).
     var chain = FilterChain.empty
     /// One instance per configured filter that has been reached, in chain order.
-    var filters: [any HTTPFilter] = []
+    var filters = FilterInstances()
     /// Every request-head hook has run and the route is chosen.
     var headsDone = false
     /// Request body parts go through `requestInput` and the body hooks rather than straight upstream.
