@@ -328,12 +328,7 @@ public struct HTTP1Parser: Sendable {
         // Offsets in `rawFields`, which start after the status line.
         let fieldsStart = statusLine.count + 2
         var droppable = HTTP1DroppableLines()
-        while let line = lines.next() {
-            if line.isEmpty { break }
-            count += 1
-            if count > limits.maxHeaderCount { throw HTTP1ParseError(.tooManyHeaders, "too many header fields") }
-            let parts = try HTTP1Syntax.splitFieldLine(line)
-            let known = HTTP1FieldNames.classify(parts.name)
+        while let (line, parts, known) = try nextField(&lines, count: &count) {
             switch known {
             case .other, .host, .expect:
                 break
@@ -376,6 +371,18 @@ public struct HTTP1Parser: Sendable {
         return result
     }
 
+    /// The next line of a head's field section, counted against the limit, checked and classified; nil
+    /// at the section's end. Request and response heads walk their fields through this.
+    @inline(__always)
+    private func nextField(_ lines: inout LineIterator, count: inout Int) throws(HTTP1ParseError)
+        -> (line: Slice<UnsafeRawBufferPointer>, parts: (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, ascii: Bool), known: KnownField)? {
+        guard let line = lines.next(), !line.isEmpty else { return nil }
+        count += 1
+        if count > limits.maxHeaderCount { throw HTTP1ParseError(.tooManyHeaders, "too many header fields") }
+        let parts = try HTTP1Syntax.splitFieldLine(line)
+        return (line, parts, HTTP1FieldNames.classify(parts.name))
+    }
+
     /// What parsing the fields noticed, so framing decisions need no second search through them.
     struct FieldSummary {
         var hostCount = 0
@@ -403,12 +410,7 @@ public struct HTTP1Parser: Sendable {
         var raw = keepsRequestFieldsRaw ? HTTP1RawRequestFields(lines: ByteBuffer()) : nil
         var count = 0
         var teTrailers = false, nominates = false
-        while let line = lines.next() {
-            if line.isEmpty { break }
-            count += 1
-            if count > limits.maxHeaderCount { throw HTTP1ParseError(.tooManyHeaders, "too many header fields") }
-            let parts = try HTTP1Syntax.splitFieldLine(line)
-            let known = HTTP1FieldNames.classify(parts.name)
+        while let (_, parts, known) = try nextField(&lines, count: &count) {
             switch known {
             case .other:
                 if raw != nil { Self.noteForwardingField(parts.name, parts.value, into: &raw!) }
