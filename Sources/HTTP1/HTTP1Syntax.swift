@@ -242,26 +242,31 @@ enum HTTP1Syntax {
     /// uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2): a reg-name or IPv4 address, or an IP literal
     /// in brackets, then an optional port of digits. Anything looser lets two hops disagree on the authority.
     static func isValidHost(_ host: String) -> Bool {
-        let utf8 = host.utf8
-        guard !utf8.isEmpty, utf8.count <= 255 else { return false }
-        let portStart: String.UTF8View.Index?
-        if utf8.first == UInt8(ascii: "[") {
-            guard let close = utf8.firstIndex(of: UInt8(ascii: "]")) else { return false }
+        var host = host
+        return host.withUTF8 { isValidHost(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// On the bytes: indexing a `String.UTF8View` costs several times more, and this runs per request.
+    static func isValidHost(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= 255 else { return false }
+        let portStart: Int?
+        if bytes[0] == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
             // IPv6 (with ":" and an embedded IPv4's "."), a zone ("%25" and a name) or IPvFuture ("v1.x").
-            let literal = utf8[utf8.index(after: utf8.startIndex)..<close]
+            let literal = bytes[1..<close]
             guard !literal.isEmpty, literal.allSatisfy({ isUnreserved($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "%") }) else { return false }
-            let afterLiteral = utf8.index(after: close)
-            if afterLiteral == utf8.endIndex { return true }
-            guard utf8[afterLiteral] == UInt8(ascii: ":") else { return false }
-            portStart = utf8.index(after: afterLiteral)
+            let afterLiteral = close + 1
+            if afterLiteral == bytes.count { return true }
+            guard bytes[afterLiteral] == UInt8(ascii: ":") else { return false }
+            portStart = afterLiteral + 1
         } else {
-            let colon = utf8.firstIndex(of: UInt8(ascii: ":"))
-            let name = utf8[..<(colon ?? utf8.endIndex)]
+            let colon = bytes.firstIndex(of: UInt8(ascii: ":"))
+            let name = bytes[..<(colon ?? bytes.count)]
             guard !name.isEmpty, name.allSatisfy({ isUnreserved($0) || isSubDelim($0) || $0 == UInt8(ascii: "%") }) else { return false }
-            portStart = colon.map { utf8.index(after: $0) }
+            portStart = colon.map { $0 + 1 }
         }
         guard let portStart else { return true }
-        return utf8[portStart...].allSatisfy(isDigit)
+        return bytes[portStart...].allSatisfy(isDigit)
     }
 
     /// unreserved (RFC 3986 §2.3).

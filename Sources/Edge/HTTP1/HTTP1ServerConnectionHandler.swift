@@ -31,6 +31,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private var parser: HTTP1Parser
     private var received: ByteBuffer?
     private var downstreamAddress = "unknown"
+    private var downstreamIP = "unknown"
 
     private var stream: ProxyStream?
     private var requestIsHEAD = false
@@ -89,6 +90,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         } else if let remote = context.channel.remoteAddress {
             downstreamAddress = Self.describe(remote)
         }
+        downstreamIP = ProxyStream.ipOnly(downstreamAddress)
         readTimer.update(.idle, owner: self, sweeper: loop.connectionDeadlines)
         loop.connections.add(self)
         loop.metrics.listeners[listener.index].connectionsAccepted += 1
@@ -238,7 +240,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         closeAfterResponse = draining
         let stream = ProxyStream(request: head.request, rawFields: head.rawFields, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
                                  protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
-                                 downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4,
+                                 downstreamAddress: downstreamAddress, downstreamIP: downstreamIP, downstreamL4Address: proxiedClient?.l4,
                                  tls: tls, listener: listener,
                                  loop: loop, responder: self)
         self.stream = stream

@@ -45,6 +45,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private var readTimer: ReadTimer
 
     private var downstreamAddress = "unknown"
+    private var downstreamIP = "unknown"
     private let proxiedClient: (client: String, l4: String)?
     private var tls: DownstreamTLS?
 
@@ -78,6 +79,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         } else if let remote = context.channel.remoteAddress {
             downstreamAddress = HTTP1ServerConnectionHandler.describe(remote)
         }
+        downstreamIP = ProxyStream.ipOnly(downstreamAddress)
         var session: OpaquePointer?
         let shared = NGHTTP2ServerCallbacks.shared
         guard nghttp2_session_server_new2(&session, shared.callbacks, Unmanaged.passUnretained(self).toOpaque(), shared.options) == 0,
@@ -565,7 +567,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         let rawFields = stream.rawFields
         stream.rawFields = HTTP1RawRequestFields(lines: ByteBuffer())
         let proxy = ProxyStream(request: request, rawFields: rawFields, framing: framing, hasConnectionSpecificFields: stream.hasTE, protocolName: "HTTP/2",
-                                downstreamAddress: downstreamAddress, downstreamL4Address: proxiedClient?.l4,
+                                downstreamAddress: downstreamAddress, downstreamIP: downstreamIP, downstreamL4Address: proxiedClient?.l4,
                                 tls: tls, listener: listener, loop: loop, responder: stream)
         stream.proxy = proxy
         if let error = validate(stream, method: method) {

@@ -72,7 +72,7 @@ extension ProxyStream {
             // Nothing was sent: no span.
             return loop.eventLoop.makeFailedFuture(FilterHTTPCallError.unknownCluster(name))
         }
-        var edits = ForwardingEdits(requestID: record.requestID ?? "", forwardedFor: Self.ipOnly(record.downstreamAddress),
+        var edits = ForwardingEdits(requestID: record.requestID ?? "", forwardedFor: downstreamIP,
                                     forwardedProto: listener.scheme, stripConnectionFields: true, chunked: false, teTrailers: false)
         // The call is a CLIENT span of its own (when sampled), and the called service continues the trace under it.
         let span = startSpan(name: request.method.rawValue, kind: .client)

@@ -74,7 +74,7 @@ extension ProxyStream {
             ("url.path", .string(query.map { String(path[..<$0]) } ?? path)),
             ("url.scheme", .string(listener.scheme)),
             ("server.address", .string(record.authority ?? "")),
-            ("client.address", .string(Self.ipOnly(record.downstreamAddress))),
+            ("client.address", .string(downstreamIP)),
             ("network.protocol.version", .string(record.protocolName == "HTTP/2" ? "2" : (record.protocolName == "HTTP/1.0" ? "1.0" : "1.1"))),
             ("http.response.status_code", .int(Int64(record.status))),
             ("portcullis.listener", .string(listener.name)),

@@ -29,6 +29,9 @@ public final class ProxyStream {
 
     let loop: LoopContext
     let listener: ListenerRuntime
+    /// The client's address without its port (X-Forwarded-For, spans). Connections work it out once and
+    /// pass it in, so a keep-alive request does not take the address apart again.
+    let downstreamIP: String
     /// The client connection's TLS details, for filters.
     public let tls: DownstreamTLS?
     /// W3C trace context and the spans of this stream.
@@ -152,10 +155,12 @@ public final class ProxyStream {
     ///   - hasConnectionSpecificFields: The request may carry hop-by-hop fields or `Expect` to strip;
     ///     false lets the common request skip that pass.
     ///   - rawFields: The request's fields as received (`request.headerFields` is then empty).
+    ///   - downstreamIP: `downstreamAddress` without its port, if the caller has it already.
     public init(request: HTTPRequest, rawFields: HTTP1RawRequestFields? = nil, framing: HTTP1BodyFraming, hasConnectionSpecificFields: Bool = true,
-                protocolName: String, downstreamAddress: String, downstreamL4Address: String? = nil, tls: DownstreamTLS? = nil,
-                listener: ListenerRuntime, loop: LoopContext, responder: DownstreamResponder) {
+                protocolName: String, downstreamAddress: String, downstreamIP: String? = nil, downstreamL4Address: String? = nil,
+                tls: DownstreamTLS? = nil, listener: ListenerRuntime, loop: LoopContext, responder: DownstreamResponder) {
         self.loop = loop
+        self.downstreamIP = downstreamIP ?? Self.ipOnly(downstreamAddress)
         self.listener = listener
         self.responder = responder
         self.storedRequest = request
@@ -362,7 +367,7 @@ public final class ProxyStream {
     // MARK: - Upstream exchange
 
     private func prepareUpstreamRequest(requestID: String) {
-        let clientIP = Self.ipOnly(record.downstreamAddress)
+        let clientIP = downstreamIP
         var forwardedFor = clientIP
         var strip = stripConnectionFields
         var teTrailers = false
@@ -572,7 +577,7 @@ public final class ProxyStream {
         return !utf8.isEmpty && utf8.count <= 128 && utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
-    static func ipOnly(_ address: String) -> String {
+    public static func ipOnly(_ address: String) -> String {
         // On the UTF-8 view: searching the String itself would walk it grapheme by grapheme.
         let bytes = address.utf8
         if bytes.first == UInt8(ascii: "["), let close = bytes.firstIndex(of: UInt8(ascii: "]")) {
