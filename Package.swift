@@ -199,7 +199,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "GatewayCoreTests",
-            dependencies: ["GatewayCore", "Upstream", "GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["GatewayCore", "Upstream", "GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strict),
         .testTarget(name: "IPFilterTests", dependencies: ["IPFilter"], path: "filters/ip-filter/Tests", swiftSettings: strict),
         .testTarget(name: "HeadersFilterTests", dependencies: ["HeadersFilter", .product(name: "HTTPTypes", package: "swift-http-types")],

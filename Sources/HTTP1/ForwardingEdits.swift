@@ -13,6 +13,9 @@ public struct ForwardingEdits: Sendable {
     /// W3C `traceparent` for the next hop (replaces the received one), kept as numbers and written as
     /// hex straight into the head: no string per request.
     public var traceparent: Traceparent?
+    /// gRPC: the time the gateway still gives the call, as a `grpc-timeout` value (replaces the received
+    /// one), so that the upstream stops working when the gateway stops waiting.
+    public var grpcTimeout: String?
 
     public struct Traceparent: Sendable {
         public var traceHigh: UInt64
@@ -61,7 +64,7 @@ public struct ForwardingEdits: Sendable {
         switch name.count {
         case 4: return HTTP1FieldNames.same(name, "host")
         case 11: return traceparent != nil && HTTP1FieldNames.same(name, "traceparent")
-        case 12: return HTTP1FieldNames.same(name, "x-request-id")
+        case 12: return HTTP1FieldNames.same(name, "x-request-id") || (grpcTimeout != nil && HTTP1FieldNames.same(name, "grpc-timeout"))
         case 15: return HTTP1FieldNames.same(name, "x-forwarded-for")
         case 17: return HTTP1FieldNames.same(name, "x-forwarded-proto") || HTTP1FieldNames.same(name, "transfer-encoding")
         default:
@@ -78,7 +81,7 @@ public struct ForwardingEdits: Sendable {
     public func replaces(_ canonicalName: String) -> Bool {
         switch canonicalName.utf8.count {
         case 11: return traceparent != nil && canonicalName == "traceparent"
-        case 12: return canonicalName == "x-request-id"
+        case 12: return canonicalName == "x-request-id" || (grpcTimeout != nil && canonicalName == "grpc-timeout")
         case 15: return canonicalName == "x-forwarded-for"
         case 17: return canonicalName == "x-forwarded-proto" || canonicalName == "transfer-encoding"
         default:

@@ -47,6 +47,11 @@ extension ByteBuffer {
         writeStaticString("\r\n")
         if edits.chunked { writeStaticString("Transfer-Encoding: chunked\r\n") }
         if edits.teTrailers { writeStaticString("TE: trailers\r\n") }
+        if let timeout = edits.grpcTimeout {
+            writeStaticString("grpc-timeout: ")
+            writeString(timeout)
+            writeStaticString("\r\n")
+        }
         if let trace = edits.traceparent {
             writeStaticString("traceparent: 00-")
             writeHex(trace.traceHigh)

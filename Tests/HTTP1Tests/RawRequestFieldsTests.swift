@@ -71,6 +71,18 @@ struct RawRequestFieldsTests {
                                   edits: ForwardingEdits(requestID: "r", forwardedFor: "1.1.1.1, ip", forwardedProto: "http",
                                                          stripConnectionFields: false, chunked: false, teTrailers: false))
         #expect(String(buffer: out) == "GET / HTTP/1.1\r\nHost: a\r\nVia: 1.1 lb\r\nX-Request-Id: r\r\nX-Forwarded-For: 1.1.1.1, ip\r\nX-Forwarded-Proto: http\r\n\r\n")
+
+        // gRPC: the received grpc-timeout gives way to what the gateway has left; without one it stays.
+        let grpc = try rawHead(head("POST /svc/Call HTTP/1.1", "Host: a", "Grpc-Timeout: 10S", "content-type: application/grpc"))
+        var grpcEdits = ForwardingEdits(requestID: "r", forwardedFor: "ip", forwardedProto: "http", stripConnectionFields: false, chunked: false, teTrailers: false)
+        var kept = ByteBuffer()
+        kept.writeHTTP1RequestHead(grpc.request, rawFields: try #require(grpc.rawFields), edits: grpcEdits)
+        #expect(String(buffer: kept).contains("Grpc-Timeout: 10S\r\n"))
+        grpcEdits.grpcTimeout = "1500m"
+        var rewritten = ByteBuffer()
+        rewritten.writeHTTP1RequestHead(grpc.request, rawFields: try #require(grpc.rawFields), edits: grpcEdits)
+        #expect(String(buffer: rewritten) == "POST /svc/Call HTTP/1.1\r\nHost: a\r\ncontent-type: application/grpc\r\n"
+            + "X-Request-Id: r\r\nX-Forwarded-For: ip\r\nX-Forwarded-Proto: http\r\ngrpc-timeout: 1500m\r\n\r\n")
     }
 }
 

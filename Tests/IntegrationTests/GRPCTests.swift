@@ -69,6 +69,37 @@ struct GRPCTests {
         }
     }
 
+    @Test("the upstream learns what is left of the gateway's deadline: grpc-timeout is rewritten per try")
+    func deadlinePropagation() async throws {
+        let server = try PythonServer(script: "grpc_server.py")
+        defer { server.stop() }
+        func remaining(_ gw: TestGateway, clientTimeout: Double) async throws -> String {
+            let result = try await Self.call(gw, "remaining", timeout: clientTimeout)
+            #expect(result["code"] as? String == "OK", "\(result)")
+            return (result["messages"] as? [String])?.first ?? ""
+        }
+        // The route gives up after 2 s: a client that would wait 10 s must not make the backend work for 10.
+        try await withGateway(backends: 0, Self.config(server.address, routeExtra: "timeouts: { request: 2s }")) { gw in
+            let seen = try #require(Double(try await remaining(gw, clientTimeout: 10)))
+            #expect(seen > 0.5 && seen <= 2.0, "the backend saw \(seen) s left")
+            // The client's own deadline, when sooner, is what is left.
+            let sooner = try #require(Double(try await remaining(gw, clientTimeout: 1.2)))
+            #expect(sooner > 0.2 && sooner <= 1.2, "the backend saw \(sooner) s left")
+        }
+        // A per-try timeout bounds each try.
+        try await withGateway(backends: 0, simpleConfig(endpoints: [server.address], listenerExtra: "http2: { cleartext: true }",
+                                                       clusterExtra: "protocol: http2\nretries: { attempts: 1, per_try_timeout: 700ms }")) { gw in
+            let seen = try #require(Double(try await remaining(gw, clientTimeout: 10)))
+            #expect(seen > 0.1 && seen <= 0.7, "the backend saw \(seen) s left")
+        }
+        // No deadline anywhere: none is invented.
+        try await withGateway(backends: 0, Self.config(server.address, routeExtra: "timeouts: { request: off }")) { gw in
+            // (grpcio reports a call without a deadline as "infinitely" far off.)
+            let seen = try await remaining(gw, clientTimeout: 0)
+            #expect(seen == "none" || (Double(seen) ?? 0) > 1e9, "the backend saw \(seen) s left")
+        }
+    }
+
     @Test("errors the gateway makes for gRPC requests are gRPC statuses: no endpoint → UNAVAILABLE")
     func unavailable() async throws {
         try await withGateway(backends: 0, Self.config("{{closed}}")) { gw in

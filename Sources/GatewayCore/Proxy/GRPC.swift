@@ -35,6 +35,17 @@ enum GRPC {
         }
     }
 
+    /// A `grpc-timeout` value for `remaining` (none left: `0m`): milliseconds, or the first coarser unit
+    /// whose count fits the header's eight digits. Rounded down, so the upstream gives up no later than
+    /// the gateway does.
+    static func timeoutValue(_ remaining: TimeAmount) -> String {
+        let milliseconds = max(0, remaining.nanoseconds / 1_000_000)
+        if milliseconds <= 99_999_999 { return "\(milliseconds)m" }
+        let seconds = milliseconds / 1000
+        if seconds <= 99_999_999 { return "\(seconds)S" }
+        return "\(min(seconds / 60, 99_999_999))M"
+    }
+
     /// The gRPC status for an error the gateway answers itself: its own timeouts are DEADLINE_EXCEEDED,
     /// the rest follows gRPC's HTTP-to-gRPC mapping (502/503/504 UNAVAILABLE, 404 UNIMPLEMENTED, ...).
     static func status(for error: GatewayError) -> Int {

@@ -407,6 +407,12 @@ public final class ProxyStream {
             retry.tryDeadline = .now() + timeout
             registerDeadlines()
         }
+        if isGRPC {
+            // gRPC deadline propagation (as Envoy does with `max_grpc_timeout`): the upstream learns what is
+            // left of the gateway's deadline for this try, after the filters and any earlier tries.
+            let end = min(deadline, retry.tryDeadline)
+            if end != .distantFuture { edits?.grpcTimeout = GRPC.timeoutValue(end - .now()) }
+        }
         // A per-try timeout may give up on this connect and start another: the late answer of this
         // one must not be taken for the new attempt's.
         retry.attemptID &+= 1

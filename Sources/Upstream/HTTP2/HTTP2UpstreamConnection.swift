@@ -337,6 +337,7 @@ public final class HTTP2UpstreamConnection: ChannelDuplexHandler {
         if !edits.forwardedFor.isEmpty { fields.append(name: "x-forwarded-for", value: edits.forwardedFor) }
         fields.append(name: "x-forwarded-proto", value: edits.forwardedProto)
         if edits.teTrailers { fields.append(name: "te", value: "trailers") }
+        if let timeout = edits.grpcTimeout { fields.append(name: "grpc-timeout", value: timeout) }
         if let trace = edits.traceparent { fields.append(name: "traceparent", value: trace.headerValue) }
         let id: Int32
         if framing == .none {

@@ -6,6 +6,8 @@ Methods of service `test.Echo`:
 - Bidi: answers every message with b"re:" + it, as they come.
 - Fail: aborts with NOT_FOUND "no such thing" before any message (a trailers-only response).
 - Slow: sleeps 3 s, then answers (for deadlines).
+- Remaining: answers the seconds left of the call's deadline as its server saw it (`grpc-timeout`); grpcio
+  gives a call without one a deadline about 2^63 ns away.
 And `grpc.health.v1.Health/Check` (hand-encoded protobuf): the whole server ("") and "api" are SERVING,
 "down" is NOT_SERVING, any other service is NOT_FOUND.
 Prints `PORT <n>` once listening; exits after `--lifetime` seconds at the latest.
@@ -41,6 +43,11 @@ def slow(request, context):
     return b"late"
 
 
+def remaining(request, context):
+    left = context.time_remaining()
+    return b"none" if left is None else f"{left:.3f}".encode()  # None in older grpcio releases
+
+
 def health_check(request, context):
     """HealthCheckRequest { string service = 1; } -> HealthCheckResponse { ServingStatus status = 1; }."""
     service = b""
@@ -63,6 +70,7 @@ def main():
         "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
         "Slow": grpc.unary_unary_rpc_method_handler(slow),
+        "Remaining": grpc.unary_unary_rpc_method_handler(remaining),
     }
     health = {"Check": grpc.unary_unary_rpc_method_handler(health_check)}
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
