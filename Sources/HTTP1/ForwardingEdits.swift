@@ -16,6 +16,9 @@ public struct ForwardingEdits: Sendable {
     /// gRPC: the time the gateway still gives the call, as a `grpc-timeout` value (replaces the received
     /// one), so that the upstream stops working when the gateway stops waiting.
     public var grpcTimeout: String?
+    /// The protocol a WebSocket handshake asks to switch to (`websocket`): sent as `Connection: Upgrade`
+    /// and `Upgrade`, which are otherwise dropped as hop-by-hop fields.
+    public var upgrade: String?
 
     public struct Traceparent: Sendable {
         public var traceHigh: UInt64

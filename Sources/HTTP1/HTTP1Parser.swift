@@ -66,6 +66,10 @@ public struct HTTP1Parser: Sendable {
         responseToHEAD.append(toHEAD)
     }
 
+    /// The request asked to switch protocols (`Upgrade`): a 101 answer is then the final head, after which
+    /// the bytes are no longer HTTP and the caller takes them over. Without this, a 101 is an error.
+    public var acceptsSwitchingProtocols = false
+
     /// Call when the peer closed the connection. Returns the end of a close-delimited body, or nil if
     /// nothing was pending. Throws if a message was cut short.
     public mutating func finish() throws(HTTP1ParseError) -> HTTP1Event? {
@@ -169,7 +173,11 @@ public struct HTTP1Parser: Sendable {
             let status = head.status.code
             if status >= 100 && status < 200 {
                 // Interim responses (100 Continue, 103 Early Hints) are consumed here; the final one follows.
-                if status == 101 { throw .bad("upstream switched protocols, which is not supported") }
+                if status == 101 {
+                    guard acceptsSwitchingProtocols else { throw .bad("upstream switched protocols without being asked to") }
+                    if !responseToHEAD.isEmpty { responseToHEAD.removeFirst() }
+                    return event
+                }
                 return try parseHead(&buffer)
             }
             if !responseToHEAD.isEmpty { responseToHEAD.removeFirst() }

@@ -47,6 +47,11 @@ extension ByteBuffer {
         writeStaticString("\r\n")
         if edits.chunked { writeStaticString("Transfer-Encoding: chunked\r\n") }
         if edits.teTrailers { writeStaticString("TE: trailers\r\n") }
+        if let upgrade = edits.upgrade {
+            writeStaticString("Connection: Upgrade\r\nUpgrade: ")
+            writeString(upgrade)
+            writeStaticString("\r\n")
+        }
         if let timeout = edits.grpcTimeout {
             writeStaticString("grpc-timeout: ")
             writeString(timeout)

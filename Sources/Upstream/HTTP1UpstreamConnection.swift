@@ -15,6 +15,8 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
         /// In the pool, or just connected.
         case idle
         case active(requestDone: Bool, responseStarted: Bool, chunkedRequest: Bool)
+        /// After a 101: a byte tunnel to `tunnelPeer`, counted as open by the pool until it closes.
+        case tunnel
         case closed
     }
 
@@ -34,6 +36,8 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
     private var headBuffer = ByteBuffer()
     /// Something was written since the last flush.
     private var hasUnflushedWrites = false
+    /// The client's connection, once this one is a tunnel.
+    private var tunnelPeer: TunnelEnd?
 
     init(endpoint: Endpoint, pool: ClusterLoopState) {
         self.endpoint = endpoint
@@ -55,6 +59,7 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
     /// Starts an exchange. `framing` says how the request body will be delimited on this hop.
     public func sendRequestHead(_ request: HTTPRequest, edits: ForwardingEdits, framing: HTTP1BodyFraming, delegate: UpstreamResponseDelegate) {
         guard startExchange(request, framing: framing, delegate: delegate), let context else { return }
+        parser.acceptsSwitchingProtocols = edits.upgrade != nil
         // Reuse one head buffer: once the previous write has gone out it is uniquely ours again, so
         // clearing it allocates nothing.
         headBuffer.clear()
@@ -65,6 +70,7 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
     public func sendRequestHead(_ request: HTTPRequest, rawFields: HTTP1RawRequestFields, edits: ForwardingEdits, framing: HTTP1BodyFraming,
                                 delegate: UpstreamResponseDelegate) {
         guard startExchange(request, framing: framing, delegate: delegate), let context else { return }
+        parser.acceptsSwitchingProtocols = edits.upgrade != nil
         headBuffer.clear()
         headBuffer.writeHTTP1RequestHead(request, rawFields: rawFields, edits: edits)
         writeHead(context, framing)
@@ -176,16 +182,27 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if let tunnelPeer {
+            tunnelPeer.tunnelWrite(unwrapInboundIn(data))
+            return
+        }
         received.appendReceived(unwrapInboundIn(data))
         parseReceived()
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
+        if let tunnelPeer {
+            tunnelPeer.tunnelFlush()
+            return
+        }
         delegate?.upstreamReadComplete()
     }
 
     public func read(context: ChannelHandlerContext) {
-        if readsPaused {
+        if let tunnelPeer, !tunnelPeer.tunnelIsWritable {
+            // The client is not taking the bytes as fast as the backend sends them.
+            readPending = true
+        } else if readsPaused {
             readPending = true
         } else {
             context.read()
@@ -193,12 +210,20 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if let tunnelPeer {
+            if context.channel.isWritable { tunnelPeer.tunnelResume() }
+            return
+        }
         delegate?.upstreamWritabilityChanged(context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
         isActive = false
+        if let tunnelPeer {
+            self.tunnelPeer = nil
+            tunnelPeer.tunnelClose()
+        }
         if case .active = state, let delegate {
             // A close-delimited body ends here; anything else was cut short.
             do {
@@ -256,6 +281,12 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
             }
             guard let event else { return }
             switch event {
+            case .responseHead(let head) where head.status.code == 101:
+                // Only possible when the request asked to switch protocols.
+                let leftover = buffer
+                buffer = ByteBuffer()
+                becomeTunnel(head, leftover: leftover)
+                return
             case .responseHead(let head):
                 responseKeepAlive = head.keepAlive
                 state = .active(requestDone: requestDone, responseStarted: true, chunkedRequest: chunked)
@@ -293,6 +324,25 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
         delegate?.upstreamResponseEnd(trailers)
     }
 
+    /// After a 101: the exchange is over, this connection leaves the request path and carries the
+    /// tunnel's bytes (it still counts against the cluster's connections, and closes with the tunnel).
+    private func becomeTunnel(_ head: HTTP1ResponseHead, leftover: ByteBuffer) {
+        let delegate = self.delegate
+        self.delegate = nil
+        state = .tunnel
+        parser.acceptsSwitchingProtocols = false
+        guard let peer = delegate?.upstreamSwitchedProtocols(head, upstream: self, leftover: leftover) else {
+            close()
+            return
+        }
+        tunnelPeer = peer
+        readsPaused = false
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
     private func fail(_ error: UpstreamError) {
         let delegate = self.delegate
         self.delegate = nil
@@ -304,5 +354,29 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
         if case .closed = state {} else { state = .closed }
         delegate = nil
         context?.close(promise: nil)
+    }
+}
+
+extension HTTP1UpstreamConnection: TunnelEnd {
+    public func tunnelWrite(_ bytes: ByteBuffer) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    public func tunnelFlush() { context?.flush() }
+
+    public var tunnelIsWritable: Bool { context?.channel.isWritable ?? true }
+
+    public func tunnelResume() {
+        guard readPending, let context else { return }
+        readPending = false
+        context.read()
+    }
+
+    public func tunnelClose() {
+        tunnelPeer = nil
+        guard let context else { return }
+        // What the client sent last goes out before the close.
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 }

@@ -13,4 +13,13 @@ public protocol UpstreamResponseDelegate: AnyObject {
     func upstreamFailed(_ error: UpstreamError)
     /// The upstream socket's send buffer filled up (false) or drained (true): pause or resume the request body.
     func upstreamWritabilityChanged(_ isWritable: Bool)
+    /// The upstream answered 101 to a request that asked to switch protocols (WebSocket): the exchange is
+    /// over and the connection becomes one end of a tunnel. Returns the other end (the client's
+    /// connection), which gets `leftover` (bytes that followed the head); nil closes the upstream.
+    func upstreamSwitchedProtocols(_ head: HTTP1ResponseHead, upstream: TunnelEnd, leftover: ByteBuffer) -> TunnelEnd?
+}
+
+extension UpstreamResponseDelegate {
+    /// Only the proxy asks to switch protocols.
+    public func upstreamSwitchedProtocols(_ head: HTTP1ResponseHead, upstream: TunnelEnd, leftover: ByteBuffer) -> TunnelEnd? { nil }
 }

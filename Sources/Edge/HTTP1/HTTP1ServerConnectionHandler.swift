@@ -65,6 +65,9 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private var reprocess = false
 
     private var readTimer: ReadTimer
+    /// After a WebSocket handshake: the backend's connection, which bytes now go to and come from.
+    private var tunnelPeer: TunnelEnd?
+    private var tunneling = false
 
     /// What the TLS handshake established (SNI, verified client certificate).
     private var tls: DownstreamTLS?
@@ -105,12 +108,20 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received.appendReceived(unwrapInboundIn(data))
         readTimer.noteRead()
+        if tunneling {
+            tunnelPeer?.tunnelWrite(unwrapInboundIn(data))
+            return
+        }
+        received.appendReceived(unwrapInboundIn(data))
         process(flushUpstream: false)
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
+        if tunneling {
+            tunnelPeer?.tunnelFlush()
+            return
+        }
         stream?.downstreamReadComplete()
     }
 
@@ -123,6 +134,11 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func read(context: ChannelHandlerContext) {
+        if tunneling {
+            // The backend is not taking the bytes as fast as the client sends them.
+            if let tunnelPeer, !tunnelPeer.tunnelIsWritable { readPending = true } else { context.read() }
+            return
+        }
         if requestBodyPaused || backlogIsFull {
             readPending = true
         } else {
@@ -131,6 +147,10 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if tunneling {
+            if context.channel.isWritable { tunnelPeer?.tunnelResume() }
+            return
+        }
         if let stream {
             stream.downstreamWritabilityChanged(context.channel.isWritable)
         } else if context.channel.isWritable {
@@ -142,6 +162,10 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     public func channelInactive(context: ChannelHandlerContext) {
         readTimer.cancel()
         closing = true
+        if let tunnelPeer {
+            self.tunnelPeer = nil
+            tunnelPeer.tunnelClose()
+        }
         if let stream, !stream.isFinished { stream.downstreamClosed() }
         stream = nil
     }
@@ -243,6 +267,10 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
                                  downstreamAddress: downstreamAddress, downstreamIP: downstreamIP, downstreamL4Address: proxiedClient?.l4,
                                  tls: tls, listener: listener,
                                  loop: loop, responder: self)
+        if head.hasConnectionSpecificFields, head.minorVersion == 1, head.request.method == .get, head.framing == .none,
+           let raw = head.rawFields, WebSocketUpgrade.isRequested(raw) {
+            stream.requestsWebSocket = true
+        }
         self.stream = stream
         stream.start()
         if head.expectsContinue && head.framing != .none && !stream.isFinished, let context {
@@ -300,7 +328,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private func readTimedOut(_ kind: ReadTimer.Kind) {
         guard !closing else { return }
         switch kind {
-        case .idle:
+        case .idle, .tunnel:
             context?.close(promise: nil)
         case .headerRead:
             var record = AccessLogRecord(startUnixNanos: ProxyStream.unixNanosNow(), listener: listener.name,
@@ -366,6 +394,11 @@ extension HTTP1ServerConnectionHandler: SweepTarget {
 extension HTTP1ServerConnectionHandler: DrainableConnection {
     public func drain(closeIdle: Bool) {
         guard !closing else { return }
+        if tunneling {
+            // A tunnel has no request boundary to stop at: at the drain's end it is cut, like Envoy's.
+            if closeIdle { closeAfterFlush() }
+            return
+        }
         let idle = stream == nil && parser.isBetweenMessages && (received?.readableBytes ?? 0) == 0
         if draining && !(closeIdle && idle) { return }
         draining = true
@@ -554,6 +587,7 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
 
     public func streamFinished(closeConnection: Bool) {
         stream = nil
+        if tunneling { return }
         // Whatever paused the request body belonged to the finished stream.
         requestBodyPaused = false
         if closeConnection || closeAfterResponse {
@@ -572,5 +606,57 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
             context.read()
         }
         process()
+    }
+}
+
+// MARK: - WebSocket tunnel
+
+extension HTTP1ServerConnectionHandler: TunnelEnd {
+    public func startTunnel(_ head: HTTP1ResponseHead, upstream: TunnelEnd, upstreamLeftover: ByteBuffer) -> TunnelEnd? {
+        guard let context, !closing, pendingHead == nil, !hasUnflushedWrites else { return nil }
+        tunneling = true
+        tunnelPeer = upstream
+        // The backend's 101 with its own fields (Sec-WebSocket-Accept, the chosen subprotocol, ...); the
+        // hop-by-hop pair that makes it an upgrade is this hop's to send.
+        var buffer = context.channel.allocator.buffer(capacity: head.rawFields.readableBytes + 96)
+        buffer.writeHTTP1StatusLine(head.status)
+        head.writeForwardedFields(into: &buffer, stripHopByHop: true, dropLength: true)
+        buffer.writeStaticString("Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        if upstreamLeftover.readableBytes > 0 { context.write(wrapOutboundOut(upstreamLeftover), promise: nil) }
+        context.flush()
+        readTimer.update(.tunnel, owner: self, sweeper: loop.connectionDeadlines)
+        // Bytes the client sent after its handshake waited unparsed; they are the backend's now.
+        if let early = received, early.readableBytes > 0 {
+            upstream.tunnelWrite(early)
+            upstream.tunnelFlush()
+        }
+        received = nil
+        if readPending {
+            readPending = false
+            context.read()
+        }
+        return self
+    }
+
+    public func tunnelWrite(_ bytes: ByteBuffer) {
+        guard let context, !closing else { return }
+        readTimer.noteRead()
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    public func tunnelFlush() { context?.flush() }
+
+    public var tunnelIsWritable: Bool { context?.channel.isWritable ?? true }
+
+    public func tunnelResume() {
+        guard readPending, let context else { return }
+        readPending = false
+        context.read()
+    }
+
+    public func tunnelClose() {
+        tunnelPeer = nil
+        closeAfterFlush()
     }
 }

@@ -11,6 +11,8 @@ struct ReadTimer {
         case idle
         case headerRead
         case bodyRead
+        /// A WebSocket tunnel: closed after `idle` without bytes either way.
+        case tunnel
     }
 
     private let headerRead: TimeAmount?
@@ -28,6 +30,7 @@ struct ReadTimer {
         self.idle = idle
     }
 
+    /// A read, or in a tunnel bytes either way.
     mutating func noteRead() { lastRead = .now() }
 
     /// Switches to `newKind`'s deadline; registers `owner` with the sweeper the first time.
@@ -39,7 +42,7 @@ struct ReadTimer {
         case .none: deadline = .distantFuture
         case .idle: deadline = idle.map { now + $0 } ?? .distantFuture
         case .headerRead: deadline = headerRead.map { now + $0 } ?? .distantFuture
-        case .bodyRead:
+        case .bodyRead, .tunnel:
             // Time paused by backpressure does not count: the body clock starts now.
             lastRead = now
             deadline = .distantFuture  // computed from the last read when checked
@@ -64,6 +67,9 @@ struct ReadTimer {
         case .bodyRead:
             guard let bodyRead else { return nil }
             due = lastRead + bodyRead
+        case .tunnel:
+            guard let idle else { return nil }
+            due = lastRead + idle
         case .idle, .headerRead:
             due = deadline
         }

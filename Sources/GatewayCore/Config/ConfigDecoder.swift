@@ -111,7 +111,7 @@ struct ConfigDecoder {
     }
 
     static let listenerKeys = ["name", "address", "proxy_protocol", "trusted_sources", "tls", "http2", "reuse_port", "limits", "timeouts", "filters", "routes"]
-    static let routeKeys = ["match", "cluster", "limits", "timeouts", "filters"]
+    static let routeKeys = ["match", "cluster", "limits", "timeouts", "filters", "websocket"]
 
     private func decodeListener(_ value: ConfigValue, clusters: [ClusterConfig]) -> ListenerConfig? {
         guard let map = value.mapping(allowed: Self.listenerKeys) else { return nil }
@@ -269,8 +269,9 @@ struct ConfigDecoder {
             requestTimeout = section["request"]?.duration()
         }
         let filters = map["filters"].map { decodeFilters($0, environment: environment) } ?? []
+        let websocket = map["websocket"]?.bool() ?? true
         guard let cluster else { return nil }
-        return RouteConfig(match: match, cluster: cluster, maxBodyBytes: maxBody, requestTimeout: requestTimeout, filters: filters)
+        return RouteConfig(match: match, cluster: cluster, maxBodyBytes: maxBody, requestTimeout: requestTimeout, filters: filters, websocket: websocket)
     }
 
     private func decodeCluster(_ value: ConfigValue) -> ClusterConfig? {

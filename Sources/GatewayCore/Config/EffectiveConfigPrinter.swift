@@ -64,6 +64,7 @@ public enum EffectiveConfigPrinter {
                 if let maxBody = route.maxBodyBytes { out += "        limits: { max_body_bytes: \(maxBody.map(ByteSizeParser.format) ?? "0") }\n" }
                 if let timeout = route.requestTimeout { out += "        timeouts: { request: \(timeout) }\n" }
                 if !route.filters.isEmpty { out += "        filters: [\(route.filters.map(\.name).joined(separator: ", "))]\n" }
+                if !route.websocket { out += "        websocket: false\n" }
             }
         }
         out += config.clusters.isEmpty ? "clusters: []\n" : "clusters:\n"

@@ -160,6 +160,8 @@ public struct RouteConfig: Sendable {
     public var requestTimeout: ConfigDuration?
     /// Filters after the listener's, for requests on this route.
     public var filters: [ConfiguredFilter] = []
+    /// WebSocket handshakes (HTTP/1.1 `Upgrade: websocket`) become tunnels to the upstream.
+    public var websocket = true
 }
 
 public struct EndpointConfig: Sendable, Equatable {

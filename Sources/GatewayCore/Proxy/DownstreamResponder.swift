@@ -30,4 +30,12 @@ public protocol DownstreamResponder: AnyObject {
     func abortResponse()
     /// The stream is over. `closeConnection` asks HTTP/1.1 to close after what was written.
     func streamFinished(closeConnection: Bool)
+    /// The backend accepted a WebSocket handshake: send its 101 head, then carry bytes both ways with
+    /// `upstream` (`upstreamLeftover` first). Returns this connection's end of the tunnel, nil if it cannot.
+    func startTunnel(_ head: HTTP1ResponseHead, upstream: TunnelEnd, upstreamLeftover: ByteBuffer) -> TunnelEnd?
+}
+
+extension DownstreamResponder {
+    /// Only HTTP/1.1 connections switch protocols (HTTP/2 has no `Upgrade`).
+    public func startTunnel(_ head: HTTP1ResponseHead, upstream: TunnelEnd, upstreamLeftover: ByteBuffer) -> TunnelEnd? { nil }
 }

@@ -359,6 +359,10 @@ public final class ProxyStream {
 
     public func requestMalformed(_ error: HTTP1ParseError) { fail(.malformed(error)) }
 
+    /// The request is a WebSocket handshake (HTTP/1.1 `Upgrade: websocket`), set by the client connection
+    /// before `start()`. On a route that allows it, the upgrade is passed on, and a 101 makes a tunnel.
+    public var requestsWebSocket = false
+
     public var isFinished: Bool {
         if case .finished = state { return true }
         return false
@@ -391,6 +395,7 @@ public final class ProxyStream {
         // The other edits are applied while the head is written: no copy or search of the fields.
         edits = ForwardingEdits(requestID: requestID, forwardedFor: forwardedFor, forwardedProto: listener.scheme,
                                 stripConnectionFields: strip, chunked: requestFraming == .chunked, teTrailers: teTrailers)
+        if requestsWebSocket, route?.websocket == true { edits?.upgrade = "websocket" }
     }
 
     func connect(to endpoint: Endpoint, fresh: Bool) {
@@ -656,6 +661,18 @@ extension ProxyStream: UpstreamResponseDelegate {
     }
 
     public func upstreamReadComplete() { responder?.flush() }
+
+    /// The upstream accepted the WebSocket handshake: the client gets the 101 and both connections become
+    /// a byte tunnel. The request is over for the gateway: it is logged now, with status 101.
+    public func upstreamSwitchedProtocols(_ head: HTTP1ResponseHead, upstream: TunnelEnd, leftover: ByteBuffer) -> TunnelEnd? {
+        guard let responder, !isFinished else { return nil }
+        endAttempt(nil)
+        record.status = 101
+        let peer = responder.startTunnel(head, upstream: upstream, upstreamLeftover: leftover)
+        state = .finished
+        finish(status: 101, closeConnection: peer == nil)
+        return peer
+    }
 
     public func upstreamResponseEnd(_ trailers: HTTPFields?) {
         guard let responder else { return }

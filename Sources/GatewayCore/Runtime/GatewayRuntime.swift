@@ -103,7 +103,8 @@ public final class GatewayRuntime: Sendable {
                       clusterName: route.cluster,
                       maxBodyBytes: route.maxBodyBytes ?? listener.limits.maxBodyBytes,
                       requestTimeout: (route.requestTimeout ?? listener.timeouts.request).timeAmount,
-                      filterChain: FilterChain(filters: listener.filters + route.filters))
+                      filterChain: FilterChain(filters: listener.filters + route.filters),
+                      websocket: route.websocket)
             }
             return ListenerRuntime(
                 index: listenerIndex,

@@ -13,9 +13,11 @@ public final class Route: Sendable {
     public let requestTimeout: TimeAmount?
     /// The listener's filters, then the route's: what a request on this route passes.
     public let filterChain: FilterChain
+    /// WebSocket handshakes are passed on (`Upgrade`) and become tunnels.
+    public let websocket: Bool
 
     public init(index: Int, match: RouteMatch, clusterIndex: Int, clusterName: String, maxBodyBytes: Int64?,
-                requestTimeout: TimeAmount?, filterChain: FilterChain) {
+                requestTimeout: TimeAmount?, filterChain: FilterChain, websocket: Bool = true) {
         self.index = index
         self.match = match
         self.clusterIndex = clusterIndex
@@ -23,6 +25,7 @@ public final class Route: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.requestTimeout = requestTimeout
         self.filterChain = filterChain
+        self.websocket = websocket
     }
 }
 

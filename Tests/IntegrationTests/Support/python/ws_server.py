@@ -1,0 +1,126 @@
+"""A WebSocket backend in plain Python (no third-party package), for the gateway's WebSocket tests.
+
+Per connection, HTTP/1.1 requests until a handshake succeeds:
+- `/deny`: 403 "denied" (the handshake is refused; the connection stays open for the next request).
+- a request without `Upgrade: websocket`: 426 with body "no upgrade: <Upgrade value or none>".
+- a WebSocket handshake: 101 with Sec-WebSocket-Accept (RFC 6455 §4.2.2) and `X-Backend: ws`, followed at
+  once, in the same send, by a text frame "hello from backend". Then every data frame is answered with a
+  frame carrying b"echo:" + its payload, and a close frame with a close frame.
+Prints `PORT <n>` once listening; exits after `--lifetime` seconds at the latest.
+"""
+import argparse
+import base64
+import hashlib
+import socket
+import struct
+import sys
+import threading
+import time
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def read_exactly(conn, count, pending):
+    while len(pending) < count:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise EOFError
+        pending += chunk
+    return pending[:count], pending[count:]
+
+
+def read_head(conn, pending):
+    while b"\r\n\r\n" not in pending:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise EOFError
+        pending += chunk
+    head, rest = pending.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    fields = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return lines[0], fields, rest
+
+
+def frame(opcode, payload):
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", 0x80 | opcode, length)
+    elif length < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 127, length)
+    return header + payload
+
+
+def read_frame(conn, pending):
+    (first, second), pending = read_exactly(conn, 2, pending)
+    opcode, length = first & 0x0F, second & 0x7F
+    if length == 126:
+        raw, pending = read_exactly(conn, 2, pending)
+        length = struct.unpack("!H", raw)[0]
+    elif length == 127:
+        raw, pending = read_exactly(conn, 8, pending)
+        length = struct.unpack("!Q", raw)[0]
+    mask = b""
+    if second & 0x80:
+        mask, pending = read_exactly(conn, 4, pending)
+    payload, pending = read_exactly(conn, length, pending)
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return opcode, payload, pending
+
+
+def serve(conn):
+    pending = b""
+    try:
+        while True:
+            request_line, fields, pending = read_head(conn, pending)
+            path = request_line.split(" ")[1]
+            if path == "/deny":
+                conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\ndenied")
+                continue
+            if fields.get("upgrade", "").lower() != "websocket" or "upgrade" not in fields.get("connection", "").lower():
+                body = ("no upgrade: " + fields.get("upgrade", "none")).encode()
+                conn.sendall(b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                continue
+            accept = base64.b64encode(hashlib.sha1(fields["sec-websocket-key"].encode() + GUID).digest())
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + accept + b"\r\nX-Backend: ws\r\n\r\n" + frame(1, b"hello from backend"))
+            while True:
+                opcode, payload, pending = read_frame(conn, pending)
+                if opcode == 8:
+                    conn.sendall(frame(8, payload))
+                    return
+                conn.sendall(frame(opcode, b"echo:" + payload))
+    except (EOFError, OSError):
+        pass
+    finally:
+        conn.close()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lifetime", type=float, default=60)
+    args = parser.parse_args()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.5)
+    print(f"PORT {listener.getsockname()[1]}", flush=True)
+    end = time.monotonic() + args.lifetime
+    while time.monotonic() < end:
+        try:
+            conn, _ = listener.accept()
+        except socket.timeout:
+            continue
+        conn.settimeout(args.lifetime)
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
