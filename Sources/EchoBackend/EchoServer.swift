@@ -33,6 +33,7 @@ public struct EchoServerHandle: Sendable {
 ///
 /// - `status=N`: answer with status N.
 /// - `delay_ms=N`: wait N ms before answering.
+/// - `type=T`: the `bytes=N` body's Content-Type (default application/octet-stream).
 /// - `bytes=N`: answer with N bytes of `x` instead of JSON, streamed with backpressure (`chunked=1`
 ///   omits Content-Length so the body is chunked).
 /// - `fail=reset`: reset the connection instead of answering; `fail=hang`: never answer.
@@ -161,7 +162,7 @@ final class EchoHandler: ChannelInboundHandler {
         }
         if let count = Int(query["bytes"] ?? ""), count >= 0 {
             if query["chunked"] != "1" { headers.add(name: "content-length", value: String(count)) }
-            headers.add(name: "content-type", value: "application/octet-stream")
+            headers.add(name: "content-type", value: query["type"] ?? "application/octet-stream")
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
             streamRemaining = count
             streamContext = context

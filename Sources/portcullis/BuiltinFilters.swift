@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuthFilter
+import CompressFilter
 import CORSFilter
 import GatewayCore
 import GatewayFilterAPI
@@ -18,6 +19,7 @@ enum BuiltinFilters {
         IPFilterFactory.self,
         HeadersFilterFactory.self,
         CORSFilterFactory.self,
+        CompressFilterFactory.self,
         AuthFilterFactory.self,
         RateLimitFilterFactory.self,
         TarpitFilterFactory.self,

@@ -366,7 +366,8 @@ extension ProxyStream {
             responseInputBytes -= chunk.readableBytes
             responseChunk = chunk
             if chain.phases.contains(.responseBody) {
-                responseChunkEnd = responseInputEnded && responseInput.isEmpty && responseInputTrailers == nil
+                // The body's last part, whether trailers follow or not (a compressor must end its stream here).
+                responseChunkEnd = responseInputEnded && responseInput.isEmpty
                 if responseChunkEnd { responseEndDelivered = true }
                 guard runFilters(.responseBody, from: responseFilterTop) else { return }
             }
@@ -377,7 +378,7 @@ extension ProxyStream {
             connection.resumeReading()
         }
         guard responseInputEnded else { return }
-        if !responseEndDelivered, responseInputTrailers == nil, responseBodyLength != .none, chain.phases.contains(.responseBody) {
+        if !responseEndDelivered, responseBodyLength != .none, chain.phases.contains(.responseBody) {
             // The end came apart from the last part (a Content-Length body ends after its last read): body
             // hooks still hear `endStream: true` once, with an empty chunk they may append to.
             responseEndDelivered = true

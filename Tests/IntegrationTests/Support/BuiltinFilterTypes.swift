@@ -1,4 +1,5 @@
 import AuthFilter
+import CompressFilter
 import CORSFilter
 import GatewayFilterAPI
 import HeadersFilter
@@ -10,6 +11,6 @@ import RateLimitFilter
 import TarpitFilter
 
 /// The same list as the executable's `BuiltinFilters.factories` (an executable target cannot be imported).
-let builtinFilterTypes: [any HTTPFilterFactory.Type] = [IPFilterFactory.self, HeadersFilterFactory.self, CORSFilterFactory.self, AuthFilterFactory.self,
+let builtinFilterTypes: [any HTTPFilterFactory.Type] = [IPFilterFactory.self, HeadersFilterFactory.self, CORSFilterFactory.self, CompressFilterFactory.self, AuthFilterFactory.self,
                                                      RateLimitFilterFactory.self, TarpitFilterFactory.self, LuaFilterFactory.self,
                                                      RouteByFilterFactory.self, ShadowFilterFactory.self]

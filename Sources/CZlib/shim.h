@@ -1,0 +1,2 @@
+// zlib (system zlib1g-dev), for the compress filter's gzip encoder.
+#include <zlib.h>

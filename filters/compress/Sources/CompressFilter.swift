@@ -1,0 +1,88 @@
+import GatewayFilterAPI
+import HTTPTypes
+import NIOCore
+
+/// Per stream: remembers whether the client accepts gzip, decides at the response head whether this
+/// response is worth compressing, and then compresses each body part as it passes (no buffering).
+final class CompressFilter: HTTPFilter {
+    private let config: CompressFilterConfig
+    private var clientAcceptsGzip = false
+    private var requestIsHEAD = false
+    private var encoder: GzipEncoder?
+    private let allocator = ByteBufferAllocator()
+
+    init(config: CompressFilterConfig) {
+        self.config = config
+    }
+
+    func onRequestHead(_ head: inout HTTPRequest, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
+        requestIsHEAD = head.method == .head
+        clientAcceptsGzip = head.headerFields[.acceptEncoding].map(acceptsGzip) ?? false
+        return .proceed
+    }
+
+    func onRequestHead(_ head: inout HTTPRequest, receivedFields: ReceivedRequestFields, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
+        // One field read: the request's other fields stay as received.
+        var values: [String] = []
+        guard receivedFields.forEachValue(of: .acceptEncoding, { values.append(String(decoding: $0, as: UTF8.self)) }) else {
+            head.headerFields = receivedFields.takeFields()
+            return try onRequestHead(&head, endStream: endStream, ctx)
+        }
+        requestIsHEAD = head.method == .head
+        clientAcceptsGzip = !values.isEmpty && acceptsGzip(values.joined(separator: ","))
+        return .proceed
+    }
+
+    func onResponseHead(_ head: inout HTTPResponse, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
+        guard clientAcceptsGzip, !endStream, !requestIsHEAD, shouldCompress(head) else { return .proceed }
+        guard let encoder = GzipEncoder(level: config.level, windowBits: config.windowBits, memoryLevel: config.memoryLevel) else {
+            return .proceed
+        }
+        self.encoder = encoder
+        var fields = head.headerFields
+        fields[.contentEncoding] = "gzip"
+        // The length is the compressed one, unknown until the end: HTTP/1.1 sends it chunked.
+        fields[.contentLength] = nil
+        fields[.acceptRanges] = nil
+        // Caches must keep the two forms apart, and the compressed one is not byte-identical (RFC 9110 §8.8.1).
+        let vary = fields[values: .vary]
+        if !vary.contains(where: { $0.split(separator: ",").contains { $0.trimmingASCIISpaces().lowercased() == "accept-encoding" || $0.trimmingASCIISpaces() == "*" } }) {
+            fields.append(HTTPField(name: .vary, value: "Accept-Encoding"))
+        }
+        if let etag = fields[.eTag], etag.hasPrefix("\"") { fields[.eTag] = "W/" + etag }
+        head.headerFields = fields
+        return .proceed
+    }
+
+    private func shouldCompress(_ head: HTTPResponse) -> Bool {
+        let code = head.status.code
+        guard code >= 200, code != 204, code != 206, code != 304 else { return false }
+        let fields = head.headerFields
+        if let encoding = fields[.contentEncoding], encoding.lowercased() != "identity" { return false }
+        guard let contentType = fields[.contentType], config.compresses(contentType: contentType) else { return false }
+        if let length = fields[.contentLength].flatMap(Int64.init), length < config.minLength { return false }
+        if let cacheControl = fields[.cacheControl], cacheControl.lowercased().contains("no-transform") { return false }
+        if fields[.contentRange] != nil { return false }
+        return true
+    }
+
+    func onResponseBody(_ chunk: inout ByteBuffer, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
+        guard let encoder else { return .proceed }
+        guard let compressed = encoder.encode(chunk, finish: endStream, allocator: allocator) else {
+            // The head has gone out saying gzip: a body that is not cannot follow.
+            throw CompressError.zlibFailed
+        }
+        chunk = compressed
+        if endStream { self.encoder = nil }
+        return .proceed
+    }
+
+    func onComplete(_ outcome: StreamOutcome, _ ctx: FilterContext) {
+        encoder = nil
+    }
+}
+
+enum CompressError: Error, CustomStringConvertible {
+    case zlibFailed
+    var description: String { "zlib could not compress the response body" }
+}
