@@ -31,9 +31,15 @@ struct WebSocketTests {
             #expect(result["echo"] as? String == "echo:hello")
             #expect(result["big_ok"] as? Bool == true)
             #expect(result["closed"] as? Bool == true)
+            // Logged when the tunnel closed, with what went through it: the client's frames (masked, with
+            // headers) and the backend's (greeting and echoes).
             let line = try await gw.accessLogLine(path: "/chat")
             #expect(line["status"] as? Int == 101)
             #expect(line["method"] as? String == "GET")
+            let bytesIn = try #require(line["bytes_in"] as? Int)
+            let bytesOut = try #require(line["bytes_out"] as? Int)
+            #expect(bytesIn > 200 * 1024 && bytesIn < 201 * 1024, "\(line)")
+            #expect(bytesOut > 200 * 1024 + 5 && bytesOut < 201 * 1024, "\(line)")
         }
     }
 

@@ -110,7 +110,9 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         readTimer.noteRead()
         if tunneling {
-            tunnelPeer?.tunnelWrite(unwrapInboundIn(data))
+            let bytes = unwrapInboundIn(data)
+            stream?.countTunnelBytes(fromClient: bytes.readableBytes)
+            tunnelPeer?.tunnelWrite(bytes)
             return
         }
         received.appendReceived(unwrapInboundIn(data))
@@ -166,6 +168,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
             self.tunnelPeer = nil
             tunnelPeer.tunnelClose()
         }
+        if tunneling { stream?.tunnelClosed() }
         if let stream, !stream.isFinished { stream.downstreamClosed() }
         stream = nil
     }
@@ -628,6 +631,7 @@ extension HTTP1ServerConnectionHandler: TunnelEnd {
         readTimer.update(.tunnel, owner: self, sweeper: loop.connectionDeadlines)
         // Bytes the client sent after its handshake waited unparsed; they are the backend's now.
         if let early = received, early.readableBytes > 0 {
+            stream?.countTunnelBytes(fromClient: early.readableBytes)
             upstream.tunnelWrite(early)
             upstream.tunnelFlush()
         }
@@ -642,6 +646,7 @@ extension HTTP1ServerConnectionHandler: TunnelEnd {
     public func tunnelWrite(_ bytes: ByteBuffer) {
         guard let context, !closing else { return }
         readTimer.noteRead()
+        stream?.countTunnelBytes(fromUpstream: bytes.readableBytes)
         context.write(wrapOutboundOut(bytes), promise: nil)
     }
 

@@ -663,15 +663,32 @@ extension ProxyStream: UpstreamResponseDelegate {
     public func upstreamReadComplete() { responder?.flush() }
 
     /// The upstream accepted the WebSocket handshake: the client gets the 101 and both connections become
-    /// a byte tunnel. The request is over for the gateway: it is logged now, with status 101.
+    /// a byte tunnel. The exchange is over, but the request's line is logged when the tunnel closes
+    /// (`tunnelClosed`), with its duration and the bytes that went through; until then it counts as active.
     public func upstreamSwitchedProtocols(_ head: HTTP1ResponseHead, upstream: TunnelEnd, leftover: ByteBuffer) -> TunnelEnd? {
         guard let responder, !isFinished else { return nil }
         endAttempt(nil)
         record.status = 101
-        let peer = responder.startTunnel(head, upstream: upstream, upstreamLeftover: leftover)
+        record.bytesOut += Int64(leftover.readableBytes)
+        guard let peer = responder.startTunnel(head, upstream: upstream, upstreamLeftover: leftover) else {
+            finish(status: 101, closeConnection: true)
+            return nil
+        }
         state = .finished
-        finish(status: 101, closeConnection: peer == nil)
+        // The head's bytes are not needed any more; they pin the client connection's receive buffer.
+        if filters.isEmpty { rawRequestFields = nil }
         return peer
+    }
+
+    /// Bytes through the tunnel: from the client (`bytes_in`) and from the upstream (`bytes_out`).
+    public func countTunnelBytes(fromClient: Int = 0, fromUpstream: Int = 0) {
+        record.bytesIn += Int64(fromClient)
+        record.bytesOut += Int64(fromUpstream)
+    }
+
+    /// The tunnel closed (either side): now the request is logged.
+    public func tunnelClosed() {
+        finish(status: 101, closeConnection: true)
     }
 
     public func upstreamResponseEnd(_ trailers: HTTPFields?) {
