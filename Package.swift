@@ -132,6 +132,11 @@ let package = Package(
                            .product(name: "Atomics", package: "swift-atomics")],
             path: "filters/shadow/Sources",
             swiftSettings: strict),
+        .target(
+            name: "RedirectFilter",
+            dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            path: "filters/redirect/Sources",
+            swiftSettings: strict),
         // gzip response compression with the system zlib.
         .target(
             name: "CompressFilter",
@@ -186,7 +191,7 @@ let package = Package(
             name: "portcullis",
             dependencies: [
                 "Edge", "GatewayCore", "GatewayTLS", "Upstream", "EchoBackend", "CGatewayShims",
-                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "CompressFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter", "ShadowFilter",
+                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "CompressFilter", "RedirectFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter", "ShadowFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -218,6 +223,7 @@ let package = Package(
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strict),
         .testTarget(name: "CORSFilterTests", dependencies: ["CORSFilter"], path: "filters/cors/Tests", swiftSettings: strict),
+        .testTarget(name: "RedirectFilterTests", dependencies: ["RedirectFilter"], path: "filters/redirect/Tests", swiftSettings: strict),
         .testTarget(name: "CompressFilterTests", dependencies: ["CompressFilter", "CZlib", .product(name: "NIOCore", package: "swift-nio")],
                     path: "filters/compress/Tests", swiftSettings: strict),
         .testTarget(name: "AuthFilterTests", dependencies: ["AuthFilter", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
@@ -230,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Edge", "GatewayCore", "GatewayTLS", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "CompressFilter",
+                "Edge", "GatewayCore", "GatewayTLS", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "CompressFilter", "RedirectFilter",
                 "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter", "ShadowFilter",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -7,6 +7,7 @@ import GatewayFilterAPI
 import HeadersFilter
 import IPFilter
 import RateLimitFilter
+import RedirectFilter
 import TarpitFilter
 import LuaFilters
 import RouteByFilter
@@ -20,6 +21,7 @@ enum BuiltinFilters {
         HeadersFilterFactory.self,
         CORSFilterFactory.self,
         CompressFilterFactory.self,
+        RedirectFilterFactory.self,
         AuthFilterFactory.self,
         RateLimitFilterFactory.self,
         TarpitFilterFactory.self,
