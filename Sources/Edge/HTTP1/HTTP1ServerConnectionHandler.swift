@@ -69,16 +69,19 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
     private var tunnelPeer: TunnelEnd?
     private var tunneling = false
 
-    /// What the TLS handshake established (SNI, verified client certificate).
-    private var tls: DownstreamTLS?
+    /// What the TLS handshake established (SNI, verified client certificate). Boxed, like
+    /// `proxiedClient`: held inline, the two would cost every idle plain connection about 90 bytes.
+    private var tlsBox: ConnectionBox<DownstreamTLS>?
+    private var tls: DownstreamTLS? { tlsBox?.value }
 
     /// The client named by a PROXY protocol header, and the L4 peer it replaced.
-    private let proxiedClient: (client: String, l4: String)?
+    private let proxiedClientBox: ConnectionBox<(client: String, l4: String)>?
+    private var proxiedClient: (client: String, l4: String)? { proxiedClientBox?.value }
 
     public init(listener: ListenerRuntime, loop: LoopContext, proxiedClient: (client: String, l4: String)? = nil) {
         self.listener = listener
         self.loop = loop
-        self.proxiedClient = proxiedClient
+        self.proxiedClientBox = proxiedClient.map(ConnectionBox.init)
         // Field lines stay bytes: a request that meets no filter is forwarded without building its fields.
         self.parser = HTTP1Parser(role: .server, limits: listener.parserLimits, keepsRequestFieldsRaw: true)
         self.readTimer = ReadTimer(headerRead: listener.headerReadTimeout, bodyRead: listener.bodyReadTimeout, idle: listener.idleTimeout)
@@ -129,7 +132,7 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let handshake = event as? TLSHandshakeCompleted {
-            tls = DownstreamTLS(handshake)
+            tlsBox = ConnectionBox(DownstreamTLS(handshake))
             loop.metrics.listeners[listener.index].tlsHandshakes += 1
         }
         context.fireUserInboundEventTriggered(event)

@@ -15,9 +15,13 @@ struct ReadTimer {
         case tunnel
     }
 
-    private let headerRead: TimeAmount?
-    private let bodyRead: TimeAmount?
-    private let idle: TimeAmount?
+    // Nanoseconds, -1 for none: an Int64 takes half the room of a `TimeAmount?`, and every idle connection holds three.
+    private let headerReadNanos: Int64
+    private let bodyReadNanos: Int64
+    private let idleNanos: Int64
+    private var headerRead: TimeAmount? { headerReadNanos < 0 ? nil : .nanoseconds(headerReadNanos) }
+    private var bodyRead: TimeAmount? { bodyReadNanos < 0 ? nil : .nanoseconds(bodyReadNanos) }
+    private var idle: TimeAmount? { idleNanos < 0 ? nil : .nanoseconds(idleNanos) }
     private var kind = Kind.none
     private var deadline = NIODeadline.distantFuture
     private var lastRead = NIODeadline.now()
@@ -25,9 +29,9 @@ struct ReadTimer {
     private(set) var isCancelled = false
 
     init(headerRead: TimeAmount?, bodyRead: TimeAmount?, idle: TimeAmount?) {
-        self.headerRead = headerRead
-        self.bodyRead = bodyRead
-        self.idle = idle
+        self.headerReadNanos = headerRead?.nanoseconds ?? -1
+        self.bodyReadNanos = bodyRead?.nanoseconds ?? -1
+        self.idleNanos = idle?.nanoseconds ?? -1
     }
 
     /// A read, or in a tunnel bytes either way.
