@@ -121,9 +121,7 @@ enum LuaHeaders {
             return 0
         default:
             guard let field = field(L, 3, name: name) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
-            guard received.remove(name) else { return nil }
-            _ = received.append(field)
-            return 0
+            return received.replace(with: field) ? 0 : nil
         }
     }
 

@@ -34,7 +34,9 @@ final class LuaScriptState {
     var sharedDictRef = Lua.noRef
     /// Parsed header names by the address of their (anchored) Lua string; see `LuaRequestAPI.fieldName`.
     /// The first few are searched linearly (a script uses a handful; no hashing), the rest in a dictionary.
-    private var recentFieldNames: [(key: UnsafeRawPointer, name: HTTPField.Name)] = []
+    /// (Keys and names in two arrays: a search reads only keys, and copies no name on the way.)
+    private var recentFieldKeys: [UnsafeRawPointer] = []
+    private var recentFieldNames: [HTTPField.Name] = []
     private var moreFieldNames: [UnsafeRawPointer: HTTPField.Name] = [:]
     var fieldNameCount: Int { recentFieldNames.count + moreFieldNames.count }
     private var anchorRef = Lua.noRef
@@ -178,12 +180,21 @@ final class LuaScriptState {
 
     @inline(__always)
     func cachedFieldName(_ key: UnsafeRawPointer) -> HTTPField.Name? {
-        for entry in recentFieldNames where entry.key == key { return entry.name }
+        var index = 0
+        while index < recentFieldKeys.count {
+            if recentFieldKeys[index] == key { return recentFieldNames[index] }
+            index += 1
+        }
         return moreFieldNames.isEmpty ? nil : moreFieldNames[key]
     }
 
     func cacheFieldName(_ key: UnsafeRawPointer, _ name: HTTPField.Name) {
-        if recentFieldNames.count < 16 { recentFieldNames.append((key, name)) } else { moreFieldNames[key] = name }
+        if recentFieldKeys.count < 16 {
+            recentFieldKeys.append(key)
+            recentFieldNames.append(name)
+        } else {
+            moreFieldNames[key] = name
+        }
     }
 
     /// Keeps the value at `index` alive for the state's lifetime (in a registry table).
