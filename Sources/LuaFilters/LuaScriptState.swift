@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CLua
 import CLuaShims
 import GatewayFilterAPI
@@ -40,6 +45,9 @@ final class LuaScriptState {
     private var moreFieldNames: [UnsafeRawPointer: HTTPField.Name] = [:]
     var fieldNameCount: Int { recentFieldNames.count + moreFieldNames.count }
     private var anchorRef = Lua.noRef
+    /// The last field made per cached name (at most 16 names), for `lastField(nameKey:value:)`.
+    private var lastFieldKeys: [UnsafeRawPointer] = []
+    private var lastFields: [HTTPField] = []
 
     var phases: FilterPhases {
         var phases: FilterPhases = []
@@ -194,6 +202,35 @@ final class LuaScriptState {
             recentFieldNames.append(name)
         } else {
             moreFieldNames[key] = name
+        }
+    }
+
+    /// The field last made for the cached name at `nameKey` (see `LuaHeaders.field`), if its value has
+    /// exactly the bytes of `value`.
+    @inline(__always)
+    func lastField(nameKey: UnsafeRawPointer, value: UnsafeBufferPointer<UInt8>) -> HTTPField? {
+        var index = 0
+        while index < lastFieldKeys.count {
+            if lastFieldKeys[index] == nameKey {
+                let same = lastFields[index].withUnsafeBytesOfValue { bytes in
+                    bytes.count == value.count && (value.count == 0 || memcmp(bytes.baseAddress!, value.baseAddress!, value.count) == 0)
+                }
+                return same ? lastFields[index] : nil
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Remembers `field` (valid, made from the value's bytes) as the last one for its name, if that name is
+    /// in the name cache: only an anchored name's address stays its own.
+    func rememberField(nameKey: UnsafeRawPointer, _ field: HTTPField) {
+        guard cachedFieldName(nameKey) != nil else { return }
+        if let index = lastFieldKeys.firstIndex(of: nameKey) {
+            lastFields[index] = field
+        } else if lastFieldKeys.count < 16 {
+            lastFieldKeys.append(nameKey)
+            lastFields.append(field)
         }
     }
 
