@@ -30,7 +30,8 @@ public protocol HTTPFilterFactory: Sendable {
     /// The hooks the filter implements; undeclared hooks are never called.
     var phases: FilterPhases { get }
     /// Called on `eventLoop` for each stream of a route that has this filter. A filter without per-stream
-    /// state may return one shared instance.
+    /// state may return one shared instance (one that keeps state for some streams finds it by the stream's
+    /// identity, `ObjectIdentifier(ctx)`, and lets go of it in `onComplete`, as the Lua filter does).
     func makeFilter(on eventLoop: EventLoop) -> any HTTPFilter
     /// Numbers for `/metrics`, read when scraped (from any thread).
     var exportedCounters: [FilterCounter] { get }

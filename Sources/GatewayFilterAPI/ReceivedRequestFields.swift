@@ -14,7 +14,17 @@ public protocol ReceivedRequestFields: AnyObject {
     func remove(_ name: HTTPField.Name) -> Bool
     /// Adds a field after the others; false (nothing done) when only `HTTPFields` can.
     func append(_ field: HTTPField) -> Bool
+    /// Makes `field` the only field of its name (`remove` then `append`, in one step); false (nothing done)
+    /// when only `HTTPFields` can.
+    func replace(with field: HTTPField) -> Bool
     /// The fields as `HTTPFields`, with the edits made so far. Put them into the hook's `head.headerFields`:
     /// from here on the request keeps them there, and this object is not used again for it.
     func takeFields() -> HTTPFields
+}
+
+extension ReceivedRequestFields {
+    public func replace(with field: HTTPField) -> Bool {
+        guard remove(field.name) else { return false }
+        return append(field)
+    }
 }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import HTTPTypes
 import NIOCore
 
@@ -598,9 +603,18 @@ struct LineIterator {
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     mutating func next() -> Slice<UnsafeRawBufferPointer>? {
-        guard position < bytes.count else { return nil }
-        var end = position
-        while end + 1 < bytes.count && !(bytes[end] == 0x0D && bytes[end + 1] == 0x0A) { end += 1 }
+        guard position < bytes.count, let base = bytes.baseAddress else { return nil }
+        // The first CR followed by LF (memchr finds the CRs); without one, the rest but its last byte.
+        var end = bytes.count - 1
+        var from = position
+        while from < bytes.count - 1, let cr = memchr(base + from, 0x0D, bytes.count - 1 - from) {
+            let index = base.distance(to: UnsafeRawPointer(cr))
+            if bytes[index + 1] == 0x0A {
+                end = index
+                break
+            }
+            from = index + 1
+        }
         let line = bytes[position..<end]
         if position == 0 { firstLineLength = end }
         position = end + 2

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import HTTPTypes
 import NIOCore
 
@@ -63,7 +68,8 @@ public struct HTTP1RawRequestFields: Sendable {
                 body(parts.value)
             }
         }
-        for field in edits.added where HTTP1FieldEdits.same(field.name.canonicalName, canonical) {
+        edits.added.forEach { field in
+            guard HTTP1FieldEdits.same(field.name.canonicalName, canonical) else { return }
             field.withUnsafeBytesOfValue { body(UnsafeRawBufferPointer($0)) }
         }
     }
@@ -91,8 +97,9 @@ extension ByteBuffer {
         withUnsafeReadableBytes { bytes in
             var iterator = LineIterator(bytes)
             while let line = iterator.next(), !line.isEmpty {
-                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-                body(UnsafeRawBufferPointer(rebasing: line), UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon]))
+                let text = UnsafeRawBufferPointer(rebasing: line)
+                guard let colon = memchr(text.baseAddress!, Int32(UInt8(ascii: ":")), text.count) else { continue }
+                body(text, UnsafeRawBufferPointer(start: text.baseAddress, count: text.baseAddress!.distance(to: UnsafeRawPointer(colon))))
             }
         }
     }
@@ -108,7 +115,7 @@ extension ByteBuffer {
 public struct HTTP1FieldEdits: Sendable {
     /// Canonical (lower-case) names whose received lines are left out.
     public private(set) var removed: [String] = []
-    public private(set) var added: [HTTPField] = []
+    public private(set) var added = AddedFields()
 
     public init() {}
 
@@ -144,7 +151,7 @@ public struct HTTP1FieldEdits: Sendable {
     /// name; a name the client did not send (a filter setting a new field) needs no removal entry.
     public mutating func remove(_ name: HTTPField.Name, received: Bool = true) {
         let canonical = name.canonicalName
-        if added.contains(where: { Self.same($0.name.canonicalName, canonical) }) {
+        if !added.isEmpty, added.contains(where: { Self.same($0.name.canonicalName, canonical) }) {
             added.removeAll { Self.same($0.name.canonicalName, canonical) }
         }
         if received && !removes(canonical) {
@@ -154,7 +161,6 @@ public struct HTTP1FieldEdits: Sendable {
     }
 
     public mutating func append(_ field: HTTPField) {
-        if added.isEmpty { added.reserveCapacity(4) }
         added.append(field)
     }
 
@@ -190,5 +196,78 @@ public struct HTTP1FieldEdits: Sendable {
             index += 1
         }
         return true
+    }
+}
+
+extension HTTP1FieldEdits {
+    /// The fields a filter added, in order. The first two are kept inline: most filters add one or two, and
+    /// an array for them was an allocation per request.
+    public struct AddedFields: Sendable, Sequence {
+        private var first: HTTPField?
+        private var second: HTTPField?
+        private var more: [HTTPField] = []
+
+        public init() {}
+
+        public var isEmpty: Bool { first == nil }
+        public var count: Int { first == nil ? 0 : second == nil ? 1 : 2 + more.count }
+
+        public subscript(index: Int) -> HTTPField {
+            switch index {
+            case 0: first!
+            case 1: second!
+            default: more[index - 2]
+            }
+        }
+
+        public mutating func append(_ field: HTTPField) {
+            if first == nil {
+                first = field
+            } else if second == nil {
+                second = field
+            } else {
+                if more.isEmpty { more.reserveCapacity(4) }
+                more.append(field)
+            }
+        }
+
+        /// Calls `body` with each field in order (no iterator copies of the inline fields).
+        @inline(__always)
+        public func forEach(_ body: (borrowing HTTPField) -> Void) {
+            guard let first else { return }
+            body(first)
+            guard let second else { return }
+            body(second)
+            for field in more { body(field) }
+        }
+
+        @inline(__always)
+        public func contains(where predicate: (borrowing HTTPField) -> Bool) -> Bool {
+            guard let first else { return false }
+            if predicate(first) { return true }
+            guard let second else { return false }
+            if predicate(second) { return true }
+            return more.contains { predicate($0) }
+        }
+
+        /// Removes the fields `shouldRemove` picks, keeping the order of the others.
+        public mutating func removeAll(where shouldRemove: (HTTPField) -> Bool) {
+            let kept = filter { !shouldRemove($0) }
+            self = AddedFields()
+            for field in kept { append(field) }
+        }
+
+        public func makeIterator() -> Iterator { Iterator(fields: self) }
+
+        public struct Iterator: IteratorProtocol {
+            let fields: AddedFields
+            var index = 0
+
+            public mutating func next() -> HTTPField? {
+                guard index < fields.count else { return nil }
+                defer { index += 1 }
+                return fields[index]
+            }
+        }
     }
 }

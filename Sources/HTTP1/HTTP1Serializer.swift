@@ -86,7 +86,7 @@ extension ByteBuffer {
                 writeBytes(line)
                 writeStaticString("\r\n")
             }
-            for field in fieldEdits.added {
+            fieldEdits.added.forEach { field in
                 writeString(field.name.rawName)
                 writeStaticString(": ")
                 writeString(field.value)

@@ -83,6 +83,29 @@ final class LuaFilter: HTTPFilter {
         return phase != .responseBody
     }
 
+    /// Whether nothing of a request is left in this run: no coroutine, no wait (see `LuaRequestPhaseFilter`).
+    var isIdle: Bool { thread == nil && promise == nil && waitTimer == nil }
+
+    /// Makes a finished run ready for another request.
+    func recycle() {
+        context = nil
+        requestHead = nil
+        responseHead = nil
+        requestBody = nil
+        receivedFields = nil
+        requestSnapshot = nil
+        finalStatus = nil
+        phase = .request
+        phaseStarted = nil
+        pending = nil
+        reply = nil
+        requestHasBody = false
+        fieldsReserved = false
+        deliveredBody = nil
+        replacementResponseChunk = nil
+        streamEnded = false
+    }
+
     var needsSnapshot: Bool {
         state.onResponseHeaders != Lua.noRef || state.onResponseBody != Lua.noRef || state.onLog != Lua.noRef
     }

@@ -85,6 +85,7 @@ public struct LuaFilterFactory: HTTPFilterFactory {
             shared.engines.currentValue = engine
         }
         guard let state = engine.stateForRequest(on: eventLoop) else { return LuaUnavailableFilter(script: shared.source.name) }
+        if let filter = engine.requestPhaseFilter(for: state, on: eventLoop) { return filter }
         return LuaFilter(shared: shared, state: state, eventLoop: eventLoop)
     }
 
@@ -114,8 +115,9 @@ final class LuaFilterShared: @unchecked Sendable {
         self.source = source
         self.settings = settings
         var phases = phases
-        // Later phases read the request as the request phase left it.
-        if !phases.isEmpty { phases.insert(.requestHead) }
+        // Later phases read the request as the request phase left it. Every instance hears the stream's end:
+        // a phase still waiting then lets go of its coroutine (a shared instance, of that stream's run).
+        if !phases.isEmpty { phases.formUnion([.requestHead, .complete]) }
         self.phases = phases
     }
 }

@@ -120,16 +120,14 @@ enum LuaHeaders {
             for field in fields { _ = received.append(field) }
             return 0
         default:
-            guard let field = field(L, 3, name: name) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
-            guard received.remove(name) else { return nil }
-            _ = received.append(field)
-            return 0
+            guard let field = field(L, 3, name: name, nameAt: 2) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
+            return received.replace(with: field) ? 0 : nil
         }
     }
 
     static func add(_ L: OpaquePointer, _ received: ReceivedRequestFields, api: String) -> Int32? {
         guard let name = LuaRequestAPI.fieldName(L, 2) else { return Lua.fail(L, "\(api): bad argument #1 (field name expected)") }
-        guard let field = field(L, 3, name: name) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
+        guard let field = field(L, 3, name: name, nameAt: 2) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
         return received.append(field) ? 0 : nil
     }
 
@@ -179,7 +177,10 @@ enum LuaHeaders {
 
     /// The value at `index` as a field of `name`, or nil if it is not a string or number, or not a valid
     /// field value (checked once, by `HTTPField` itself).
-    static func field(_ L: OpaquePointer, _ index: Int32, name: HTTPField.Name) -> HTTPField? {
+    /// `name` is the string at `nameIndex` (checked by `LuaRequestAPI.fieldName`). A script sets the same
+    /// fields to the same values on most requests, so the state remembers the last field made per cached
+    /// name, and a value with the same bytes reuses it: no String, no validation.
+    static func field(_ L: OpaquePointer, _ index: Int32, name: HTTPField.Name, nameAt nameIndex: Int32) -> HTTPField? {
         guard lua_type(L, index) == LUA_TSTRING else {
             guard let value = Lua.text(L, index), HTTPField.isValidValue(value) else { return nil }
             return HTTPField(name: name, value: value)
@@ -187,11 +188,16 @@ enum LuaHeaders {
         var length = 0
         guard let pointer = lua_tolstring(L, index, &length) else { return nil }
         let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: length)
+        let state = LuaScriptState.of(L)
+        let nameKey = lua_tolstring(L, nameIndex, nil).map { UnsafeRawPointer($0) }
+        if let nameKey, let field = state.lastField(nameKey: nameKey, value: bytes) { return field }
         // The value is the text as UTF-8 (invalid sequences repaired, as `Lua.text` does). `HTTPField` keeps a
         // valid value as the same string and replaces an invalid one: the check costs no second scan.
         let text = String(decoding: bytes, as: UTF8.self)
         let field = HTTPField(name: name, value: text)
-        return field.value == text ? field : nil
+        guard field.value == text else { return nil }
+        if let nameKey { state.rememberField(nameKey: nameKey, field) }
+        return field
     }
 
     /// `set_header(name, value)`: replaces every value; a nil value removes the field; a table sets several.
@@ -212,7 +218,7 @@ enum LuaHeaders {
             Lua.pop(L, 1)
             fields[values: name] = values
         default:
-            guard let field = field(L, 3, name: name) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
+            guard let field = field(L, 3, name: name, nameAt: 2) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
             // A cookie set as one string is split into fields by HTTPFields' own rules.
             if name == .cookie { fields[name] = field.value } else { replace(field, in: &fields, reserved: &reserved) }
         }
@@ -221,7 +227,7 @@ enum LuaHeaders {
 
     static func add(_ L: OpaquePointer, _ fields: inout HTTPFields, api: String, reserved: inout Bool) -> Int32 {
         guard let name = LuaRequestAPI.fieldName(L, 2) else { return Lua.fail(L, "\(api): bad argument #1 (field name expected)") }
-        guard let field = field(L, 3, name: name) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
+        guard let field = field(L, 3, name: name, nameAt: 2) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
         append(field, to: &fields, reserved: &reserved)
         return 0
     }

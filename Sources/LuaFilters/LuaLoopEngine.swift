@@ -9,6 +9,8 @@ final class LuaLoopEngine {
     /// Whether the next request looks for a new version. A timer sets it `checkInterval` after the request
     /// that cleared it, so the requests in between read no clock; an idle loop arms no timer.
     private var checkDue = true
+    /// The shared instance for the current state (see `LuaRequestPhaseFilter`); a new state gets a new one.
+    private var requestPhase: LuaRequestPhaseFilter?
 
     init(shared: LuaFilterShared) {
         self.shared = shared
@@ -24,6 +26,15 @@ final class LuaLoopEngine {
             }
         }
         return state
+    }
+
+    /// The instance all requests of `state` share when its script has only `on_request`; nil otherwise.
+    func requestPhaseFilter(for state: LuaScriptState, on eventLoop: EventLoop) -> LuaRequestPhaseFilter? {
+        if let filter = requestPhase, filter.state === state, filter.eventLoop === eventLoop { return filter }
+        guard LuaRequestPhaseFilter.serves(state) else { return nil }
+        let filter = LuaRequestPhaseFilter(shared: shared, state: state, eventLoop: eventLoop)
+        requestPhase = filter
+        return filter
     }
 
     private func armCheck(on eventLoop: EventLoop) {

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CLua
 import CLuaShims
 import GatewayFilterAPI
@@ -34,10 +39,15 @@ final class LuaScriptState {
     var sharedDictRef = Lua.noRef
     /// Parsed header names by the address of their (anchored) Lua string; see `LuaRequestAPI.fieldName`.
     /// The first few are searched linearly (a script uses a handful; no hashing), the rest in a dictionary.
-    private var recentFieldNames: [(key: UnsafeRawPointer, name: HTTPField.Name)] = []
+    /// (Keys and names in two arrays: a search reads only keys, and copies no name on the way.)
+    private var recentFieldKeys: [UnsafeRawPointer] = []
+    private var recentFieldNames: [HTTPField.Name] = []
     private var moreFieldNames: [UnsafeRawPointer: HTTPField.Name] = [:]
     var fieldNameCount: Int { recentFieldNames.count + moreFieldNames.count }
     private var anchorRef = Lua.noRef
+    /// The last field made per cached name (at most 16 names), for `lastField(nameKey:value:)`.
+    private var lastFieldKeys: [UnsafeRawPointer] = []
+    private var lastFields: [HTTPField] = []
 
     var phases: FilterPhases {
         var phases: FilterPhases = []
@@ -178,12 +188,50 @@ final class LuaScriptState {
 
     @inline(__always)
     func cachedFieldName(_ key: UnsafeRawPointer) -> HTTPField.Name? {
-        for entry in recentFieldNames where entry.key == key { return entry.name }
+        var index = 0
+        while index < recentFieldKeys.count {
+            if recentFieldKeys[index] == key { return recentFieldNames[index] }
+            index += 1
+        }
         return moreFieldNames.isEmpty ? nil : moreFieldNames[key]
     }
 
     func cacheFieldName(_ key: UnsafeRawPointer, _ name: HTTPField.Name) {
-        if recentFieldNames.count < 16 { recentFieldNames.append((key, name)) } else { moreFieldNames[key] = name }
+        if recentFieldKeys.count < 16 {
+            recentFieldKeys.append(key)
+            recentFieldNames.append(name)
+        } else {
+            moreFieldNames[key] = name
+        }
+    }
+
+    /// The field last made for the cached name at `nameKey` (see `LuaHeaders.field`), if its value has
+    /// exactly the bytes of `value`.
+    @inline(__always)
+    func lastField(nameKey: UnsafeRawPointer, value: UnsafeBufferPointer<UInt8>) -> HTTPField? {
+        var index = 0
+        while index < lastFieldKeys.count {
+            if lastFieldKeys[index] == nameKey {
+                let same = lastFields[index].withUnsafeBytesOfValue { bytes in
+                    bytes.count == value.count && (value.count == 0 || memcmp(bytes.baseAddress!, value.baseAddress!, value.count) == 0)
+                }
+                return same ? lastFields[index] : nil
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Remembers `field` (valid, made from the value's bytes) as the last one for its name, if that name is
+    /// in the name cache: only an anchored name's address stays its own.
+    func rememberField(nameKey: UnsafeRawPointer, _ field: HTTPField) {
+        guard cachedFieldName(nameKey) != nil else { return }
+        if let index = lastFieldKeys.firstIndex(of: nameKey) {
+            lastFields[index] = field
+        } else if lastFieldKeys.count < 16 {
+            lastFieldKeys.append(nameKey)
+            lastFields.append(field)
+        }
     }
 
     /// Keeps the value at `index` alive for the state's lifetime (in a registry table).

@@ -131,4 +131,74 @@ struct LuaReceivedFieldsTests {
             }
         }
     }
+
+    @Test("values set from request data are each request's own: a field made for one value is reused only for the same bytes and name")
+    func repeatedValues() async throws {
+        let scripts = try LuaScripts()
+        let path = try scripts.write("copy.lua", #"""
+            function on_request(ctx)
+              local v = ctx.req:header("x-in") or "none"
+              ctx.req:set_header("x-copy", v)
+              ctx.req:set_header("x-other", v .. "")
+              ctx.req:add_header("x-const", "k")
+            end
+            """#)
+        try await withLuaGateway(scripts, luaConfig("[ { lua: { script: \(path) } } ]")) { gw in
+            let client = try RawClient(port: gw.port())
+            let values = ["a", "a", "b", "", "a", "bb", "b"]
+            var text = ""
+            for value in values { text += "GET /copy HTTP/1.1\r\nHost: test\r\nx-in: \(value)\r\n\r\n" }
+            text += "GET /copy HTTP/1.1\r\nHost: test\r\n\r\n"
+            try client.send(text)
+            let responses = try client.readResponses(values.count + 1)
+            for (index, expected) in (values + ["none"]).enumerated() {
+                let headers = responses[index].json["headers"] as? [String: Any]
+                #expect(headers?["x-copy"] as? String == expected, "request \(index)")
+                #expect(headers?["x-other"] as? String == expected, "request \(index)")
+                #expect(headers?["x-const"] as? String == "k", "request \(index)")
+            }
+        }
+    }
+
+    @Test("requests on one loop share the filter instance: a request waiting for its body keeps its own run while others come and go")
+    func waitingRunStaysWithItsStream() async throws {
+        let scripts = try LuaScripts()
+        let path = try scripts.write("body.lua", #"""
+            function on_request(ctx)
+              local id = ctx.req:header("x-id")
+              if ctx.req:method() == "POST" then
+                local body = ctx.req:body()
+                ctx.req:set_header("x-body", body)
+              end
+              ctx.req:set_header("x-seen-id", id)
+            end
+            """#)
+        let yaml = luaConfig("[ { lua: { script: \(path) } } ]").replacingOccurrences(of: "workers: 2", with: "workers: 1")
+        try await withLuaGateway(scripts, yaml) { gw in
+            let waiting = try RawClient(port: gw.port())
+            let other = try RawClient(port: gw.port())
+            // The head only: the script waits in ctx.req:body().
+            try waiting.send("POST /upload HTTP/1.1\r\nHost: test\r\nx-id: waiter\r\nContent-Length: 5\r\n\r\n")
+            for round in 0..<3 {
+                try other.send("GET /fast HTTP/1.1\r\nHost: test\r\nx-id: fast-\(round)\r\n\r\n")
+                let fast = try other.readResponses(1)
+                let headers = fast.first?.json["headers"] as? [String: Any]
+                #expect(headers?["x-seen-id"] as? String == "fast-\(round)")
+                #expect(headers?["x-body"] == nil)
+            }
+            try waiting.send("hello")
+            let responses = try waiting.readResponses(1)
+            #expect(responses.first?.status == 200)
+            let headers = responses.first?.json["headers"] as? [String: Any]
+            #expect(headers?["x-seen-id"] as? String == "waiter")
+            #expect(headers?["x-body"] as? String == "hello")
+            // The loop goes on serving requests (a body wait again, then a plain one) on the same connection.
+            try waiting.send("POST /upload HTTP/1.1\r\nHost: test\r\nx-id: second\r\nContent-Length: 2\r\n\r\nok")
+            try waiting.send("GET /after HTTP/1.1\r\nHost: test\r\nx-id: third\r\n\r\n")
+            let more = try waiting.readResponses(2)
+            #expect((more.first?.json["headers"] as? [String: Any])?["x-body"] as? String == "ok")
+            #expect((more.first?.json["headers"] as? [String: Any])?["x-seen-id"] as? String == "second")
+            #expect((more.last?.json["headers"] as? [String: Any])?["x-seen-id"] as? String == "third")
+        }
+    }
 }

@@ -24,6 +24,13 @@ extension ProxyStream: ReceivedRequestFields {
         return true
     }
 
+    public func replace(with field: HTTPField) -> Bool {
+        guard rawRequestFields != nil, HTTP1FieldEdits.accepts(field.name) else { return false }
+        rawRequestFields!.removeField(field.name)
+        rawRequestFields!.edits.append(field)
+        return true
+    }
+
     public func takeFields() -> HTTPFields {
         // Only `storedRequest` is under the hook's inout access here, so this touches just the raw fields.
         guard let raw = rawRequestFields else { return [:] }
