@@ -69,7 +69,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private var ciphertext = ByteBuffer()
 
     /// Largest ciphertext storage kept for reuse (per connection, also while idle).
-    static let recycledCiphertextCapacity = 16 * 1024
+    static let recycledCiphertextCapacity = 8 * 1024
 
     /// Writes up to this size are gathered into one buffer before encryption; larger ones, or a gathered
     /// buffer that would outgrow a TLS record, are encrypted as they come.
@@ -276,12 +276,13 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     /// Moves whatever OpenSSL produced into one ciphertext write.
     private func flushCiphertext(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
         guard let writeBIO else { promise?.succeed(()); return }
-        if ciphertext.capacity > Self.recycledCiphertextCapacity { ciphertext = ByteBuffer() }
         guard OpenSSLConnection.takeCiphertext(from: writeBIO, into: &ciphertext) else {
             promise?.succeed(())
             return
         }
         context.write(wrapOutboundOut(ciphertext), promise: promise)
+        // A large flush's storage is not kept through the connection's idle time.
+        if ciphertext.capacity > Self.recycledCiphertextCapacity { ciphertext = ByteBuffer() }
         if state == .handshaking { context.flush() }
     }
 

@@ -228,7 +228,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     }
 
     /// Largest `outbound` storage kept across flushes (per connection, also while idle).
-    static let recycledOutboundCapacity = 16 * 1024
+    static let recycledOutboundCapacity = 8 * 1024
 
     /// Sends once at the end of this event-loop tick: responses of many streams that complete in the
     /// same tick (one epoll round of upstream reads) leave in one write, one TLS record run, one syscall.
