@@ -64,6 +64,12 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private var deliveredPlaintext = false
     /// close_notify is in the write BIO, waiting for the next flush (`TLSCloseNotifyAfterFlush`).
     private var closeNotifyQueued = false
+    /// The buffer the write BIO is drained into. A flush's ciphertext usually leaves the socket within
+    /// that flush, so the next flush finds the storage free again and reuses it.
+    private var ciphertext = ByteBuffer()
+
+    /// Largest ciphertext storage kept for reuse (per connection, also while idle).
+    static let recycledCiphertextCapacity = 8 * 1024
 
     /// Writes up to this size are gathered into one buffer before encryption; larger ones, or a gathered
     /// buffer that would outgrow a TLS record, are encrypted as they come.
@@ -89,6 +95,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     public func handlerRemoved(context: ChannelHandlerContext) {
         if let ssl { SSL_free(ssl) }
         ssl = nil
+        ciphertext = ByteBuffer()
         for (_, promise) in pendingWrites { promise?.fail(ChannelError.ioOnClosedChannel) }
         pendingWrites = []
         failOutgoing()
@@ -269,11 +276,13 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     /// Moves whatever OpenSSL produced into one ciphertext write.
     private func flushCiphertext(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
         guard let writeBIO else { promise?.succeed(()); return }
-        guard let out = OpenSSLConnection.takeCiphertext(from: writeBIO, allocator: context.channel.allocator) else {
+        guard OpenSSLConnection.takeCiphertext(from: writeBIO, into: &ciphertext) else {
             promise?.succeed(())
             return
         }
-        context.write(wrapOutboundOut(out), promise: promise)
+        context.write(wrapOutboundOut(ciphertext), promise: promise)
+        // A large flush's storage is not kept through the connection's idle time.
+        if ciphertext.capacity > Self.recycledCiphertextCapacity { ciphertext = ByteBuffer() }
         if state == .handshaking { context.flush() }
     }
 

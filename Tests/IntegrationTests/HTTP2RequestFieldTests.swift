@@ -102,6 +102,26 @@ struct HTTP2RequestFieldTests {
             }
         }
     }
+
+    @Test("each :method reaches the upstream as sent (the common ones are mapped without a String, others are tokens); HEAD gets no DATA")
+    func methods() async throws {
+        try await withGateway(Self.h2c()) { gw in
+            let client = try H2(port: gw.port())
+            for (index, method) in ["GET", "PUT", "POST", "PATCH", "DELETE", "OPTIONS", "PURGE", "PROPFIND"].enumerated() {
+                let stream = UInt32(2 * index + 1)
+                try client.sendRequest(stream: stream, method: method, path: "/m\(index)")
+                let response = client.readResponse(stream: stream)
+                #expect(response.status == 200, "\(method)")
+                let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+                #expect(json?["method"] as? String == method)
+            }
+            try client.sendRequest(stream: 101, method: "HEAD", path: "/head")
+            let head = client.readResponse(stream: 101)
+            #expect(head.status == 200)
+            #expect(head.body.isEmpty, "HEAD: no DATA")
+            #expect(try await gw.accessLogLine(path: "/head")["method"] as? String == "HEAD")
+        }
+    }
 }
 
 @Suite("HTTP/2 without RFC 7540 priorities")

@@ -193,13 +193,16 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         inSession = false
         if outbound.readableBytes > 0 {
             context.write(wrapOutboundOut(outbound), promise: nil)
-            outbound = allocator.buffer(capacity: 1024)
+            // Those bytes are on their way: the flush below can call back in here (writability), and
+            // must not find them again.
+            outbound.moveReaderIndex(to: outbound.writerIndex)
             wroteSinceFlush = true
         }
         // Most reads (a record of request HEADERS) produce no frames: no flush through TLS then.
         if wroteSinceFlush {
             wroteSinceFlush = false
             context.flush()
+            if outbound.readableBytes == 0 { recycleOutbound() }
         }
         if !streamsNowWritable.isEmpty {
             let ready = streamsNowWritable
@@ -213,6 +216,21 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
             close(context)
         }
     }
+
+    /// Makes `outbound` empty for the next frames. TLS encrypts at flush and a small plaintext write
+    /// leaves the socket at once, so after a flush the layer below has usually let go of the buffer:
+    /// its storage is then reused (no allocation per flush). Still referenced (the socket is backed
+    /// up), or grown large by a big body: a fresh one.
+    private func recycleOutbound() {
+        if outbound.capacity <= Self.recycledOutboundCapacity {
+            outbound.clear()
+        } else {
+            outbound = allocator.buffer(capacity: 1024)
+        }
+    }
+
+    /// Largest `outbound` storage kept across flushes (per connection, also while idle).
+    static let recycledOutboundCapacity = 8 * 1024
 
     /// Sends once at the end of this event-loop tick: responses of many streams that complete in the
     /// same tick (one epoll round of upstream reads) leave in one write, one TLS record run, one syscall.
@@ -289,7 +307,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     func submitResponse(stream: HTTP2ServerStream, status: Int, hasBody: Bool, addFields: (inout HTTP2HeaderList) -> Void) -> Bool {
         guard let session, stream.isOpen else { return false }
         headerList.reset()
-        headerList.append(name: ":status", value: String(status))
+        headerList.appendStatus(status)
         addFields(&headerList)
         let result: Int32
         if hasBody {
@@ -433,12 +451,11 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         }
         stream.headerCount += 1
         if name.first == UInt8(ascii: ":") {
-            let text = String(decoding: value, as: UTF8.self)
             switch name.count {
-            case 5 where Self.equal(name, ":path"): stream.path = text
-            case 7 where Self.equal(name, ":method"): stream.method = text
-            case 7 where Self.equal(name, ":scheme"): stream.scheme = text
-            case 10 where Self.equal(name, ":authority"): stream.authority = text
+            case 5 where Self.equal(name, ":path"): stream.path = String(decoding: value, as: UTF8.self)
+            case 7 where Self.equal(name, ":method"): stream.method = Self.method(value)
+            case 7 where Self.equal(name, ":scheme"): stream.scheme = Self.scheme(value)
+            case 10 where Self.equal(name, ":authority"): stream.authority = String(decoding: value, as: UTF8.self)
             default: break  // nghttp2 has already refused unknown pseudo-headers
             }
             return 0
@@ -475,6 +492,27 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         }
         stream.appendFieldLine(name: name, value: value, allocator: allocator)
         return 0
+    }
+
+    /// The request method; the common ones without building and checking a String (nghttp2 has checked
+    /// the value is a token). nil for a token `HTTPRequest.Method` does not take.
+    private static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPRequest.Method? {
+        switch bytes.count {
+        case 3 where equal(bytes, "GET"): return .get
+        case 3 where equal(bytes, "PUT"): return .put
+        case 4 where equal(bytes, "POST"): return .post
+        case 4 where equal(bytes, "HEAD"): return .head
+        case 5 where equal(bytes, "PATCH"): return .patch
+        case 6 where equal(bytes, "DELETE"): return .delete
+        case 7 where equal(bytes, "OPTIONS"): return .options
+        default: return HTTPRequest.Method(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    private static func scheme(_ bytes: UnsafeRawBufferPointer) -> String {
+        if equal(bytes, "https") { return "https" }
+        if equal(bytes, "http") { return "http" }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// A Content-Length value nghttp2 has already checked; nil if it is not a plain number after all.
@@ -553,8 +591,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private func startRequest(_ stream: HTTP2ServerStream, endStream: Bool) {
         stream.requestEnded = endStream
         if let cookie = stream.cookie { stream.appendFieldLine(name: "cookie", value: cookie, allocator: allocator) }
-        let methodText = stream.method ?? "GET"
-        let method = HTTPRequest.Method(methodText) ?? .get
+        let method = stream.method ?? .get
         let framing: HTTP1BodyFraming
         if endStream {
             framing = .none

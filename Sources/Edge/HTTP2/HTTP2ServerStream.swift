@@ -12,7 +12,7 @@ final class HTTP2ServerStream {
     unowned let connection: HTTP2ServerConnectionHandler
 
     // Request head, as the header callbacks deliver it.
-    var method: String?
+    var method: HTTPRequest.Method?
     var scheme: String?
     var authority: String?
     var path: String?
@@ -177,8 +177,8 @@ extension HTTP2ServerStream: DownstreamResponder {
         if !hasBody { responseEnded = true }
     }
 
-    static func mayHaveBody(status: Int, bodyLength: ResponseBodyLength, method: String?) -> Bool {
-        !(bodyLength == .none || method == "HEAD" || status == 204 || status == 304 || status < 200)
+    static func mayHaveBody(status: Int, bodyLength: ResponseBodyLength, method: HTTPRequest.Method?) -> Bool {
+        !(bodyLength == .none || method == .head || status == 204 || status == 304 || status < 200)
     }
 
     func sendResponseBody(_ body: ByteBuffer) {

@@ -29,6 +29,22 @@ public struct HTTP2HeaderList {
         entries.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
     }
 
+    /// `:status` with a three-digit code, written as digits without building a String.
+    public mutating func appendStatus(_ code: Int) {
+        guard (100...999).contains(code) else {
+            append(name: ":status", value: String(code))
+            return
+        }
+        let nameStart = storage.count
+        let name: StaticString = ":status"
+        storage.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        let valueStart = storage.count
+        storage.append(UInt8(truncatingIfNeeded: 0x30 + code / 100))
+        storage.append(UInt8(truncatingIfNeeded: 0x30 + code / 10 % 10))
+        storage.append(UInt8(truncatingIfNeeded: 0x30 + code % 10))
+        entries.append((nameStart, valueStart - nameStart, valueStart, 3))
+    }
+
     /// An HTTP/1 field line `Name: value` as received (already validated by the parser).
     public mutating func appendRawLine(_ line: UnsafeRawBufferPointer) {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
