@@ -83,6 +83,27 @@ struct WebSocketTests {
         }
     }
 
+    @Test("a client that goes away closes its tunnel's upstream connection too")
+    func closePropagates() async throws {
+        let server = try PythonServer(script: "ws_server.py")
+        defer { server.stop() }
+        try await withGateway(backends: 0, simpleConfig(endpoints: [server.address])) { gw in
+            let result = try await Self.client(gw, "/gone", "hold")
+            #expect(result["status"] as? Int == 101, "\(result)")
+            // The backend counts the WebSocket connections it holds; the gateway must close its side.
+            let deadline = Date().addingTimeInterval(5)
+            var open = "?"
+            while Date() < deadline {
+                open = try await offPool { try shell("curl -sS 'http://\(server.address)/stats'") }.stdout
+                if open == "0" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(open == "0", "the backend still holds \(open) tunnel(s)")
+            let line = try await gw.accessLogLine(path: "/gone")
+            #expect(line["status"] as? Int == 101)
+        }
+    }
+
     @Test("a tunnel without traffic is closed after the listener's idle timeout")
     func idle() async throws {
         let server = try PythonServer(script: "ws_server.py")

@@ -5,6 +5,7 @@ Usage: ws_client.py HOST:PORT PATH MODE [CA-FILE]   (with CA-FILE: wss, TLS veri
   client must); read their echoes; close. {"status", "accept_ok", "backend", "greeting", "echo", "big_ok", "closed"}
 - idle: handshake, read the greeting, then wait (at most 10 s) for the connection to be closed:
   {"status", "closed_after"}.
+- hold: handshake, read the greeting, then close the socket without a close frame: {"status"}.
 - refused: handshake on PATH, expected to be answered without 101; then a plain GET / on the same
   connection: {"status", "body", "next_status", "next_body"}.
 """
@@ -118,6 +119,8 @@ def main():
             send_frame(sock, 8, b"")
             opcode, _, pending = read_frame(sock, pending)
             result["closed"] = opcode == 8
+        elif mode == "hold":
+            sock.close()
         elif mode == "idle":
             started = time.monotonic()
             try:

@@ -3,6 +3,7 @@
 Per connection, HTTP/1.1 requests until a handshake succeeds:
 - `/deny`: 403 "denied" (the handshake is refused; the connection stays open for the next request).
 - a request without `Upgrade: websocket`: 426 with body "no upgrade: <Upgrade value or none>".
+- `/stats`: 200 with the number of WebSocket connections open right now, as text.
 - a WebSocket handshake: 101 with Sec-WebSocket-Accept (RFC 6455 §4.2.2) and `X-Backend: ws`, followed at
   once, in the same send, by a text frame "hello from backend". Then every data frame is answered with a
   frame carrying b"echo:" + its payload, and a close frame with a close frame.
@@ -73,12 +74,23 @@ def read_frame(conn, pending):
     return opcode, payload, pending
 
 
+open_tunnels = 0
+lock = threading.Lock()
+
+
 def serve(conn):
+    global open_tunnels
     pending = b""
+    counted = False
     try:
         while True:
             request_line, fields, pending = read_head(conn, pending)
             path = request_line.split(" ")[1]
+            if path == "/stats":
+                with lock:
+                    body = str(open_tunnels).encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                continue
             if path == "/deny":
                 conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\ndenied")
                 continue
@@ -86,6 +98,9 @@ def serve(conn):
                 body = ("no upgrade: " + fields.get("upgrade", "none")).encode()
                 conn.sendall(b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
                 continue
+            with lock:
+                open_tunnels += 1
+            counted = True
             accept = base64.b64encode(hashlib.sha1(fields["sec-websocket-key"].encode() + GUID).digest())
             conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                          b"Sec-WebSocket-Accept: " + accept + b"\r\nX-Backend: ws\r\n\r\n" + frame(1, b"hello from backend"))
@@ -98,6 +113,9 @@ def serve(conn):
     except (EOFError, OSError):
         pass
     finally:
+        if counted:
+            with lock:
+                open_tunnels -= 1
         conn.close()
 
 
