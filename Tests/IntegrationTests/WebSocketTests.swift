@@ -17,6 +17,14 @@ struct WebSocketTests {
         return object
     }
 
+    /// A listener metric of the gateway's `/metrics`, summed over its lines.
+    static func metric(_ gateway: TestGateway, _ name: String) throws -> Int {
+        try curl(["http://127.0.0.1:\(gateway.adminPort)/metrics"]).body.split(separator: "\n")
+            .filter { $0.hasPrefix(name + "{") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+            .reduce(0, +)
+    }
+
     @Test("a handshake becomes a tunnel: the backend's 101 and accept key, frames both ways (200 KB too), a clean close, one access-log line with 101")
     func echo() async throws {
         let server = try PythonServer(script: "ws_server.py")
@@ -87,8 +95,17 @@ struct WebSocketTests {
     func closePropagates() async throws {
         let server = try PythonServer(script: "ws_server.py")
         defer { server.stop() }
-        try await withGateway(backends: 0, simpleConfig(endpoints: [server.address])) { gw in
-            let result = try await Self.client(gw, "/gone", "hold")
+        try await withGateway(backends: 0, "admin: { address: 127.0.0.1:0 }\n" + simpleConfig(endpoints: [server.address])) { gw in
+            async let held = Self.client(gw, "/gone", "hold")
+            // While it is open, the tunnel shows in the gauge.
+            var active = 0
+            let shown = Date().addingTimeInterval(5)
+            while Date() < shown && active != 1 {
+                active = try await offPool { try Self.metric(gw, "portcullis_active_tunnels") }
+                if active != 1 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(active == 1)
+            let result = try await held
             #expect(result["status"] as? Int == 101, "\(result)")
             // The backend counts the WebSocket connections it holds; the gateway must close its side.
             let deadline = Date().addingTimeInterval(5)
@@ -99,6 +116,8 @@ struct WebSocketTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(open == "0", "the backend still holds \(open) tunnel(s)")
+            #expect(try Self.metric(gw, "portcullis_websocket_upgrades_total") == 1)
+            #expect(try Self.metric(gw, "portcullis_active_tunnels") == 0)
             let line = try await gw.accessLogLine(path: "/gone")
             #expect(line["status"] as? Int == 101)
         }

@@ -15,6 +15,9 @@ public final class LoopMetrics {
         public var proxyProtocolErrors: UInt64 = 0
         /// HTTP/2 connections closed for abuse (floods, rapid reset, header bombs).
         public var http2AbuseGoaways: UInt64 = 0
+        /// WebSocket handshakes the upstream accepted (101), and the tunnels they opened that are still open.
+        public var websocketUpgrades: UInt64 = 0
+        public var activeTunnels = 0
         /// Per route, in the listener's route order.
         public var routeRequests: [StatusClassCounts]
     }
@@ -58,6 +61,8 @@ public final class LoopMetrics {
                 listeners[index].tlsHandshakeFailures += counters.tlsHandshakeFailures
                 listeners[index].proxyProtocolErrors += counters.proxyProtocolErrors
                 listeners[index].http2AbuseGoaways += counters.http2AbuseGoaways
+                listeners[index].websocketUpgrades += counters.websocketUpgrades
+                listeners[index].activeTunnels += counters.activeTunnels
                 for route in counters.routeRequests.indices { listeners[index].routeRequests[route].add(counters.routeRequests[route]) }
             }
             for (index, counters) in other.clusters.enumerated() {
@@ -183,6 +188,7 @@ extension LoopMetrics.Snapshot {
         for index in copy.listeners.indices {
             copy.listeners[index].activeRequests = 0
             copy.listeners[index].activeConnections = 0
+            copy.listeners[index].activeTunnels = 0
         }
         return copy
     }

@@ -53,6 +53,8 @@ public enum PrometheusText {
             ("portcullis_tls_handshake_failures_total", "counter", "TLS handshakes that failed.", { "\($0.tlsHandshakeFailures)" }),
             ("portcullis_proxy_protocol_errors_total", "counter", "Connections refused for a missing, malformed or untrusted PROXY header.", { "\($0.proxyProtocolErrors)" }),
             ("portcullis_http2_abuse_goaways_total", "counter", "HTTP/2 connections closed with ENHANCE_YOUR_CALM (floods, rapid reset, header bombs).", { "\($0.http2AbuseGoaways)" }),
+            ("portcullis_websocket_upgrades_total", "counter", "WebSocket handshakes the upstream accepted (101): tunnels opened.", { "\($0.websocketUpgrades)" }),
+            ("portcullis_active_tunnels", "gauge", "WebSocket tunnels open.", { "\($0.activeTunnels)" }),
         ]
         for (name, type, help, value) in gauges {
             header(name, type, help)

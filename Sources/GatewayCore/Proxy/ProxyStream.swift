@@ -675,6 +675,8 @@ extension ProxyStream: UpstreamResponseDelegate {
             return nil
         }
         state = .finished
+        loop.metrics.listeners[listener.index].websocketUpgrades += 1
+        loop.metrics.listeners[listener.index].activeTunnels += 1
         // The head's bytes are not needed any more; they pin the client connection's receive buffer.
         if filters.isEmpty { rawRequestFields = nil }
         return peer
@@ -688,6 +690,7 @@ extension ProxyStream: UpstreamResponseDelegate {
 
     /// The tunnel closed (either side): now the request is logged.
     public func tunnelClosed() {
+        if !logged { loop.metrics.listeners[listener.index].activeTunnels -= 1 }
         finish(status: 101, closeConnection: true)
     }
 
