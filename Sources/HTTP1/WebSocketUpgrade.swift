@@ -7,26 +7,17 @@ public enum WebSocketUpgrade {
         var connectionUpgrade = false
         var upgradeWebSocket = false
         fields.forEachLine { line, name in
-            let value = fieldValue(line, nameLength: name.count)
-            if name.count == 10, HTTP1FieldNames.same(name, "connection") {
-                HTTP1Syntax.forEachListElement(value) { token in
-                    if token.count == 7, HTTP1FieldNames.same(UnsafeRawBufferPointer(token), "upgrade") { connectionUpgrade = true }
-                    return true
-                }
-            } else if name.count == 7, HTTP1FieldNames.same(name, "upgrade") {
+            let isConnection = name.count == 10 && HTTP1FieldNames.same(name, "connection")
+            let isUpgrade = name.count == 7 && HTTP1FieldNames.same(name, "upgrade")
+            // The parser checked these lines already; this only takes the trimmed value.
+            guard isConnection || isUpgrade, let value = try? HTTP1Syntax.splitFieldLine(line[...]).value else { return }
+            if isConnection {
+                connectionUpgrade = connectionUpgrade || HTTP1Syntax.listContainsToken(value, "upgrade")
+            } else {
                 // A list of protocols is allowed; WebSocket clients send exactly one.
                 upgradeWebSocket = value.count == 9 && HTTP1FieldNames.same(value, "websocket")
             }
         }
         return connectionUpgrade && upgradeWebSocket
-    }
-
-    /// The value of a `name: value` line, without the whitespace around it.
-    private static func fieldValue(_ line: UnsafeRawBufferPointer, nameLength: Int) -> UnsafeRawBufferPointer {
-        var start = nameLength + 1
-        var end = line.count
-        while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
-        while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
-        return UnsafeRawBufferPointer(rebasing: line[start..<end])
     }
 }

@@ -84,6 +84,21 @@ struct RawRequestFieldsTests {
         #expect(String(buffer: rewritten) == "POST /svc/Call HTTP/1.1\r\nHost: a\r\ncontent-type: application/grpc\r\n"
             + "X-Request-Id: r\r\nX-Forwarded-For: ip\r\nX-Forwarded-Proto: http\r\ngrpc-timeout: 1500m\r\n\r\n")
     }
+
+    @Test("a WebSocket handshake: Connection lists upgrade (any case, among others) and Upgrade is websocket")
+    func webSocketHandshake() throws {
+        func asks(_ fields: String...) throws -> Bool {
+            let parsed = try rawHead((["GET /chat HTTP/1.1", "Host: a"] + fields).map { $0 + "\r\n" }.joined() + "\r\n")
+            return WebSocketUpgrade.isRequested(try #require(parsed.rawFields))
+        }
+        #expect(try asks("Upgrade: websocket", "Connection: Upgrade"))
+        #expect(try asks("connection: keep-alive, UPGRADE", "upgrade:  WebSocket "))
+        #expect(try asks("Connection: keep-alive", "Connection: upgrade", "Upgrade: websocket"))
+        #expect(try !asks("Upgrade: websocket"))
+        #expect(try !asks("Connection: upgrade"))
+        #expect(try !asks("Connection: upgrade", "Upgrade: h2c"))
+        #expect(try !asks("Connection: upgraded", "Upgrade: websocket"))
+    }
 }
 
 @Suite("Forwarded response fields")
