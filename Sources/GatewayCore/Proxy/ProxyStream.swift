@@ -667,13 +667,14 @@ extension ProxyStream: UpstreamResponseDelegate {
     /// (`tunnelClosed`), with its duration and the bytes that went through; until then it counts as active.
     public func upstreamSwitchedProtocols(_ head: HTTP1ResponseHead, upstream: TunnelEnd, leftover: ByteBuffer) -> TunnelEnd? {
         guard let responder, !isFinished else { return nil }
+        guard let peer = responder.startTunnel(head, upstream: upstream, upstreamLeftover: leftover) else {
+            // The client connection is closing: the 101 never reached it.
+            fail(.downstreamClosed)
+            return nil
+        }
         endAttempt(nil)
         record.status = 101
         record.bytesOut += Int64(leftover.readableBytes)
-        guard let peer = responder.startTunnel(head, upstream: upstream, upstreamLeftover: leftover) else {
-            finish(status: 101, closeConnection: true)
-            return nil
-        }
         state = .finished
         loop.metrics.listeners[listener.index].websocketUpgrades += 1
         loop.metrics.listeners[listener.index].activeTunnels += 1

@@ -17,19 +17,23 @@ final class CompressFilter: HTTPFilter {
 
     func onRequestHead(_ head: inout HTTPRequest, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
         requestIsHEAD = head.method == .head
-        clientAcceptsGzip = head.headerFields[.acceptEncoding].map(acceptsGzip) ?? false
+        var acceptance = GzipAcceptance()
+        for var value in head.headerFields[values: .acceptEncoding] {
+            value.withUTF8 { acceptance.read(UnsafeRawBufferPointer($0)) }
+        }
+        clientAcceptsGzip = acceptance.acceptsGzip
         return .proceed
     }
 
     func onRequestHead(_ head: inout HTTPRequest, receivedFields: ReceivedRequestFields, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
-        // One field read: the request's other fields stay as received.
-        var values: [String] = []
-        guard receivedFields.forEachValue(of: .acceptEncoding, { values.append(String(decoding: $0, as: UTF8.self)) }) else {
+        // One field read, on its bytes: the request's other fields stay as received.
+        var acceptance = GzipAcceptance()
+        guard receivedFields.forEachValue(of: .acceptEncoding, { acceptance.read($0) }) else {
             head.headerFields = receivedFields.takeFields()
             return try onRequestHead(&head, endStream: endStream, ctx)
         }
         requestIsHEAD = head.method == .head
-        clientAcceptsGzip = !values.isEmpty && acceptsGzip(values.joined(separator: ","))
+        clientAcceptsGzip = acceptance.acceptsGzip
         return .proceed
     }
 

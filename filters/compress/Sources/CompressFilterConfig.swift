@@ -32,22 +32,69 @@ public struct CompressFilterConfig: Sendable, Equatable {
     }
 }
 
-/// Whether an `Accept-Encoding` value (RFC 9110 §12.5.3) accepts gzip: listed (or `*`) with a q-value above 0.
-/// An explicit `gzip;q=0` refuses it even when `*` is accepted.
-func acceptsGzip(_ acceptEncoding: String) -> Bool {
-    var gzip: Bool?
-    var any: Bool?
-    for item in acceptEncoding.split(separator: ",") {
-        let parts = item.split(separator: ";")
-        guard let coding = parts.first?.trimmingASCIISpaces().lowercased(), !coding.isEmpty else { continue }
-        var accepted = true
-        for parameter in parts.dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingASCIISpaces().lowercased() }
-            if pair.count == 2, pair[0] == "q", let q = Double(pair[1]) { accepted = q > 0 }
+/// What the `Accept-Encoding` values (RFC 9110 §12.5.3) of a request say about gzip, read on the bytes (one
+/// or more field lines; no String per request): listed (or `*`) with a q-value above 0. An explicit
+/// `gzip;q=0` refuses it even when `*` is accepted.
+struct GzipAcceptance {
+    private var gzip: Bool?
+    private var any: Bool?
+
+    var acceptsGzip: Bool { gzip ?? any ?? false }
+
+    mutating func read(_ value: UnsafeRawBufferPointer) {
+        var start = 0
+        while start < value.count {
+            var end = start
+            while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
+            readItem(UnsafeRawBufferPointer(rebasing: value[start..<end]))
+            start = end + 1
         }
-        if coding == "gzip" || coding == "x-gzip" { gzip = accepted } else if coding == "*" { any = accepted }
     }
-    return gzip ?? any ?? false
+
+    /// `coding [; q=value]`.
+    private mutating func readItem(_ item: UnsafeRawBufferPointer) {
+        var parts = item.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).makeIterator()
+        guard let codingPart = parts.next() else { return }
+        let coding = Self.trimmed(codingPart)
+        guard !coding.isEmpty else { return }
+        var accepted = true
+        while let parameter = parts.next() {
+            let text = Self.trimmed(parameter)
+            guard text.count > 2, text[text.startIndex] | 0x20 == UInt8(ascii: "q"), text[text.startIndex + 1] == UInt8(ascii: "=") else { continue }
+            if let q = Double(String(decoding: text.dropFirst(2), as: UTF8.self)) { accepted = q > 0 }
+        }
+        if Self.equalsIgnoringCase(coding, "gzip") || Self.equalsIgnoringCase(coding, "x-gzip") {
+            gzip = accepted
+        } else if coding.count == 1 && coding[coding.startIndex] == UInt8(ascii: "*") {
+            any = accepted
+        }
+    }
+
+    private static func trimmed(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
+        var text = bytes
+        while let first = text.first, first == 0x20 || first == 0x09 { text = text.dropFirst() }
+        while let last = text.last, last == 0x20 || last == 0x09 { text = text.dropLast() }
+        return text
+    }
+
+    private static func equalsIgnoringCase(_ bytes: Slice<UnsafeRawBufferPointer>, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        var index = 0
+        for byte in bytes {
+            let lower = byte >= 65 && byte <= 90 ? byte + 32 : byte
+            if lower != lowercase.utf8Start[index] { return false }
+            index += 1
+        }
+        return true
+    }
+}
+
+/// `GzipAcceptance` of one `Accept-Encoding` value.
+func acceptsGzip(_ acceptEncoding: String) -> Bool {
+    var text = acceptEncoding
+    var acceptance = GzipAcceptance()
+    text.withUTF8 { acceptance.read(UnsafeRawBufferPointer($0)) }
+    return acceptance.acceptsGzip
 }
 
 extension Substring {

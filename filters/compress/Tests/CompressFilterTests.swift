@@ -16,6 +16,11 @@ struct CompressFilterTests {
         #expect(!acceptsGzip("*, gzip;q=0.0"))
         #expect(!acceptsGzip("*;q=0"))
         #expect(!acceptsGzip(""))
+        #expect(acceptsGzip("gzip ; Q=0.001"))
+        // Several Accept-Encoding lines read as one list.
+        var acceptance = GzipAcceptance()
+        for line in ["deflate, *", "gzip;q=0"] { var text = line; text.withUTF8 { acceptance.read(UnsafeRawBufferPointer($0)) } }
+        #expect(!acceptance.acceptsGzip)
     }
 
     @Test("content types: media type without parameters, any case; type/* entries")

@@ -19,7 +19,9 @@ final class RedirectFilter: HTTPFilter, Sendable {
     }
 
     private func reply(_ head: HTTPRequest, _ ctx: FilterContext) -> FilterLocalReply {
-        let location = config.location(requestScheme: ctx.tls == nil ? "http" : "https", authority: head.authority, path: head.path ?? "/")
+        guard let location = config.location(requestScheme: ctx.tls == nil ? "http" : "https", authority: head.authority, path: head.path ?? "/") else {
+            return .text(.badRequest, "the request names no host to redirect to (send a Host header)")
+        }
         let status = HTTPResponse.Status(code: config.status)
         var reply = FilterLocalReply.text(status, "see \(location)")
         reply.headerFields[.location] = location

@@ -9,22 +9,24 @@ public struct RedirectFilterConfig: Sendable, Equatable {
     /// The whole new path; nil keeps the request's.
     public var path: String?
     /// Replaces a leading `from` of the path with `to` (ignored when `path` is set).
-    public var prefixRewrite: (from: String, to: String)?
+    public var prefixRewrite: PrefixRewrite?
     public var stripQuery = false
     public var status = 301
 
-    public init() {}
-
-    public static func == (a: RedirectFilterConfig, b: RedirectFilterConfig) -> Bool {
-        a.scheme == b.scheme && a.host == b.host && a.port == b.port && a.path == b.path && a.stripQuery == b.stripQuery
-            && a.status == b.status && a.prefixRewrite?.from == b.prefixRewrite?.from && a.prefixRewrite?.to == b.prefixRewrite?.to
+    public struct PrefixRewrite: Sendable, Equatable {
+        public var from: String
+        public var to: String
     }
+
+    public init() {}
 
     /// The `Location` for a request to `authority` (`host[:port]`, or nil) and `path` (with its query), on a
     /// listener whose scheme is `requestScheme`.
-    func location(requestScheme: String, authority: String?, path requestPath: String) -> String {
+    /// Nil when the request names no host (an HTTP/1.0 request without `Host`) and `host` is not set.
+    func location(requestScheme: String, authority: String?, path requestPath: String) -> String? {
         let scheme = self.scheme ?? requestScheme
         let (requestHost, requestPort) = Self.split(authority ?? "")
+        if host == nil && requestHost.isEmpty { return nil }
         let host = self.host ?? requestHost
         var port: Int? = self.port
         if port == nil, self.scheme == nil || self.scheme == requestScheme { port = requestPort }

@@ -38,7 +38,7 @@ public struct RedirectFilterFactory: HTTPFilterFactory {
         if let rewrite = map["prefix_rewrite"]?.mapping(allowed: ["from", "to"]) {
             let from = rewrite.required("from")?.string()
             let to = rewrite.required("to")?.string()
-            if let from, let to, from.hasPrefix("/"), to.hasPrefix("/") { config.prefixRewrite = (from, to) } else {
+            if let from, let to, from.hasPrefix("/"), to.hasPrefix("/") { config.prefixRewrite = .init(from: from, to: to) } else {
                 rewrite.value.fail("from and to are paths starting with '/'")
                 valid = false
             }

@@ -19,11 +19,20 @@ struct RedirectFilterTests {
         var config = RedirectFilterConfig()
         config.host = "new.example.com"
         #expect(config.location(requestScheme: "http", authority: "old.example.com:8080", path: "/x?q") == "http://new.example.com:8080/x?q")
-        config.prefixRewrite = ("/old/", "/new/")
+        config.prefixRewrite = .init(from: "/old/", to: "/new/")
         #expect(config.location(requestScheme: "https", authority: "a", path: "/old/page?q=1") == "https://new.example.com/new/page?q=1")
         #expect(config.location(requestScheme: "https", authority: "a", path: "/other") == "https://new.example.com/other")
         config.stripQuery = true
         config.path = "/moved"
         #expect(config.location(requestScheme: "https", authority: "a:443", path: "/old/page?q=1") == "https://new.example.com/moved")
+    }
+
+    @Test("no host in the request (HTTP/1.0 without Host): no Location unless the config names the host")
+    func noHost() {
+        var config = RedirectFilterConfig()
+        config.scheme = "https"
+        #expect(config.location(requestScheme: "http", authority: nil, path: "/x") == nil)
+        config.host = "example.com"
+        #expect(config.location(requestScheme: "http", authority: nil, path: "/x") == "https://example.com/x")
     }
 }
