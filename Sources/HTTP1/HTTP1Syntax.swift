@@ -40,25 +40,8 @@ enum HTTP1Syntax {
 
     /// The common methods without allocating; others through the validating initializer.
     static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPRequest.Method {
-        switch bytes.count {
-        case 3:
-            if bytes.elementsEqual("GET".utf8) { return .get }
-            if bytes.elementsEqual("PUT".utf8) { return .put }
-        case 4:
-            if bytes.elementsEqual("POST".utf8) { return .post }
-            if bytes.elementsEqual("HEAD".utf8) { return .head }
-        case 5:
-            if bytes.elementsEqual("PATCH".utf8) { return .patch }
-        case 6:
-            if bytes.elementsEqual("DELETE".utf8) { return .delete }
-        case 7:
-            if bytes.elementsEqual("OPTIONS".utf8) { return .options }
-            if bytes.elementsEqual("CONNECT".utf8) { return .connect }
-        default:
-            break
-        }
         // The bytes are already checked to be a token, so this cannot fail.
-        return HTTPRequest.Method(String(decoding: bytes, as: UTF8.self))!
+        HTTPRequest.Method(token: bytes)!
     }
 
     /// field-name ":" OWS field-value OWS (RFC 9112 §5). Whitespace before the colon and obsolete line
@@ -319,5 +302,31 @@ extension StringProtocol {
     func caseInsensitiveEquals(_ lowercaseASCII: String) -> Bool {
         guard utf8.count == lowercaseASCII.utf8.count else { return false }
         return zip(utf8, lowercaseASCII.utf8).allSatisfy { a, b in (a >= 65 && a <= 90 ? a + 32 : a) == b }
+    }
+}
+
+extension HTTPRequest.Method {
+    /// A method from its bytes: the common ones without building and checking a String. Nil when the bytes
+    /// are not a token. Shared by the HTTP/1.1 parser and the HTTP/2 edge.
+    public init?(token bytes: UnsafeRawBufferPointer) {
+        switch bytes.count {
+        case 3:
+            if bytes.elementsEqual("GET".utf8) { self = .get; return }
+            if bytes.elementsEqual("PUT".utf8) { self = .put; return }
+        case 4:
+            if bytes.elementsEqual("POST".utf8) { self = .post; return }
+            if bytes.elementsEqual("HEAD".utf8) { self = .head; return }
+        case 5:
+            if bytes.elementsEqual("PATCH".utf8) { self = .patch; return }
+        case 6:
+            if bytes.elementsEqual("DELETE".utf8) { self = .delete; return }
+        case 7:
+            if bytes.elementsEqual("OPTIONS".utf8) { self = .options; return }
+            if bytes.elementsEqual("CONNECT".utf8) { self = .connect; return }
+        default:
+            break
+        }
+        guard let method = HTTPRequest.Method(String(decoding: bytes, as: UTF8.self)) else { return nil }
+        self = method
     }
 }

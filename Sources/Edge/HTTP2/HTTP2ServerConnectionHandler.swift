@@ -453,7 +453,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         if name.first == UInt8(ascii: ":") {
             switch name.count {
             case 5 where Self.equal(name, ":path"): stream.path = String(decoding: value, as: UTF8.self)
-            case 7 where Self.equal(name, ":method"): stream.method = Self.method(value)
+            case 7 where Self.equal(name, ":method"): stream.method = HTTPRequest.Method(token: value)
             case 7 where Self.equal(name, ":scheme"): stream.scheme = Self.scheme(value)
             case 10 where Self.equal(name, ":authority"): stream.authority = String(decoding: value, as: UTF8.self)
             default: break  // nghttp2 has already refused unknown pseudo-headers
@@ -492,21 +492,6 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         }
         stream.appendFieldLine(name: name, value: value, allocator: allocator)
         return 0
-    }
-
-    /// The request method; the common ones without building and checking a String (nghttp2 has checked
-    /// the value is a token). nil for a token `HTTPRequest.Method` does not take.
-    private static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPRequest.Method? {
-        switch bytes.count {
-        case 3 where equal(bytes, "GET"): return .get
-        case 3 where equal(bytes, "PUT"): return .put
-        case 4 where equal(bytes, "POST"): return .post
-        case 4 where equal(bytes, "HEAD"): return .head
-        case 5 where equal(bytes, "PATCH"): return .patch
-        case 6 where equal(bytes, "DELETE"): return .delete
-        case 7 where equal(bytes, "OPTIONS"): return .options
-        default: return HTTPRequest.Method(String(decoding: bytes, as: UTF8.self))
-        }
     }
 
     private static func scheme(_ bytes: UnsafeRawBufferPointer) -> String {
