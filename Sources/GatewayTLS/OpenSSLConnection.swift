@@ -3,16 +3,8 @@ import NIOCore
 
 /// What the server and client handlers both do with an `SSL*` over memory BIOs.
 enum OpenSSLConnection {
-    /// Everything OpenSSL has written to `writeBIO`, as one buffer; nil when nothing is pending.
-    static func takeCiphertext(from writeBIO: OpaquePointer, allocator: ByteBufferAllocator) -> ByteBuffer? {
-        let pending = Int(BIO_ctrl_pending(writeBIO))
-        guard pending > 0 else { return nil }
-        var out = allocator.buffer(capacity: pending)
-        out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { bytes in
-            max(0, Int(BIO_read(writeBIO, bytes.baseAddress, Int32(pending))))
-        }
-        return out
-    }
+    /// Largest ciphertext storage a handler keeps for reuse (per connection, also while idle).
+    static let recycledCiphertextCapacity = 8 * 1024
 
     /// Everything OpenSSL has written to `writeBIO`, moved into `out` (emptied first); false when nothing
     /// is pending. `out`'s storage is reused when nobody else holds it (the last ciphertext write has

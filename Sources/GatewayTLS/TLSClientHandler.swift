@@ -63,6 +63,9 @@ public final class TLSClientHandler: ChannelDuplexHandler {
     private var heldBytes = 0
     private var flushRequested = false
     private var plaintext = ByteBuffer()
+    /// The buffer the write BIO is drained into, reused across flushes as the server handler does: a
+    /// request's ciphertext usually leaves the socket within its flush, so the next flush finds it free.
+    private var ciphertext = ByteBuffer()
 
     /// What the handshake agreed on; nil until it completed.
     public private(set) var negotiated: TLSClientHandshakeCompleted?
@@ -393,11 +396,13 @@ public final class TLSClientHandler: ChannelDuplexHandler {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        guard let out = OpenSSLConnection.takeCiphertext(from: writeBIO, allocator: context.channel.allocator) else {
+        guard OpenSSLConnection.takeCiphertext(from: writeBIO, into: &ciphertext) else {
             promise?.succeed(())
             return
         }
-        context.write(wrapOutboundOut(out), promise: promise)
+        context.write(wrapOutboundOut(ciphertext), promise: promise)
+        // A large flush's storage (a request body) is not kept while the connection idles in the pool.
+        if ciphertext.capacity > OpenSSLConnection.recycledCiphertextCapacity { ciphertext = ByteBuffer() }
     }
 
     private func fail(_ context: ChannelHandlerContext, _ error: TLSConnectionError) {

@@ -68,9 +68,6 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     /// that flush, so the next flush finds the storage free again and reuses it.
     private var ciphertext = ByteBuffer()
 
-    /// Largest ciphertext storage kept for reuse (per connection, also while idle).
-    static let recycledCiphertextCapacity = 8 * 1024
-
     /// Writes up to this size are gathered into one buffer before encryption; larger ones, or a gathered
     /// buffer that would outgrow a TLS record, are encrypted as they come.
     static let gatherLimit = 16 * 1024
@@ -282,7 +279,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
         context.write(wrapOutboundOut(ciphertext), promise: promise)
         // A large flush's storage is not kept through the connection's idle time.
-        if ciphertext.capacity > Self.recycledCiphertextCapacity { ciphertext = ByteBuffer() }
+        if ciphertext.capacity > OpenSSLConnection.recycledCiphertextCapacity { ciphertext = ByteBuffer() }
         if state == .handshaking { context.flush() }
     }
 
