@@ -1,7 +1,7 @@
 import HTTPTypes
 
 /// The character classes and small grammars of RFC 9110/9112 that the parser checks strictly.
-enum HTTP1Syntax {
+public enum HTTP1Syntax {
     /// tchar (RFC 9110 §5.6.2).
     @inline(__always)
     static func isTokenChar(_ byte: UInt8) -> Bool {
@@ -140,11 +140,18 @@ enum HTTP1Syntax {
 
     /// Content-Length = 1*DIGIT, at most 18 digits so it fits an Int64.
     static func parseContentLength(_ value: String) throws(HTTP1ParseError) -> Int64 {
-        let utf8 = value.utf8
-        guard !utf8.isEmpty, utf8.count <= 18 else { throw .bad("invalid Content-Length") }
+        var value = value
+        guard let length = value.withUTF8({ contentLength(UnsafeRawBufferPointer($0)) }) else { throw .bad("invalid Content-Length") }
+        return length
+    }
+
+    /// The value of a Content-Length field (1*DIGIT, at most 18 digits so it fits an Int64), or nil.
+    /// Shared by the HTTP/1.1 parser and the HTTP/2 edge.
+    public static func contentLength(_ digits: UnsafeRawBufferPointer) -> Int64? {
+        guard !digits.isEmpty, digits.count <= 18 else { return nil }
         var result: Int64 = 0
-        for byte in utf8 {
-            guard isDigit(byte) else { throw .bad("invalid Content-Length") }
+        for byte in digits {
+            guard isDigit(byte) else { return nil }
             result = result * 10 + Int64(byte - 0x30)
         }
         return result

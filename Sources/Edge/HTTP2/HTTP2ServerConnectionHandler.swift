@@ -483,7 +483,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         case 12 where Self.equal(name, "content-type"):
             if stream.rawFields.contentType == nil { stream.rawFields.contentType = String(decoding: value, as: UTF8.self) }
         case 14 where Self.equal(name, "content-length"):
-            stream.contentLength = Self.decimal(value)
+            stream.contentLength = HTTP1Syntax.contentLength(value)  // nghttp2 has checked it already
         case 15 where Self.equal(name, "x-forwarded-for"):
             let text = String(decoding: value, as: UTF8.self)
             stream.rawFields.forwardedFor = stream.rawFields.forwardedFor.map { "\($0), \(text)" } ?? text
@@ -498,17 +498,6 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler, RemovableChannel
         if equal(bytes, "https") { return "https" }
         if equal(bytes, "http") { return "http" }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// A Content-Length value nghttp2 has already checked; nil if it is not a plain number after all.
-    private static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int64? {
-        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
-        var result: Int64 = 0
-        for byte in bytes {
-            guard byte >= 0x30 && byte <= 0x39 else { return nil }
-            result = result * 10 + Int64(byte - 0x30)
-        }
-        return result
     }
 
     private static func equal(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
