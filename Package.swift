@@ -246,6 +246,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            // The Python helper servers and clients the tests run as processes.
+            exclude: ["Support/python"],
             swiftSettings: strict),
     ]
 )

@@ -15,31 +15,16 @@ import json
 import os
 import socket
 import ssl
-import struct
 import sys
 import time
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def recv_until(sock, pending, marker):
-    while marker not in pending:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise EOFError("closed while waiting for a head")
-        pending += chunk
-    return pending
+from ws_frames import GUID, encode_frame, read_frame, read_head
 
 
 def read_response(sock, pending):
-    pending = recv_until(sock, pending, b"\r\n\r\n")
-    head, rest = pending.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    fields = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    status = int(lines[0].split(" ")[1])
+    """A response head and its Content-Length body (none for a 101), and the bytes after them."""
+    status_line, fields, rest = read_head(sock, pending)
+    status = int(status_line.split(" ")[1])
     body = b""
     if status != 101:
         length = int(fields.get("content-length", "0"))
@@ -52,38 +37,8 @@ def read_response(sock, pending):
     return status, fields, body, rest
 
 
-def read_exactly(sock, count, pending):
-    while len(pending) < count:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise EOFError("closed in a frame")
-        pending += chunk
-    return pending[:count], pending[count:]
-
-
-def read_frame(sock, pending):
-    (first, second), pending = read_exactly(sock, 2, pending)
-    length = second & 0x7F
-    if length == 126:
-        raw, pending = read_exactly(sock, 2, pending)
-        length = struct.unpack("!H", raw)[0]
-    elif length == 127:
-        raw, pending = read_exactly(sock, 8, pending)
-        length = struct.unpack("!Q", raw)[0]
-    payload, pending = read_exactly(sock, length, pending)
-    return first & 0x0F, payload, pending
-
-
 def send_frame(sock, opcode, payload):
-    mask = os.urandom(4)
-    length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", 0x80 | opcode, 0x80 | length)
-    elif length < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
-    sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    sock.sendall(encode_frame(opcode, payload, masked=True))
 
 
 def main():

@@ -13,65 +13,11 @@ import argparse
 import base64
 import hashlib
 import socket
-import struct
 import sys
 import threading
 import time
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def read_exactly(conn, count, pending):
-    while len(pending) < count:
-        chunk = conn.recv(65536)
-        if not chunk:
-            raise EOFError
-        pending += chunk
-    return pending[:count], pending[count:]
-
-
-def read_head(conn, pending):
-    while b"\r\n\r\n" not in pending:
-        chunk = conn.recv(65536)
-        if not chunk:
-            raise EOFError
-        pending += chunk
-    head, rest = pending.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    fields = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    return lines[0], fields, rest
-
-
-def frame(opcode, payload):
-    length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", 0x80 | opcode, length)
-    elif length < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 127, length)
-    return header + payload
-
-
-def read_frame(conn, pending):
-    (first, second), pending = read_exactly(conn, 2, pending)
-    opcode, length = first & 0x0F, second & 0x7F
-    if length == 126:
-        raw, pending = read_exactly(conn, 2, pending)
-        length = struct.unpack("!H", raw)[0]
-    elif length == 127:
-        raw, pending = read_exactly(conn, 8, pending)
-        length = struct.unpack("!Q", raw)[0]
-    mask = b""
-    if second & 0x80:
-        mask, pending = read_exactly(conn, 4, pending)
-    payload, pending = read_exactly(conn, length, pending)
-    if mask:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return opcode, payload, pending
+from ws_frames import GUID, encode_frame, read_frame, read_head
 
 
 open_tunnels = 0
@@ -103,13 +49,13 @@ def serve(conn):
             counted = True
             accept = base64.b64encode(hashlib.sha1(fields["sec-websocket-key"].encode() + GUID).digest())
             conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         b"Sec-WebSocket-Accept: " + accept + b"\r\nX-Backend: ws\r\n\r\n" + frame(1, b"hello from backend"))
+                         b"Sec-WebSocket-Accept: " + accept + b"\r\nX-Backend: ws\r\n\r\n" + encode_frame(1, b"hello from backend"))
             while True:
                 opcode, payload, pending = read_frame(conn, pending)
                 if opcode == 8:
-                    conn.sendall(frame(8, payload))
+                    conn.sendall(encode_frame(8, payload))
                     return
-                conn.sendall(frame(opcode, b"echo:" + payload))
+                conn.sendall(encode_frame(opcode, b"echo:" + payload))
     except (EOFError, OSError):
         pass
     finally:
