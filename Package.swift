@@ -94,6 +94,7 @@ let package = Package(
         .target(
             name: "EchoBackend",
             dependencies: [
+                "GatewayFilterAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import GatewayFilterAPI
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -171,7 +172,7 @@ final class EchoHandler: ChannelInboundHandler {
             return
         }
         var json = context.channel.allocator.buffer(capacity: 512)
-        json.writeString("{\"name\":\(Self.quote(name)),\"connection\":\(connection),\"method\":\(Self.quote(head.method.rawValue)),\"path\":\(Self.quote(head.uri)),\"headers\":{")
+        json.writeString("{\"name\":\(JSONText.quoted(name)),\"connection\":\(connection),\"method\":\(JSONText.quoted(head.method.rawValue)),\"path\":\(JSONText.quoted(head.uri)),\"headers\":{")
         var first = true
         var seen: [String] = []
         for header in head.headers {
@@ -180,12 +181,12 @@ final class EchoHandler: ChannelInboundHandler {
             seen.append(lower)
             if !first { json.writeString(",") }
             first = false
-            json.writeString("\(Self.quote(lower)):\(Self.quote(head.headers[lower].joined(separator: ", ")))")
+            json.writeString("\(JSONText.quoted(lower)):\(JSONText.quoted(head.headers[lower].joined(separator: ", ")))")
         }
-        json.writeString("},\"body_bytes\":\(bodyBytes),\"body\":\(Self.quote(String(buffer: body)))")
+        json.writeString("},\"body_bytes\":\(bodyBytes),\"body\":\(JSONText.quoted(String(buffer: body)))")
         if let requestTrailers, !requestTrailers.isEmpty {
             json.writeString(",\"trailers\":{")
-            json.writeString(requestTrailers.map { "\(Self.quote($0.name.lowercased())):\(Self.quote($0.value))" }.joined(separator: ","))
+            json.writeString(requestTrailers.map { "\(JSONText.quoted($0.name.lowercased())):\(JSONText.quoted($0.value))" }.joined(separator: ","))
             json.writeString("}")
         }
         json.writeString("}\n")
@@ -240,26 +241,6 @@ final class EchoHandler: ChannelInboundHandler {
             items[String(parts[0])] = parts.count > 1 ? String(parts[1]).removingPercentEncoding : ""
         }
         return items
-    }
-
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }
 

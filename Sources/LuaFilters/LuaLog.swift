@@ -1,3 +1,4 @@
+import GatewayFilterAPI
 import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
@@ -18,35 +19,14 @@ public enum LuaLog {
     }
 
     static func emit(level: String, script: String, requestID: String?, traceID: String? = nil, message: String, extra: [(String, String)] = []) {
-        var line = "{\"time\":\"\(timestamp())\",\"level\":\"\(level)\",\"source\":\"lua\",\"script\":\(quote(script))"
-        line += ",\"request_id\":" + (requestID.map(quote) ?? "null")
-        line += ",\"trace_id\":" + (traceID.flatMap { $0.isEmpty ? nil : quote($0) } ?? "null")
-        for (key, value) in extra { line += ",\(quote(key)):\(quote(value))" }
-        line += ",\"message\":\(quote(message))}\n"
+        var line = "{\"time\":\"\(timestamp())\",\"level\":\"\(level)\",\"source\":\"lua\",\"script\":\(JSONText.quoted(script))"
+        line += ",\"request_id\":" + (requestID.map(JSONText.quoted) ?? "null")
+        line += ",\"trace_id\":" + (traceID.flatMap { $0.isEmpty ? nil : JSONText.quoted($0) } ?? "null")
+        for (key, value) in extra { line += ",\(JSONText.quoted(key)):\(JSONText.quoted(value))" }
+        line += ",\"message\":\(JSONText.quoted(message))}\n"
         var bytes = line
         bytes.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
         if let observer = tap.withLockedValue({ $0 }) { observer(line) }
-    }
-
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 
     private static func timestamp() -> String {

@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewayFilterAPI
 import Upstream
 
 /// The admin listener's JSON and HTML views of the counters.

@@ -1,5 +1,6 @@
-/// A JSON string literal (RFC 8259 escaping), for the admin listener's small JSON answers; access-log
-/// lines use `JSONLineWriter`, which writes the same escaping straight into the batch.
+/// A JSON string literal (RFC 8259 escaping): for the admin listener's small JSON answers, Lua's log lines
+/// and the echo backend. Access-log lines use `JSONLineWriter`, which writes the same escaping straight
+/// into its batch.
 public enum JSONText {
     public static func quoted(_ text: String) -> String {
         var out = "\""
