@@ -5,38 +5,17 @@
 # per request the Lua route adds over the plain one (per-round differences), and the median per-round gap.
 #
 #   bench/lua-ab.sh path/to/portcullis-A path/to/portcullis-B
-# Knobs (env): ROUNDS=10 DUR=2 CONNS=64 PORT=28300 (uses PORT..PORT+2). Only 127.0.0.1 is targeted.
+# Knobs (env): ROUNDS=10 DUR=2 CONNS=64 PORT=28300 (uses PORT..PORT+2) ORIGIN=nginx|echo (as in lua.sh).
+# Only 127.0.0.1 is targeted.
 set -u -o pipefail
 A="$1"; B="$2"
-ROUNDS="${ROUNDS:-10}"; DUR="${DUR:-2}"; CONNS="${CONNS:-64}"; PORT="${PORT:-28300}"
+ROUNDS="${ROUNDS:-10}"; DUR="${DUR:-2}"; CONNS="${CONNS:-64}"; PORT="${PORT:-28300}"; ORIGIN="${ORIGIN:-nginx}"
 ORIGIN_PORT=$((PORT + 2))
 work="$(mktemp -d)"
-cat > "$work/small.lua" <<'LUA'
-function on_request(ctx, conf)
-  local user = ctx.req:header("x-user")
-  ctx.req:set_header("x-user-seen", user or "anonymous")
-  ctx.req:set_header("x-edge", "lua")
-end
-LUA
-config() {
-  cat <<YAML
-workers: 1
-listeners:
-  - name: bench
-    address: 127.0.0.1:$1
-    routes:
-      - match: { path_prefix: /lua }
-        cluster: origin
-        filters: [ { lua: { script: $work/small.lua } } ]
-      - match: { path_prefix: / }
-        cluster: origin
-clusters:
-  - name: origin
-    endpoints: [ { address: "127.0.0.1:$ORIGIN_PORT" } ]
-YAML
-}
-config "$PORT" > "$work/a.yaml"; config "$((PORT + 1))" > "$work/b.yaml"
-taskset -c 0 "$A" echo --port "$ORIGIN_PORT" >/dev/null 2>&1 & origin=$!
+. "$(dirname "$0")/lib/lua-bench.sh"
+write_lua_script
+gateway_config "$PORT" "$ORIGIN_PORT" > "$work/a.yaml"; gateway_config "$((PORT + 1))" "$ORIGIN_PORT" > "$work/b.yaml"
+start_origin "$ORIGIN" "$ORIGIN_PORT" "$A" taskset -c 0
 taskset -c 0 "$A" run --config "$work/a.yaml" >/dev/null 2>&1 & ga=$!
 taskset -c 0 "$B" run --config "$work/b.yaml" >/dev/null 2>&1 & gb=$!
 trap 'kill $ga $gb $origin 2>/dev/null; rm -rf "$work"' EXIT

@@ -19,56 +19,10 @@ work="$(mktemp -d)"
 server=(); client=()
 if [ "$PIN" = 1 ] && command -v taskset >/dev/null; then server=(taskset -c 0); client=(taskset -c 1); fi
 
-cat > "$work/small.lua" <<'LUA'
-function on_request(ctx, conf)
-  local user = ctx.req:header("x-user")
-  ctx.req:set_header("x-user-seen", user or "anonymous")
-  ctx.req:set_header("x-edge", "lua")
-end
-LUA
-cat > "$work/gateway.yaml" <<YAML
-workers: 1
-listeners:
-  - name: bench
-    address: 127.0.0.1:$PORT
-    routes:
-      - match: { path_prefix: /lua }
-        cluster: origin
-        filters: [ { lua: { script: $work/small.lua } } ]
-      - match: { path_prefix: / }
-        cluster: origin
-clusters:
-  - name: origin
-    endpoints: [ { address: "127.0.0.1:$ORIGIN_PORT" } ]
-YAML
-
-if [ "$ORIGIN" = nginx ]; then
-  command -v nginx >/dev/null || { echo "missing tool: nginx (apt-get install nginx), or run with ORIGIN=echo" >&2; exit 2; }
-  mkdir -p "$work/nginx-tmp"
-  cat > "$work/origin.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $work/origin.pid;
-error_log $work/origin.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    client_body_temp_path $work/nginx-tmp;
-    proxy_temp_path $work/nginx-tmp; fastcgi_temp_path $work/nginx-tmp; uwsgi_temp_path $work/nginx-tmp; scgi_temp_path $work/nginx-tmp;
-    server {
-        listen 127.0.0.1:$ORIGIN_PORT;
-        location / { return 200 "hello"; }
-        # Only for the smoke test: shows the header the Lua filter set.
-        location = /lua-check { add_header x-user-seen \$http_x_user_seen; return 200 "hello"; }
-    }
-}
-NGINX
-  "${server[@]}" nginx -p "$work" -e "$work/origin.err" -c "$work/origin.conf" & origin=$!
-else
-  "${server[@]}" "$BIN" echo --port "$ORIGIN_PORT" >/dev/null 2>&1 & origin=$!
-fi
+. "$(dirname "$0")/lib/lua-bench.sh"
+write_lua_script
+gateway_config "$PORT" "$ORIGIN_PORT" > "$work/gateway.yaml"
+start_origin "$ORIGIN" "$ORIGIN_PORT" "$BIN" "${server[@]}"
 "${server[@]}" "$BIN" run --config "$work/gateway.yaml" >/dev/null 2>"$work/gateway.err" & gateway=$!
 trap 'kill $gateway $origin 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/plain" >/dev/null 2>&1 && break; sleep 0.1; done
