@@ -73,12 +73,12 @@ enum LuaContextAPI {
         var fields = HTTPFields()
         if lua_type(L, 3) == LUA_TTABLE {
             if let problem = readFields(L, 3, into: &fields) { return Lua.fail(L, "ctx:respond: \(problem)") }
-        } else if lua_type(L, 3) != LUA_TNIL {
+        } else if !Lua.isNoneOrNil(L, 3) {
             return Lua.fail(L, "ctx:respond: bad argument #2 (a table of headers expected)")
         }
         var body: ByteBuffer?
         switch lua_type(L, 4) {
-        case LUA_TNIL: body = nil
+        case LUA_TNONE, LUA_TNIL: body = nil
         case LUA_TSTRING: body = Lua.bytes(L, 4)
         default: return Lua.fail(L, "ctx:respond: bad argument #3 (a string body expected)")
         }
@@ -188,7 +188,7 @@ enum LuaContextAPI {
         guard let cluster = Lua.string(L, 2) else { return Lua.fail(L, "ctx:http_call: bad argument #1 (cluster name expected)") }
         let options: Int32 = 3
         let hasOptions = lua_type(L, options) == LUA_TTABLE
-        guard hasOptions || lua_type(L, options) == LUA_TNIL else { return Lua.fail(L, "ctx:http_call: bad argument #2 (options table expected)") }
+        guard hasOptions || Lua.isNoneOrNil(L, options) else { return Lua.fail(L, "ctx:http_call: bad argument #2 (options table expected)") }
         var methodText = "GET", path = "/", timeoutMs = 5000.0, async = false
         var authority: String?
         var body: ByteBuffer?

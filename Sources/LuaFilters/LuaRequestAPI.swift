@@ -265,7 +265,7 @@ enum LuaRequestAPI {
         }
         var query: String
         switch lua_type(L, 2) {
-        case LUA_TNIL: query = ""
+        case LUA_TNONE, LUA_TNIL: query = ""
         case LUA_TSTRING:
             query = Lua.string(L, 2) ?? ""
             guard LuaQuery.isValidTarget(query) else { return Lua.fail(L, "ctx.req:set_query: the query must be URL-encoded") }

@@ -108,6 +108,13 @@ enum Lua {
         }
     }
 
+    /// Whether the argument at `index` is nil or was not passed at all (LUA_TNONE): optional arguments
+    /// accept both, as Lua's own libraries do.
+    @inline(__always)
+    static func isNoneOrNil(_ L: OpaquePointer, _ index: Int32) -> Bool {
+        lua_type(L, index) <= LUA_TNIL
+    }
+
     static func typeName(_ L: OpaquePointer, _ index: Int32) -> String {
         String(cString: lua_typename(L, lua_type(L, index)))
     }

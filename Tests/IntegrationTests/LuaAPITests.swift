@@ -351,6 +351,34 @@ struct LuaAPITests {
         }
     }
 
+    @Test("optional arguments may be left out, not only passed as nil: respond(status), http_call(cluster), set_query()")
+    func optionalArguments() async throws {
+        let scripts = try LuaScripts()
+        let path = try scripts.write("optional.lua", """
+            function on_request(ctx)
+              local path = ctx.req:path()
+              if path == "/respond" then return ctx:respond(403) end
+              if path == "/call" then
+                local res = ctx:http_call("beta")
+                local sent = gw.json.decode(res.body)
+                return ctx:respond(200, nil, res.status .. " " .. sent.method .. " " .. sent.path)
+              end
+              ctx.req:set_query()
+            end
+            """)
+        try await withLuaGateway(scripts, luaConfig("[ { lua: { script: \(path) } } ]")) { gw in
+            let denied = try curl(["\(gw.baseURL)/respond"])
+            #expect(denied.status == 403)
+            #expect(denied.body.isEmpty)
+            let call = try curl(["\(gw.baseURL)/call"])
+            #expect(call.status == 200)
+            #expect(call.body == "200 GET /")
+            let cleared = try curl(["\(gw.baseURL)/query?a=1&b=2"])
+            #expect(cleared.status == 200)
+            #expect(cleared.json["path"] as? String == "/query")
+        }
+    }
+
     @Test("on_log runs after the response with the final status, and may still make an async call")
     func onLog() async throws {
         let scripts = try LuaScripts()
