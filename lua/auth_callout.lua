@@ -12,6 +12,8 @@ schema = {
 function on_request(ctx, conf)
   local token = ctx.req:header("authorization")
   if not token then return ctx:respond(401, nil, "missing credentials\n") end
+  -- A span of the script's own (with tracing on): the decision, around the call's own CLIENT span.
+  local span = ctx:start_span("auth decision", { attributes = { ["auth.cluster"] = conf.cluster } })
   local res, err = ctx:http_call(conf.cluster, {
     method = "GET",
     path = conf.path,
@@ -20,9 +22,15 @@ function on_request(ctx, conf)
   })
   if not res then
     gw.log.warn("auth call failed: ", err)
+    span:finish(err)
     return ctx:respond(503, nil, "auth unavailable\n")
   end
-  if res.status ~= 200 then return ctx:respond(403, nil, "denied\n") end
+  span:set_attribute("auth.status", res.status)
+  if res.status ~= 200 then
+    span:finish("denied")
+    return ctx:respond(403, nil, "denied\n")
+  end
+  span:finish()
   ctx.req:set_header("x-auth-status", tostring(res.status))
   ctx.req:set_header("x-auth-echo", res.headers["x-echo-name"] or "")
 end

@@ -17,7 +17,7 @@ enum LuaContextAPI {
         let index = lua_gettop(L)
         Lua.setFunctions(L, index, [("respond", respond), ("set_cluster", setCluster), ("set_hash_key", setHashKey), ("http_call", httpCall),
                                     ("request_id", requestID), ("cluster", cluster), ("listener", listener),
-                                    ("metadata", metadata), ("tarpit", tarpit)])
+                                    ("metadata", metadata), ("tarpit", tarpit), ("start_span", LuaSpanAPI.startSpan)])
         makeObject(L, methods: LuaRequestAPI.methods)
         Lua.setRawField(L, index, "req")
         makeObject(L, methods: LuaResponseAPI.methods)

@@ -86,8 +86,24 @@ final class LuaFilter: HTTPFilter {
     /// Whether nothing of a request is left in this run: no coroutine, no wait (see `LuaRequestPhaseFilter`).
     var isIdle: Bool { thread == nil && promise == nil && waitTimer == nil }
 
+    /// Spans this run's scripts started and may not have finished (`ctx:start_span`).
+    var spanIDs: [Int] = []
+
+    /// Finishes what the script left open: its request's work is over.
+    private func finishOpenSpans() {
+        guard !spanIDs.isEmpty else { return }
+        for id in spanIDs {
+            state.spans[id]?.end()
+            state.removeSpan(id)
+        }
+        spanIDs.removeAll(keepingCapacity: true)
+    }
+
+    deinit { finishOpenSpans() }
+
     /// Makes a finished run ready for another request.
     func recycle() {
+        finishOpenSpans()
         context = nil
         requestHead = nil
         responseHead = nil

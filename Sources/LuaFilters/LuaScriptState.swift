@@ -37,6 +37,9 @@ final class LuaScriptState {
     /// `gw.shared` dictionaries this state has opened; userdata carry an index into this list.
     var sharedDicts: [LuaSharedDict] = []
     var sharedDictRef = Lua.noRef
+    /// Spans scripts started (`ctx:start_span`) and have not finished, by the id their userdata carries.
+    private(set) var spans: [Int: FilterSpan] = [:]
+    private var lastSpanID = 0
     /// Parsed header names by the address of their (anchored) Lua string; see `LuaRequestAPI.fieldName`.
     /// The first few are searched linearly (a script uses a handful; no hashing), the rest in a dictionary.
     /// (Keys and names in two arrays: a search reads only keys, and copies no name on the way.)
@@ -82,6 +85,17 @@ final class LuaScriptState {
 
     /// The state of any thread of it, from inside a Swift function.
     @inline(__always)
+    func addSpan(_ span: FilterSpan) -> Int {
+        lastSpanID += 1
+        spans[lastSpanID] = span
+        return lastSpanID
+    }
+
+    /// Forgets an open span (finished by the script, or by its run at the end of the request's work).
+    func removeSpan(_ id: Int) {
+        spans[id] = nil
+    }
+
     static func of(_ L: OpaquePointer) -> LuaScriptState {
         Unmanaged<LuaScriptState>.fromOpaque(pc_lua_runtime_of(L).pointee.owner).takeUnretainedValue()
     }
@@ -115,6 +129,7 @@ final class LuaScriptState {
         lua_createtable(L, 0, 16)
         pc_lua_open_codecs(L)
         LuaGatewayAPI.install(in: self)
+        LuaSpanAPI.install(in: self)
         lua_setglobal(L, "gw")
     }
 
