@@ -18,9 +18,12 @@ public final class ClusterLoopState: @unchecked Sendable {
     /// Idle connections per endpoint index, most recently used last.
     private var idle: [[HTTP1UpstreamConnection]]
     /// HTTP/2 connections per endpoint index that still take new streams (connecting or open, no GOAWAY).
-    private var http2: [[HTTP2UpstreamConnection]]
+    var http2: [[HTTP2UpstreamConnection]]
+    /// `protocol: auto`: what each endpoint's server chose by ALPN on the last new connection; nil until
+    /// one was made (see ClusterLoopState+Auto.swift).
+    var learnedProtocol: [UpstreamProtocol?]
     private var sweeper: RepeatedTask?
-    public private(set) var openConnections = 0
+    public internal(set) var openConnections = 0
     /// Replaced by a newer endpoint list (DNS discovery): connections coming back are closed, not pooled.
     public private(set) var isRetired = false
     /// The last TLS session per endpoint, offered by the next connection; nil without TLS or resumption.
@@ -38,6 +41,7 @@ public final class ClusterLoopState: @unchecked Sendable {
                                      local: local, minLocalPercent: cluster.options.localZone?.minHealthyPercent ?? 70)
         self.idle = Array(repeating: [], count: cluster.endpoints.count)
         self.http2 = Array(repeating: [], count: cluster.endpoints.count)
+        self.learnedProtocol = Array(repeating: nil, count: cluster.endpoints.count)
         self.availability = .allUp(cluster.endpoints.count)
         self.failures = cluster.options.outlierDetection.map { ConsecutiveFailureCounter(settings: $0, endpoints: cluster.endpoints.count) }
         self.tlsSessions = cluster.options.tls?.configuration.sessionResumption == true ? TLSClientSessionCache(slots: cluster.endpoints.count) : nil
@@ -87,7 +91,7 @@ public final class ClusterLoopState: @unchecked Sendable {
     /// A pooled HTTP/1 connection to `endpoint`, if one is idle: the common case, taken without the
     /// callback (and its closure allocation) that `acquire` needs for a connection still to be made.
     public func takeIdleConnection(_ endpoint: Endpoint) -> (any UpstreamExchange)? {
-        guard cluster.options.upstreamProtocol != .http2 else { return nil }
+        guard cluster.options.effectiveProtocol != .http2 else { return nil }
         while let connection = idle[endpoint.index].popLast() {
             if connection.isActive { return connection }
         }
@@ -100,9 +104,15 @@ public final class ClusterLoopState: @unchecked Sendable {
     /// without it the callback gets `.overflow` at once.
     public func acquire(_ endpoint: Endpoint, fresh: Bool, _ callback: @escaping AcquireCallback) {
         eventLoop.preconditionInEventLoop()
-        if cluster.options.upstreamProtocol == .http2 {
+        switch cluster.options.effectiveProtocol {
+        case .http2:
             acquireHTTP2(endpoint, callback)
             return
+        case .auto:
+            acquireAuto(endpoint, fresh: fresh, callback)
+            return
+        case .http1:
+            break
         }
         if !fresh, let connection = takeIdleConnection(endpoint) {
             callback(.success(connection))
@@ -154,7 +164,7 @@ public final class ClusterLoopState: @unchecked Sendable {
         }
     }
 
-    private static func describe(_ error: any Error) -> String {
+    static func describe(_ error: any Error) -> String {
         if let ioError = error as? IOError { return ioError.description }
         if let connectError = error as? NIOConnectionError, let first = connectError.connectionErrors.first {
             return describe(first.error)
@@ -199,7 +209,7 @@ public final class ClusterLoopState: @unchecked Sendable {
 
     /// Room for a new connection under the `max_connections` and `max_pending` breakers (HTTP/1 and
     /// HTTP/2 alike); without it the callback gets `.overflow` and the answer is false.
-    private func reserveNewConnection(_ callback: AcquireCallback) -> Bool {
+    func reserveNewConnection(_ callback: AcquireCallback) -> Bool {
         let resources = cluster.resources
         guard resources.tryAcquire(.maxConnections) else {
             callback(.failure(.overflow(.maxConnections)))
@@ -216,7 +226,7 @@ public final class ClusterLoopState: @unchecked Sendable {
     /// A stream on an existing HTTP/2 connection with room, or a new connection (within the breakers)
     /// whose connect the acquirer waits for. A connection going away takes no new streams; a refused
     /// stream's retry therefore lands on a new connection without needing `fresh`.
-    private func acquireHTTP2(_ endpoint: Endpoint, _ callback: @escaping AcquireCallback) {
+    func acquireHTTP2(_ endpoint: Endpoint, _ callback: @escaping AcquireCallback) {
         for connection in http2[endpoint.index] where connection.availableStreams > 0 {
             connection.reserve(callback)
             return
@@ -254,6 +264,10 @@ public final class ClusterLoopState: @unchecked Sendable {
                         connection.handshakeCompleted()
                     case .success:
                         channel.close(promise: nil)
+                        if self.cluster.options.upstreamProtocol == .auto {
+                            // The endpoint's server no longer prefers h2: the next connection asks again.
+                            self.learnedProtocol[endpoint.index] = nil
+                        }
                         connection.connectFailed(.connectFailed("the TLS peer did not choose h2 by ALPN"))
                     case .failure(let error):
                         connection.connectFailed(error)

@@ -80,15 +80,25 @@ public struct UpstreamClusterOptions: Sendable {
     public var upstreamProtocol = UpstreamProtocol.http1
     /// TLS to the endpoints (built once at load, shared by every loop); nil: plaintext.
     public var tls: TLSClientContext?
+    /// `protocol: auto` only: the same TLS settings offering ALPN `http/1.1` alone, for what must speak
+    /// HTTP/1.1 whatever the endpoint prefers (health probes).
+    public var tlsHTTP1Only: TLSClientContext?
+
+    /// What new connections speak: `auto` without TLS has no ALPN to learn from, so it is HTTP/1.1.
+    public var effectiveProtocol: UpstreamProtocol {
+        upstreamProtocol == .auto && tls == nil ? .http1 : upstreamProtocol
+    }
 
     public init() {}
 }
 
 /// The protocol a cluster speaks to its endpoints. `http2` on a plaintext cluster is h2c with prior
-/// knowledge (RFC 9113 §3.3): the connection starts with the HTTP/2 preface, no Upgrade.
+/// knowledge (RFC 9113 §3.3): the connection starts with the HTTP/2 preface, no Upgrade. `auto` (TLS
+/// clusters) offers ALPN `h2` and `http/1.1` and speaks what each endpoint's server chooses.
 public enum UpstreamProtocol: String, Sendable, CaseIterable {
     case http1
     case http2
+    case auto
 }
 
 /// An immutable cluster definition, shared by all event loops. Per-loop state (pools, balancer

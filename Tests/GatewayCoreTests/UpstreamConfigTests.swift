@@ -173,7 +173,7 @@ struct UpstreamConfigTests {
         ConfigErrorCase("grpc health check on an http1 cluster", cluster("health_check: { grpc: { service: api } }"),
                         keyPath: "clusters[0].health_check", at: "health_check:", message: "needs protocol: http2 on this cluster"),
         ConfigErrorCase("unknown upstream protocol", cluster("protocol: http3"),
-                        keyPath: "clusters[0].protocol", at: "protocol: http3", message: "unknown protocol 'http3' (supported: http1, http2)"),
+                        keyPath: "clusters[0].protocol", at: "protocol: http3", message: "unknown protocol 'http3' (supported: http1, http2, auto)"),
         ConfigErrorCase("backoff max below base", cluster("retries: { backoff: { base: 100ms, max: 50ms } }"),
                         keyPath: "clusters[0].retries.backoff.max", at: "retries:", message: "must not be shorter than base"),
     ])

@@ -1,3 +1,4 @@
+import GatewayTLS
 import HTTPTypes
 import NIOCore
 import Upstream
@@ -90,6 +91,12 @@ extension ConfigDecoder {
         if let value = map["retries"] { cluster.options.retries = decodeRetries(value) }
         if let value = map["circuit_breakers"], let limits = decodeCircuitBreakers(value) { cluster.options.circuitBreakers = limits }
         if let value = map["tls"] { cluster.options.tls = decodeClusterTLS(value, upstreamProtocol: cluster.options.upstreamProtocol) }
+        if cluster.options.upstreamProtocol == .auto, let tls = cluster.options.tls {
+            // Health probes speak HTTP/1.1: they offer only that, whatever the endpoint prefers.
+            var configuration = tls.configuration
+            configuration.alpn = ["http/1.1"]
+            cluster.options.tlsHTTP1Only = try? TLSClientContext(configuration)
+        }
     }
 
     /// `client_ip`, `filter`, `{ header: x-user }` or `{ cookie: sid }`.

@@ -6,7 +6,8 @@ import Upstream
 extension ConfigDecoder {
     static let clusterTLSKeys = ["ca", "sni", "verify", "client_certificate", "min_version", "ciphers", "alpn", "session_resumption"]
 
-    /// `upstreamProtocol` http2 offers ALPN `h2` (the default for such a cluster, and the only choice).
+    /// `upstreamProtocol` http2 offers ALPN `h2` (the default for such a cluster, and the only choice); auto
+    /// offers `h2` and `http/1.1` (the default), in the order listed.
     func decodeClusterTLS(_ value: ConfigValue, upstreamProtocol: UpstreamProtocol = .http1) -> TLSClientContext? {
         guard let map = value.mapping(allowed: Self.clusterTLSKeys) else { return nil }
         var configuration = TLSClientConfiguration()
@@ -38,9 +39,9 @@ extension ConfigDecoder {
                 guard let name = item.nonEmptyString() else { continue }
                 if configuration.alpn.contains(name) {
                     item.fail("ALPN protocol '\(name)' is listed twice")
-                } else if name == "http/1.1" && upstreamProtocol == .http1 {
+                } else if name == "http/1.1" && upstreamProtocol != .http2 {
                     configuration.alpn.append(name)
-                } else if name == "h2" && upstreamProtocol == .http2 {
+                } else if name == "h2" && upstreamProtocol != .http1 {
                     configuration.alpn.append(name)
                 } else if upstreamProtocol == .http2 {
                     item.fail("an http2 cluster offers ALPN h2 only (not '\(name)')")
@@ -51,6 +52,7 @@ extension ConfigDecoder {
             }
         }
         if upstreamProtocol == .http2 && configuration.alpn.isEmpty { configuration.alpn = ["h2"] }
+        if upstreamProtocol == .auto && configuration.alpn.isEmpty { configuration.alpn = ["h2", "http/1.1"] }
         if let v = map["session_resumption"]?.bool() { configuration.sessionResumption = v }
         if !configuration.verify, let ca = map["ca"] { ca.fail("ca has no effect with verify: false; remove one of them") }
         guard diagnostics.errors.count == before else { return nil }

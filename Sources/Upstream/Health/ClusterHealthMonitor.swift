@@ -77,7 +77,8 @@ public final class ClusterHealthMonitor: @unchecked Sendable {
                 probePool = pool
                 probe = HTTP2HealthProbe.run(check, endpoint: endpoint, pool: pool, on: eventLoop)
             } else {
-                probe = HealthProbe.run(check, endpoint: endpoint, tls: cluster.options.tls.map { ($0, cluster.tlsPeers[endpoint.index]) }, on: eventLoop)
+                let tls = cluster.options.tlsHTTP1Only ?? cluster.options.tls
+                probe = HealthProbe.run(check, endpoint: endpoint, tls: tls.map { ($0, cluster.tlsPeers[endpoint.index]) }, on: eventLoop)
             }
             probe.whenSuccess { [self] result in probeFinished(endpoint, check, result) }
         }

@@ -1,0 +1,96 @@
+import GatewayTLS
+import NIOCore
+import NIOPosix
+
+/// `protocol: auto` on a TLS cluster: a new connection offers ALPN `h2` and `http/1.1`, and the handler
+/// that speaks the chosen protocol is added once the handshake is done. What an endpoint chose is
+/// remembered (`learnedProtocol`): an h2 endpoint then gets its requests multiplexed over the HTTP/2
+/// connections (as on an `http2` cluster), an HTTP/1.1 one reuses idle connections (as on an `http1` one).
+/// A server that changes its mind is learned again on the next new connection.
+extension ClusterLoopState {
+    func acquireAuto(_ endpoint: Endpoint, fresh: Bool, _ callback: @escaping AcquireCallback) {
+        if learnedProtocol[endpoint.index] == .http2 {
+            acquireHTTP2(endpoint, callback)
+            return
+        }
+        if !fresh, let connection = takeIdleConnection(endpoint) {
+            callback(.success(connection))
+            return
+        }
+        guard reserveNewConnection(callback) else { return }
+        let resources = cluster.resources
+        connectAuto(endpoint) { result in
+            resources.release(.maxPending)
+            callback(result)
+        }
+    }
+
+    private func connectAuto(_ endpoint: Endpoint, _ callback: @escaping AcquireCallback) {
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
+        openConnections += 1
+        let future = ClientBootstrap(group: eventLoop)
+            .connectTimeout(cluster.settings.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try loopBoundSelf.value.addTLSHandler(to: channel, endpoint: endpoint) }
+            }
+            .connect(to: endpoint.address)
+        future.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                self.afterHandshake(of: channel) { handshake in
+                    switch handshake {
+                    case .success(let completed):
+                        self.adopt(channel, speaking: completed?.applicationProtocol == "h2" ? .http2 : .http1, endpoint: endpoint, callback)
+                    case .failure(let error):
+                        // No protocol handler saw the channel: its slot is released here.
+                        self.connectionGone()
+                        callback(.failure(error))
+                    }
+                }
+            case .failure(let error):
+                self.connectionGone()
+                if let channelError = error as? ChannelError, case .connectTimeout = channelError {
+                    callback(.failure(.connectTimeout))
+                } else {
+                    callback(.failure(.connectFailed(Self.describe(error))))
+                }
+            }
+        }
+    }
+
+    /// Puts the handler for the negotiated protocol on a connected, handshaken channel.
+    private func adopt(_ channel: Channel, speaking kind: UpstreamProtocol, endpoint: Endpoint, _ callback: @escaping AcquireCallback) {
+        learnedProtocol[endpoint.index] = kind
+        if kind == .http2 {
+            // Counted already (connectAuto); the connection counts itself out when it ends.
+            let connection = HTTP2UpstreamConnection(endpoint: endpoint, pool: self, tls: true)
+            http2[endpoint.index].append(connection)
+            connection.reserve(callback)
+            do {
+                try channel.pipeline.syncOperations.addHandler(connection)
+                connection.handshakeCompleted()
+            } catch {
+                channel.close(promise: nil)
+                connection.connectFailed(.connectFailed("\(error)"))
+            }
+            return
+        }
+        let connection = HTTP1UpstreamConnection(endpoint: endpoint, pool: self)
+        do {
+            try channel.pipeline.syncOperations.addHandler(connection)
+            callback(.success(connection))
+        } catch {
+            // The handler never joined the pipeline, so its close accounting will not run.
+            channel.close(promise: nil)
+            connectionGone()
+            callback(.failure(.connectFailed("\(error)")))
+        }
+    }
+
+    /// A connection that never got a protocol handler is gone: its count and breaker slot go too.
+    private func connectionGone() {
+        openConnections -= 1
+        cluster.resources.release(.maxConnections)
+    }
+}

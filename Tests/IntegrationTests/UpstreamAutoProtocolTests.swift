@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// `protocol: auto` on a TLS cluster: ALPN offers h2 and http/1.1 and each endpoint's server decides. The
+/// backend is a second gateway (its TLS listener offers h2 by default, or only http/1.1); its access log
+/// says which protocol each request arrived with.
+@Suite("protocol: auto to upstreams", .serialized)
+struct UpstreamAutoProtocolTests {
+    static func tls(_ pki: UpstreamPKI) -> String { "{ ca: \"\(pki.path("ca.pem"))\", sni: api.internal }" }
+
+    /// The protocols the backend saw for the requests whose path starts with `prefix`.
+    static func backendProtocols(_ setup: UpstreamTLSSetup, prefix: String, count: Int) async throws -> [String] {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            let lines = try await setup.backend.accessLog(atLeast: 0, within: 0).filter { ($0["path"] as? String)?.hasPrefix(prefix) == true }
+            if lines.count >= count || Date() > deadline { return lines.compactMap { $0["protocol"] as? String } }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    @Test("a backend that prefers h2 gets HTTP/2, multiplexed over few connections; health probes still speak HTTP/1.1 to it")
+    func prefersH2() async throws {
+        let clusterExtra = """
+            protocol: auto
+            panic_threshold: 0
+            health_check: { http: { path: /healthz }, interval: 100ms, unhealthy_threshold: 1 }
+            """
+        try await withUpstreamTLS(tls: Self.tls, clusterExtra: clusterExtra) { setup in
+            #expect(try curl(["\(setup.url)/first"]).status == 200)
+            let batch = try await curlParallel((0..<12).map { "\(setup.url)/multi/\($0)" }, parallel: 12)
+            #expect(batch.statuses.count == 12 && batch.statuses.allSatisfy { $0 == 200 }, "\(batch.statuses)")
+            let protocols = try await Self.backendProtocols(setup, prefix: "/multi/", count: 12)
+            #expect(protocols.count == 12 && protocols.allSatisfy { $0 == "HTTP/2" }, "\(protocols)")
+            // Two front loops; each learns with one connection, then multiplexes on it.
+            let handshakes = try setup.backendHandshakes()
+            #expect(handshakes <= 4, "handshakes: \(handshakes)")
+            // Several probe intervals later the endpoint is still up (a failed probe would take it out: 503).
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try curl(["\(setup.url)/after-probes"]).status == 200)
+            let probes = try await setup.backend.accessLog(atLeast: 0, within: 0).filter { $0["path"] as? String == "/healthz" }
+            #expect(!probes.isEmpty && probes.allSatisfy { $0["protocol"] as? String == "HTTP/1.1" }, "\(probes.map { $0["protocol"] ?? "?" })")
+        }
+    }
+
+    @Test("a backend that offers only http/1.1 gets HTTP/1.1 with pooled keep-alive connections")
+    func onlyHTTP1() async throws {
+        try await withUpstreamTLS(tls: Self.tls, backendTLS: { _ in ", alpn: [http/1.1]" }, clusterExtra: "protocol: auto") { setup in
+            for n in 0..<6 { #expect(try curl(["\(setup.url)/one/\(n)"]).status == 200) }
+            let protocols = try await Self.backendProtocols(setup, prefix: "/one/", count: 6)
+            #expect(protocols.count == 6 && protocols.allSatisfy { $0 == "HTTP/1.1" }, "\(protocols)")
+            #expect(try setup.backendHandshakes() <= 2, "sequential requests reuse the pooled connection of each loop")
+        }
+    }
+
+    @Test("protocol: auto offers h2 and http/1.1 by default; alpn may narrow it; unknown names are refused; the effective config shows auto")
+    func config() async throws {
+        let pki = try UpstreamPKI()
+        defer { pki.remove() }
+        let base = """
+            listeners:
+              - name: l
+                address: 127.0.0.1:0
+                routes: [ { match: { path_prefix: / }, cluster: c } ]
+            clusters:
+              - name: c
+                protocol: auto
+                endpoints: [ { address: 127.0.0.1:9 } ]
+            """
+        let good = try check(base + "\n    tls: { ca: \"\(pki.path("ca.pem"))\", alpn: [h2, http/1.1] }")
+        #expect(good.exitCode == 0, "\(good.stderr)")
+        #expect(good.stdout.contains("protocol: auto"))
+        let bad = try check(base + "\n    tls: { ca: \"\(pki.path("ca.pem"))\", alpn: [h2, spdy/3] }")
+        #expect(bad.exitCode == 2)
+        #expect(bad.stderr.contains("tls.alpn[1]") && bad.stderr.contains("spdy/3"), "\(bad.stderr)")
+    }
+
+    private func check(_ yaml: String) throws -> ProcessOutput {
+        let path = NSTemporaryDirectory() + "portcullis-auto-\(UUID().uuidString).yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try run(ConfigCommandTests.binary, ["check", "--config", path])
+    }
+}
