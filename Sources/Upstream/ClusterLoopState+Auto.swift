@@ -6,10 +6,11 @@ import NIOPosix
 /// that speaks the chosen protocol is added once the handshake is done. What an endpoint chose is
 /// remembered (`learnedProtocol`): an h2 endpoint then gets its requests multiplexed over the HTTP/2
 /// connections (as on an `http2` cluster), an HTTP/1.1 one reuses idle connections (as on an `http1` one).
-/// A server that changes its mind is learned again on the next new connection.
+/// A server that changes its mind is learned again on the next new connection. An exchange that must be
+/// HTTP/1.1 (a WebSocket upgrade) gets an idle HTTP/1.1 connection or one that offers only `http/1.1`.
 extension ClusterLoopState {
-    func acquireAuto(_ endpoint: Endpoint, fresh: Bool, _ callback: @escaping AcquireCallback) {
-        if learnedProtocol[endpoint.index] == .http2 {
+    func acquireAuto(_ endpoint: Endpoint, fresh: Bool, needsHTTP1: Bool, _ callback: @escaping AcquireCallback) {
+        if learnedProtocol[endpoint.index] == .http2 && !needsHTTP1 {
             acquireHTTP2(endpoint, callback)
             return
         }
@@ -19,20 +20,22 @@ extension ClusterLoopState {
         }
         guard reserveNewConnection(callback) else { return }
         let resources = cluster.resources
-        connectAuto(endpoint) { result in
+        connectAuto(endpoint, http1Only: needsHTTP1) { result in
             resources.release(.maxPending)
             callback(result)
         }
     }
 
-    private func connectAuto(_ endpoint: Endpoint, _ callback: @escaping AcquireCallback) {
+    /// A new connection; with `http1Only` it offers only `http/1.1` and learns nothing of the endpoint.
+    private func connectAuto(_ endpoint: Endpoint, http1Only: Bool, _ callback: @escaping AcquireCallback) {
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
+        let context = http1Only ? cluster.options.tlsHTTP1Only : nil
         openConnections += 1
         let future = ClientBootstrap(group: eventLoop)
             .connectTimeout(cluster.settings.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try loopBoundSelf.value.addTLSHandler(to: channel, endpoint: endpoint) }
+                channel.eventLoop.makeCompletedFuture { try loopBoundSelf.value.addTLSHandler(to: channel, endpoint: endpoint, context: context) }
             }
             .connect(to: endpoint.address)
         future.assumeIsolated().whenComplete { result in
@@ -41,7 +44,9 @@ extension ClusterLoopState {
                 self.afterHandshake(of: channel) { handshake in
                     switch handshake {
                     case .success(let completed):
-                        self.adopt(channel, speaking: completed?.applicationProtocol == "h2" ? .http2 : .http1, endpoint: endpoint, callback)
+                        let kind: UpstreamProtocol = completed?.applicationProtocol == "h2" ? .http2 : .http1
+                        if !http1Only { self.learnedProtocol[endpoint.index] = kind }
+                        self.adopt(channel, speaking: kind, endpoint: endpoint, callback)
                     case .failure(let error):
                         // No protocol handler saw the channel: its slot is released here.
                         self.connectionGone()
@@ -61,7 +66,6 @@ extension ClusterLoopState {
 
     /// Puts the handler for the negotiated protocol on a connected, handshaken channel.
     private func adopt(_ channel: Channel, speaking kind: UpstreamProtocol, endpoint: Endpoint, _ callback: @escaping AcquireCallback) {
-        learnedProtocol[endpoint.index] = kind
         if kind == .http2 {
             // Counted already (connectAuto); the connection counts itself out when it ends.
             let connection = HTTP2UpstreamConnection(endpoint: endpoint, pool: self, tls: true)

@@ -7,8 +7,9 @@ import NIOCore
 extension ClusterLoopState {
     /// Adds the TLS client handler for `endpoint` when the cluster speaks TLS. Runs on the loop, in the
     /// channel initializer.
-    func addTLSHandler(to channel: Channel, endpoint: Endpoint) throws {
-        guard let tls = cluster.options.tls else { return }
+    /// `context` replaces the cluster's (`protocol: auto` connections that must speak HTTP/1.1).
+    func addTLSHandler(to channel: Channel, endpoint: Endpoint, context: TLSClientContext? = nil) throws {
+        guard let tls = context ?? cluster.options.tls else { return }
         let handler = TLSClientHandler(context: tls, peer: cluster.tlsPeers[endpoint.index], sessions: tlsSessions,
                                        sessionSlot: endpoint.index, handshakeTimeout: cluster.settings.connectTimeout)
         try channel.pipeline.syncOperations.addHandler(handler)

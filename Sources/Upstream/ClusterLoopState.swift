@@ -100,16 +100,17 @@ public final class ClusterLoopState: @unchecked Sendable {
 
     /// Hands over an idle connection to `endpoint` (synchronously) or opens a new one.
     /// `fresh` skips the pool: for a retry after a pooled connection turned out to be closed.
+    /// `needsHTTP1`: the exchange must be HTTP/1.1 (a WebSocket upgrade), which matters to `protocol: auto`.
     /// A new connection needs room under the cluster's `max_connections` and `max_pending` breakers;
     /// without it the callback gets `.overflow` at once.
-    public func acquire(_ endpoint: Endpoint, fresh: Bool, _ callback: @escaping AcquireCallback) {
+    public func acquire(_ endpoint: Endpoint, fresh: Bool, needsHTTP1: Bool = false, _ callback: @escaping AcquireCallback) {
         eventLoop.preconditionInEventLoop()
         switch cluster.options.effectiveProtocol {
         case .http2:
             acquireHTTP2(endpoint, callback)
             return
         case .auto:
-            acquireAuto(endpoint, fresh: fresh, callback)
+            acquireAuto(endpoint, fresh: fresh, needsHTTP1: needsHTTP1, callback)
             return
         case .http1:
             break

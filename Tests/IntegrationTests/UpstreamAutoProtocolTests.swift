@@ -52,6 +52,47 @@ struct UpstreamAutoProtocolTests {
         }
     }
 
+    @Test("a WebSocket upgrade to an endpoint that chose h2 still goes over HTTP/1.1 and becomes a tunnel")
+    func webSocketOverAuto() async throws {
+        let server = try PythonServer(script: "ws_server.py")
+        defer { server.stop() }
+        let pki = try UpstreamPKI()
+        defer { pki.remove() }
+        let backend = try await TestGateway.start(backends: 0, workers: 1, """
+            listeners:
+              - name: backend
+                address: 127.0.0.1:0
+                tls: { certificates: [ { cert: "\(pki.path("server.pem"))", key: "\(pki.path("server.key"))" } ] }
+                routes: [ { match: { path_prefix: / }, cluster: ws } ]
+            clusters:
+              - name: ws
+                endpoints: [ { address: "\(server.address)" } ]
+            """)
+        defer { Task { await backend.stop() } }
+        let front = """
+            listeners:
+              - name: front
+                address: 127.0.0.1:0
+                routes: [ { match: { path_prefix: / }, cluster: secure } ]
+            clusters:
+              - name: secure
+                protocol: auto
+                endpoints: [ { address: "127.0.0.1:\(backend.port())" } ]
+                tls: \(Self.tls(pki))
+            """
+        try await withGateway(backends: 0, front) { gw in
+            // A plain request first: the endpoint's server chooses h2 (the backend gateway's access log says so).
+            #expect(try curl(["\(gw.baseURL)/learn"]).status == 426, "the WebSocket backend refuses a plain GET")
+            let learned = try await backend.accessLogLine(path: "/learn")
+            #expect(learned["protocol"] as? String == "HTTP/2")
+            let result = try await WebSocketTests.client(gw, "/chat", "echo")
+            #expect(result["status"] as? Int == 101, "\(result)")
+            #expect(result["echo"] as? String == "echo:hello")
+            #expect(result["big_ok"] as? Bool == true)
+            #expect(result["closed"] as? Bool == true)
+        }
+    }
+
     @Test("protocol: auto offers h2 and http/1.1 by default; alpn may narrow it; unknown names are refused; the effective config shows auto")
     func config() async throws {
         let pki = try UpstreamPKI()

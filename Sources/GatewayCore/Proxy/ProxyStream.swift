@@ -426,7 +426,7 @@ public final class ProxyStream {
             return
         }
         let attempt = retry.attemptID
-        cluster.acquire(endpoint, fresh: fresh) { [self] result in
+        cluster.acquire(endpoint, fresh: fresh, needsHTTP1: edits?.upgrade != nil) { [self] result in
             switch result {
             case .success(let connection):
                 guard case .waitingForUpstream = state, attempt == retry.attemptID else {
