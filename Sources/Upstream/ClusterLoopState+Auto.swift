@@ -4,30 +4,14 @@ import NIOPosix
 
 /// `protocol: auto` on a TLS cluster: a new connection offers ALPN `h2` and `http/1.1`, and the handler
 /// that speaks the chosen protocol is added once the handshake is done. What an endpoint chose is
-/// remembered (`learnedProtocol`): an h2 endpoint then gets its requests multiplexed over the HTTP/2
-/// connections (as on an `http2` cluster), an HTTP/1.1 one reuses idle connections (as on an `http1` one).
+/// remembered (`learnedProtocol`, read by `acquire`): an h2 endpoint then gets its requests multiplexed
+/// over the HTTP/2 connections (as on an `http2` cluster), an HTTP/1.1 one reuses idle connections (as on
+/// an `http1` one).
 /// A server that changes its mind is learned again on the next new connection. An exchange that must be
 /// HTTP/1.1 (a WebSocket upgrade) gets an idle HTTP/1.1 connection or one that offers only `http/1.1`.
 extension ClusterLoopState {
-    func acquireAuto(_ endpoint: Endpoint, fresh: Bool, needsHTTP1: Bool, _ callback: @escaping AcquireCallback) {
-        if learnedProtocol[endpoint.index] == .http2 && !needsHTTP1 {
-            acquireHTTP2(endpoint, callback)
-            return
-        }
-        if !fresh, let connection = takeIdleConnection(endpoint) {
-            callback(.success(connection))
-            return
-        }
-        guard reserveNewConnection(callback) else { return }
-        let resources = cluster.resources
-        connectAuto(endpoint, http1Only: needsHTTP1) { result in
-            resources.release(.maxPending)
-            callback(result)
-        }
-    }
-
     /// A new connection; with `http1Only` it offers only `http/1.1` and learns nothing of the endpoint.
-    private func connectAuto(_ endpoint: Endpoint, http1Only: Bool, _ callback: @escaping AcquireCallback) {
+    func connectAuto(_ endpoint: Endpoint, http1Only: Bool, _ callback: @escaping AcquireCallback) {
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
         let context = http1Only ? cluster.options.tlsHTTP1Only : nil
         openConnections += 1

@@ -105,14 +105,15 @@ public final class ClusterLoopState: @unchecked Sendable {
     /// without it the callback gets `.overflow` at once.
     public func acquire(_ endpoint: Endpoint, fresh: Bool, needsHTTP1: Bool = false, _ callback: @escaping AcquireCallback) {
         eventLoop.preconditionInEventLoop()
-        switch cluster.options.effectiveProtocol {
+        let kind = cluster.options.effectiveProtocol
+        switch kind {
         case .http2:
             acquireHTTP2(endpoint, callback)
             return
-        case .auto:
-            acquireAuto(endpoint, fresh: fresh, needsHTTP1: needsHTTP1, callback)
+        case .auto where learnedProtocol[endpoint.index] == .http2 && !needsHTTP1:
+            acquireHTTP2(endpoint, callback)
             return
-        case .http1:
+        case .auto, .http1:
             break
         }
         if !fresh, let connection = takeIdleConnection(endpoint) {
@@ -121,9 +122,14 @@ public final class ClusterLoopState: @unchecked Sendable {
         }
         guard reserveNewConnection(callback) else { return }
         let resources = cluster.resources
-        connect(endpoint) { result in
+        let connected: AcquireCallback = { result in
             resources.release(.maxPending)
             callback(result)
+        }
+        if kind == .auto {
+            connectAuto(endpoint, http1Only: needsHTTP1, connected)
+        } else {
+            connect(endpoint, connected)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Testing
 
 /// `protocol: auto` on a TLS cluster: ALPN offers h2 and http/1.1 and each endpoint's server decides. The
@@ -93,32 +94,18 @@ struct UpstreamAutoProtocolTests {
         }
     }
 
-    @Test("protocol: auto offers h2 and http/1.1 by default; alpn may narrow it; unknown names are refused; the effective config shows auto")
-    func config() async throws {
-        let pki = try UpstreamPKI()
-        defer { pki.remove() }
-        let base = """
-            listeners:
-              - name: l
-                address: 127.0.0.1:0
-                routes: [ { match: { path_prefix: / }, cluster: c } ]
-            clusters:
-              - name: c
-                protocol: auto
-                endpoints: [ { address: 127.0.0.1:9 } ]
-            """
-        let good = try check(base + "\n    tls: { ca: \"\(pki.path("ca.pem"))\", alpn: [h2, http/1.1] }")
-        #expect(good.exitCode == 0, "\(good.stderr)")
-        #expect(good.stdout.contains("protocol: auto"))
-        let bad = try check(base + "\n    tls: { ca: \"\(pki.path("ca.pem"))\", alpn: [h2, spdy/3] }")
-        #expect(bad.exitCode == 2)
-        #expect(bad.stderr.contains("tls.alpn[1]") && bad.stderr.contains("spdy/3"), "\(bad.stderr)")
-    }
-
-    private func check(_ yaml: String) throws -> ProcessOutput {
-        let path = NSTemporaryDirectory() + "portcullis-auto-\(UUID().uuidString).yaml"
-        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        return try run(ConfigCommandTests.binary, ["check", "--config", path])
+    @Test("protocol: auto offers h2 and http/1.1 by default; alpn may narrow it; unknown names are refused at their key; the effective config shows auto")
+    func config() throws {
+        let auto = try UpstreamTLSConfigTests.parse("{ sni: api.internal }", clusterExtra: "protocol: auto")
+        #expect(auto.clusters[0].options.upstreamProtocol == .auto)
+        #expect(auto.clusters[0].options.tls?.configuration.alpn == ["h2", "http/1.1"])
+        #expect(auto.clusters[0].options.tlsHTTP1Only?.configuration.alpn == ["http/1.1"], "what health probes offer")
+        #expect(EffectiveConfigPrinter.yaml(auto).contains("protocol: auto"))
+        let narrowed = try UpstreamTLSConfigTests.parse("{ alpn: [http/1.1] }", clusterExtra: "protocol: auto")
+        #expect(narrowed.clusters[0].options.tls?.configuration.alpn == ["http/1.1"])
+        let plaintext = try UpstreamTLSConfigTests.parse(nil, clusterExtra: "protocol: auto")
+        #expect(plaintext.clusters[0].options.effectiveProtocol == .http1, "no ALPN to choose with")
+        let errors = UpstreamTLSConfigTests.errors("{ alpn: [h2, spdy/3] }", clusterExtra: "protocol: auto")
+        #expect(errors.count == 1 && errors.first?.keyPath == "clusters[0].tls.alpn[1]" && errors.first?.message.contains("spdy/3") == true, "\(errors)")
     }
 }

@@ -437,7 +437,8 @@ struct UpstreamTLSOpenSSLServerTests {
 
 @Suite("TLS to upstreams: config")
 struct UpstreamTLSConfigTests {
-    static func parse(_ tls: String) throws(ConfigErrors) -> GatewayConfig {
+    /// A config whose one cluster has `tls` (nil: none) and the keys of `clusterExtra` (one line).
+    static func parse(_ tls: String?, clusterExtra: String = "") throws(ConfigErrors) -> GatewayConfig {
         try ConfigLoader.parse(yaml: """
             listeners:
               - name: l
@@ -446,13 +447,14 @@ struct UpstreamTLSConfigTests {
             clusters:
               - name: c
                 endpoints: [ { address: 127.0.0.1:9 } ]
-                tls: \(tls)
+                \(tls.map { "tls: \($0)" } ?? "")
+                \(clusterExtra)
             """, file: "up.yaml")
     }
 
-    static func errors(_ tls: String) -> [ConfigError] {
+    static func errors(_ tls: String, clusterExtra: String = "") -> [ConfigError] {
         do {
-            _ = try parse(tls)
+            _ = try parse(tls, clusterExtra: clusterExtra)
             return []
         } catch {
             return error.errors
