@@ -134,6 +134,12 @@ let package = Package(
             path: "filters/shadow/Sources",
             swiftSettings: strict),
         .target(
+            name: "FaultFilter",
+            dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "Atomics", package: "swift-atomics")],
+            path: "filters/fault/Sources",
+            swiftSettings: strict),
+        .target(
             name: "RedirectFilter",
             dependencies: ["GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "filters/redirect/Sources",
@@ -192,7 +198,7 @@ let package = Package(
             name: "portcullis",
             dependencies: [
                 "Edge", "GatewayCore", "GatewayTLS", "Upstream", "EchoBackend", "CGatewayShims",
-                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "CompressFilter", "RedirectFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter", "ShadowFilter",
+                "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "CompressFilter", "RedirectFilter", "FaultFilter", "AuthFilter", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter", "ShadowFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -225,6 +231,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "CORSFilterTests", dependencies: ["CORSFilter"], path: "filters/cors/Tests", swiftSettings: strict),
         .testTarget(name: "RedirectFilterTests", dependencies: ["RedirectFilter"], path: "filters/redirect/Tests", swiftSettings: strict),
+        .testTarget(name: "FaultFilterTests", dependencies: ["FaultFilter"], path: "filters/fault/Tests", swiftSettings: strict),
         .testTarget(name: "CompressFilterTests", dependencies: ["CompressFilter", "CZlib", .product(name: "NIOCore", package: "swift-nio")],
                     path: "filters/compress/Tests", swiftSettings: strict),
         .testTarget(name: "AuthFilterTests", dependencies: ["AuthFilter", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
@@ -237,7 +244,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Edge", "GatewayCore", "GatewayTLS", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "CompressFilter", "RedirectFilter",
+                "Edge", "GatewayCore", "GatewayTLS", "EchoBackend", "CNGHTTP2", "GatewayFilterAPI", "IPFilter", "HeadersFilter", "CORSFilter", "CompressFilter", "RedirectFilter", "FaultFilter",
                 "AuthFilter", "COpenSSL", "RateLimitFilter", "TarpitFilter", "LuaFilters", "RouteByFilter", "ShadowFilter",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

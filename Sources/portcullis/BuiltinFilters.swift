@@ -2,6 +2,7 @@ import ArgumentParser
 import AuthFilter
 import CompressFilter
 import CORSFilter
+import FaultFilter
 import GatewayCore
 import GatewayFilterAPI
 import HeadersFilter
@@ -22,6 +23,7 @@ enum BuiltinFilters {
         CORSFilterFactory.self,
         CompressFilterFactory.self,
         RedirectFilterFactory.self,
+        FaultFilterFactory.self,
         AuthFilterFactory.self,
         RateLimitFilterFactory.self,
         TarpitFilterFactory.self,

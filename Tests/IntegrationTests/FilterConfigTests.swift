@@ -29,7 +29,7 @@ struct FilterConfigTests {
         let output = try run(ConfigCommandTests.binary, ["check", "--config", path])
         #expect(output.exitCode == 2)
         let expected = [
-            "\(path):5:9: listeners[0].filters[0].ip_filtr: unknown filter 'ip_filtr' (did you mean 'ip_filter'?); registered: auth, compress, cors, headers, ip_filter, lua, rate_limit, redirect, route_by, shadow, tarpit",
+            "\(path):5:9: listeners[0].filters[0].ip_filtr: unknown filter 'ip_filtr' (did you mean 'ip_filter'?); registered: auth, compress, cors, fault, headers, ip_filter, lua, rate_limit, redirect, route_by, shadow, tarpit",
             "\(path):6:29: listeners[0].filters[1].ip_filter.deny[0]: invalid CIDR '10.0.0.0/33'",
             "\(path):11:21: listeners[0].routes[0].filters[0].cors.allow_origin: unknown key 'allow_origin' (did you mean 'allow_origins'?)",
             "\(path):11:19: listeners[0].routes[0].filters[0].cors: missing required key 'allow_origins'",

@@ -1,0 +1,35 @@
+import NIOCore
+
+/// `fault:` keys; see README.md.
+public struct FaultFilterConfig: Sendable, Equatable {
+    public struct Delay: Sendable, Equatable {
+        public var duration: TimeAmount
+        public var percent: Double
+    }
+
+    public struct Abort: Sendable, Equatable {
+        public var status: Int
+        public var percent: Double
+    }
+
+    public var delay: Delay?
+    public var abort: Abort?
+    /// Requests may ask for a fault themselves (`x-portcullis-fault-delay-ms`, `x-portcullis-fault-abort`).
+    public var headers = false
+    /// Delayed requests held at once, all event loops together; beyond it requests pass untouched.
+    public var maxActive = 1000
+
+    public init() {}
+
+    /// The longest delay a request header may ask for: a fault is a test of patience, not a way to park
+    /// connections for good.
+    public static let maxHeaderDelay = TimeAmount.seconds(60)
+
+    /// Whether a fault given in `percent` (0–100) happens, for a random word `random`.
+    static func happens(_ percent: Double, random: UInt64) -> Bool {
+        if percent >= 100 { return true }
+        if percent <= 0 { return false }
+        // 53 random bits as a fraction in [0, 1).
+        return Double(random >> 11) / Double(1 << 53) * 100 < percent
+    }
+}
