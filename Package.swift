@@ -231,7 +231,6 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "CORSFilterTests", dependencies: ["CORSFilter"], path: "filters/cors/Tests", swiftSettings: strict),
         .testTarget(name: "RedirectFilterTests", dependencies: ["RedirectFilter"], path: "filters/redirect/Tests", swiftSettings: strict),
-        .testTarget(name: "FaultFilterTests", dependencies: ["FaultFilter"], path: "filters/fault/Tests", swiftSettings: strict),
         .testTarget(name: "CompressFilterTests", dependencies: ["CompressFilter", "CZlib", .product(name: "NIOCore", package: "swift-nio")],
                     path: "filters/compress/Tests", swiftSettings: strict),
         .testTarget(name: "AuthFilterTests", dependencies: ["AuthFilter", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),

@@ -74,3 +74,21 @@ public protocol FilterContext: AnyObject {
     /// (`UInt64.random` asks the kernel, one system call each). Not for secrets.
     func randomWord() -> UInt64
 }
+
+extension FilterContext {
+    /// True for about `percent` (0–100, fractions allowed) of the calls: a share of requests to sample,
+    /// mirror or fail. Draws from `randomWord()` only when the answer is not fixed.
+    public func chance(percent: Double) -> Bool {
+        if percent >= 100 { return true }
+        if percent <= 0 { return false }
+        return FilterChance.happens(percent, random: randomWord())
+    }
+}
+
+/// The arithmetic of `FilterContext.chance(percent:)`, separate so that it can be tested with chosen words.
+public enum FilterChance {
+    /// Whether a `percent` (0–100) chance happens for the random word `random` (53 of its bits, as a fraction).
+    public static func happens(_ percent: Double, random: UInt64) -> Bool {
+        Double(random >> 11) / Double(1 << 53) * 100 < percent
+    }
+}

@@ -70,13 +70,13 @@ final class FaultFilter: HTTPFilter, Sendable {
         if let text = asked.delayMs, let ms = Int64(text.trimmingSpaces), ms >= 0 {
             return min(.milliseconds(ms), FaultFilterConfig.maxHeaderDelay)
         }
-        guard let delay = config.delay, FaultFilterConfig.happens(delay.percent, random: ctx.randomWord()) else { return nil }
+        guard let delay = config.delay, ctx.chance(percent: delay.percent) else { return nil }
         return delay.duration
     }
 
     private func abortStatus(_ asked: Asked, _ ctx: FilterContext) -> Int? {
         if let text = asked.abort, let status = Int(text.trimmingSpaces), (200...599).contains(status) { return status }
-        guard let abort = config.abort, FaultFilterConfig.happens(abort.percent, random: ctx.randomWord()) else { return nil }
+        guard let abort = config.abort, ctx.chance(percent: abort.percent) else { return nil }
         return abort.status
     }
 }

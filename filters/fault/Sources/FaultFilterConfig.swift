@@ -24,12 +24,4 @@ public struct FaultFilterConfig: Sendable, Equatable {
     /// The longest delay a request header may ask for: a fault is a test of patience, not a way to park
     /// connections for good.
     public static let maxHeaderDelay = TimeAmount.seconds(60)
-
-    /// Whether a fault given in `percent` (0–100) happens, for a random word `random`.
-    static func happens(_ percent: Double, random: UInt64) -> Bool {
-        if percent >= 100 { return true }
-        if percent <= 0 { return false }
-        // 53 random bits as a fraction in [0, 1).
-        return Double(random >> 11) / Double(1 << 53) * 100 < percent
-    }
 }

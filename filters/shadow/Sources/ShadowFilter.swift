@@ -57,8 +57,7 @@ final class ShadowFilter: HTTPFilter {
             guard let value = head.headerFields[match.name] else { return false }
             if let expected = match.value, value != expected { return false }
         }
-        // 53 random bits as a fraction in [0, 1).
-        return config.percent >= 100 || Double(ctx.randomWord() >> 11) / Double(1 << 53) * 100 < config.percent
+        return ctx.chance(percent: config.percent)
     }
 
     private func send(_ ctx: FilterContext) {
