@@ -5,7 +5,8 @@ Usage: ws_client.py HOST:PORT PATH MODE [CA-FILE]   (with CA-FILE: wss, TLS veri
   client must); read their echoes; close. {"status", "accept_ok", "backend", "greeting", "echo", "big_ok", "closed"}
 - idle: handshake, read the greeting, then wait (at most 10 s) for the connection to be closed:
   {"status", "closed_after"}.
-- hold: handshake, read the greeting, wait a second, then close the socket without a close frame: {"status"}.
+- hold: handshake, read the greeting, wait 3 s (the test watches the gateway's gauge meanwhile), then close the
+  socket without a close frame: {"status"}.
 - refused: handshake on PATH, expected to be answered without 101; then a plain GET / on the same
   connection: {"status", "body", "next_status", "next_body"}.
 """
@@ -75,7 +76,7 @@ def main():
             opcode, _, pending = read_frame(sock, pending)
             result["closed"] = opcode == 8
         elif mode == "hold":
-            time.sleep(1)
+            time.sleep(3)
             sock.close()
         elif mode == "idle":
             started = time.monotonic()
