@@ -51,8 +51,9 @@ extension ProxyStream {
 
     private func instantiateFilters() {
         filters.reserveCapacity(chain.filters.count)
-        for configured in chain.filters[filters.count...] {
-            filters.append(configured.factory.makeFilter(on: loop.eventLoop))
+        // By index: iterating the elements copied each whole entry (its name too) per request.
+        for index in filters.count..<chain.filters.count {
+            filters.append(chain.filters[index].factory.makeFilter(on: loop.eventLoop))
         }
     }
 
