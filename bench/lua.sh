@@ -5,14 +5,15 @@
 # time per request, and the ratios.
 #
 # From the project root after `swift build -c release`:   bench/lua.sh [path/to/portcullis]
-# Knobs (env): ROUNDS=3 DUR=5 CONNS=64 PORT=28300 PIN=1 (gateway+origin on CPU 0, wrk on CPU 1)
+# Knobs (env): ROUNDS=9 DUR=4 CONNS=64 PORT=28300 PIN=1 (gateway+origin on CPU 0, wrk on CPU 1)
+#   (Nine interleaved rounds by default: single rounds on a shared VM vary by more than the effect measured.)
 #   ORIGIN=nginx (default: one nginx worker answering "hello" from memory, as in run.sh) or ORIGIN=echo (the
 #   gateway's own echo backend, which JSON-encodes every request header: the Lua route's two added headers
 #   then cost the origin work too, which is not the filter's cost).
 # Only 127.0.0.1 is targeted; every run is bounded by wrk's -d.
 set -u -o pipefail
 BIN="${1:-.build/release/portcullis}"
-ROUNDS="${ROUNDS:-3}"; DUR="${DUR:-5}"; CONNS="${CONNS:-64}"; PORT="${PORT:-28300}"; PIN="${PIN:-1}"
+ROUNDS="${ROUNDS:-9}"; DUR="${DUR:-4}"; CONNS="${CONNS:-64}"; PORT="${PORT:-28300}"; PIN="${PIN:-1}"
 ORIGIN="${ORIGIN:-nginx}"
 ORIGIN_PORT=$((PORT + 1))
 work="$(mktemp -d)"
