@@ -15,7 +15,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 # apt packages, by purpose
-DEPS_BUILD := libssl-dev libnghttp2-dev liblua5.4-dev libyaml-dev zlib1g-dev pkg-config openssl
+DEPS_BUILD := libssl-dev libnghttp2-dev liblua5.4-dev libyaml-dev zlib1g-dev libbrotli-dev pkg-config openssl
 DEPS_TEST  := curl nghttp2-client openssl redis-server python3 python3-h2 python3-grpcio chromium
 DEPS_BENCH := wrk nginx haproxy h2o hey nghttp2-client curl openssl python3
 DEPS_CERTS := openssl

@@ -28,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlienc", providers: [.apt(["libbrotli-dev"])]),
         // libyaml for the config: keeps Foundation (which Yams needs) out of the binary.
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // The C macros Swift cannot import, wrapped as functions.
@@ -147,7 +148,7 @@ let package = Package(
         // gzip response compression with the system zlib.
         .target(
             name: "CompressFilter",
-            dependencies: ["GatewayFilterAPI", "CZlib", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: ["GatewayFilterAPI", "CZlib", "CBrotli", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "filters/compress/Sources",
             swiftSettings: strict),
         .target(
@@ -231,7 +232,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "CORSFilterTests", dependencies: ["CORSFilter"], path: "filters/cors/Tests", swiftSettings: strict),
         .testTarget(name: "RedirectFilterTests", dependencies: ["RedirectFilter"], path: "filters/redirect/Tests", swiftSettings: strict),
-        .testTarget(name: "CompressFilterTests", dependencies: ["CompressFilter", "CZlib", .product(name: "NIOCore", package: "swift-nio")],
+        .testTarget(name: "CompressFilterTests", dependencies: ["CompressFilter", "CZlib", "CBrotli", .product(name: "NIOCore", package: "swift-nio")],
                     path: "filters/compress/Tests", swiftSettings: strict),
         .testTarget(name: "AuthFilterTests", dependencies: ["AuthFilter", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
                                                          .product(name: "HTTPTypes", package: "swift-http-types")],

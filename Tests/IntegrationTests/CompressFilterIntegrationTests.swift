@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The compress filter end to end: the echo backend's `bytes=N&type=T` bodies through the gateway, curl
-/// as the client (`--compressed` decodes gzip and fails on a broken stream).
+/// as the client (`--compressed` decodes gzip and brotli and fails on a broken stream).
 @Suite("compress filter through the gateway", .serialized)
 struct CompressFilterIntegrationTests {
     static let config = simpleConfig(listenerExtra: "http2: { cleartext: true }", routeExtra: "filters:\n  - compress: { min_length: 1k }")
@@ -25,25 +25,46 @@ struct CompressFilterIntegrationTests {
         return (headers, wireBytes, decodedBytes)
     }
 
-    @Test("a compressible response is gzipped: Content-Encoding, Vary, no Content-Length, chunked on HTTP/1.1; it decodes to the original")
-    func compresses() async throws {
+    @Test("a compressible response is compressed (gzip, brotli): Content-Encoding, Vary, no Content-Length, chunked on HTTP/1.1; it decodes to the original",
+          arguments: ["gzip", "br"])
+    func compresses(coding: String) async throws {
         try await withGateway(Self.config) { gw in
-            let result = try await Self.fetch(gw, "bytes=200000&type=text/plain")
-            #expect(result.headers.contains("content-encoding: gzip"), "\(result.headers)")
+            let result = try await Self.fetch(gw, "bytes=200000&type=text/plain", acceptEncoding: coding)
+            #expect(result.headers.contains("content-encoding: \(coding)"), "\(result.headers)")
             #expect(result.headers.contains("vary: accept-encoding"))
             #expect(!result.headers.contains("content-length"))
             #expect(result.headers.contains("transfer-encoding: chunked"))
             #expect(result.wireBytes > 0 && result.wireBytes < 5000, "\(result.wireBytes) bytes on the wire")
             #expect(result.decodedBytes == 200_000)
             // Streamed by the backend (chunked, written as the socket takes it): the same.
-            let streamed = try await Self.fetch(gw, "bytes=1000000&chunked=1&type=application/json")
-            #expect(streamed.headers.contains("content-encoding: gzip"))
+            let streamed = try await Self.fetch(gw, "bytes=1000000&chunked=1&type=application/json", acceptEncoding: coding)
+            #expect(streamed.headers.contains("content-encoding: \(coding)"))
             #expect(streamed.decodedBytes == 1_000_000)
             // And over HTTP/2.
-            let h2 = try await Self.fetch(gw, "bytes=50000&type=text/html", extra: "--http2-prior-knowledge")
+            let h2 = try await Self.fetch(gw, "bytes=50000&type=text/html", acceptEncoding: coding, extra: "--http2-prior-knowledge")
             #expect(h2.headers.hasPrefix("http/2 200"), "\(h2.headers)")
-            #expect(h2.headers.contains("content-encoding: gzip"))
+            #expect(h2.headers.contains("content-encoding: \(coding)"))
             #expect(h2.decodedBytes == 50_000)
+        }
+    }
+
+    @Test("a client accepting both gets brotli by default; encodings: [gzip, br] prefers gzip; encodings: [gzip] never sends br")
+    func preference() async throws {
+        try await withGateway(Self.config) { gw in
+            let both = try await Self.fetch(gw, "bytes=20000&type=text/plain", acceptEncoding: "gzip, deflate, br")
+            #expect(both.headers.contains("content-encoding: br"), "\(both.headers)")
+            #expect(both.decodedBytes == 20_000)
+        }
+        let gzipFirst = simpleConfig(routeExtra: "filters:\n  - compress: { encodings: [gzip, br] }")
+        try await withGateway(gzipFirst) { gw in
+            let both = try await Self.fetch(gw, "bytes=20000&type=text/plain", acceptEncoding: "br, gzip")
+            #expect(both.headers.contains("content-encoding: gzip"), "\(both.headers)")
+        }
+        let gzipOnly = simpleConfig(routeExtra: "filters:\n  - compress: { encodings: [gzip] }")
+        try await withGateway(gzipOnly) { gw in
+            let brOnly = try await Self.fetch(gw, "bytes=20000&type=text/plain", acceptEncoding: "br")
+            #expect(!brOnly.headers.contains("content-encoding"), "\(brOnly.headers)")
+            #expect(brOnly.wireBytes == 20_000)
         }
     }
 
@@ -83,7 +104,7 @@ struct CompressFilterIntegrationTests {
         }
     }
 
-    @Test("config errors name file, line and key: a level out of range, a malformed media type")
+    @Test("config errors name file, line and key: a level out of range, a malformed media type, an unknown coding, a brotli quality out of range")
     func configErrors() throws {
         let path = NSTemporaryDirectory() + "compress-\(UUID().uuidString).yaml"
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -98,6 +119,8 @@ struct CompressFilterIntegrationTests {
                       - compress:
                           level: 12
                           content_types: [text/html, text]
+                          encodings: [br, zstd]
+                          brotli_quality: 12
             clusters:
               - name: api
                 endpoints: [ { address: 127.0.0.1:9001 } ]
@@ -106,6 +129,8 @@ struct CompressFilterIntegrationTests {
         expectCheckErrors(output, path: path, [
             (9, "listeners[0].routes[0].filters[0].compress.level"),
             (10, "'text' is not a media type"),
+            (11, "unknown coding 'zstd' (supported: br, gzip)"),
+            (12, "listeners[0].routes[0].filters[0].compress.brotli_quality"),
         ])
     }
 }

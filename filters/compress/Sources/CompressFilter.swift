@@ -2,13 +2,14 @@ import GatewayFilterAPI
 import HTTPTypes
 import NIOCore
 
-/// Per stream: remembers whether the client accepts gzip, decides at the response head whether this
-/// response is worth compressing, and then compresses each body part as it passes (no buffering).
+/// Per stream: remembers which coding the client accepts (brotli or gzip, in the config's order), decides at
+/// the response head whether this response is worth compressing, and then compresses each body part as it
+/// passes (no buffering).
 final class CompressFilter: HTTPFilter {
     private let config: CompressFilterConfig
-    private var clientAcceptsGzip = false
+    private var coding: ContentCoding?
     private var requestIsHEAD = false
-    private var encoder: GzipEncoder?
+    private var encoder: (any ResponseEncoder)?
     private let allocator = ByteBufferAllocator()
 
     init(config: CompressFilterConfig) {
@@ -17,34 +18,36 @@ final class CompressFilter: HTTPFilter {
 
     func onRequestHead(_ head: inout HTTPRequest, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
         requestIsHEAD = head.method == .head
-        var acceptance = GzipAcceptance()
+        var acceptance = EncodingAcceptance()
         for var value in head.headerFields[values: .acceptEncoding] {
             value.withUTF8 { acceptance.read(UnsafeRawBufferPointer($0)) }
         }
-        clientAcceptsGzip = acceptance.acceptsGzip
+        coding = acceptance.choose(from: config.encodings)
         return .proceed
     }
 
     func onRequestHead(_ head: inout HTTPRequest, receivedFields: ReceivedRequestFields, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
         // One field read, on its bytes: the request's other fields stay as received.
-        var acceptance = GzipAcceptance()
+        var acceptance = EncodingAcceptance()
         guard receivedFields.forEachValue(of: .acceptEncoding, { acceptance.read($0) }) else {
             head.headerFields = receivedFields.takeFields()
             return try onRequestHead(&head, endStream: endStream, ctx)
         }
         requestIsHEAD = head.method == .head
-        clientAcceptsGzip = acceptance.acceptsGzip
+        coding = acceptance.choose(from: config.encodings)
         return .proceed
     }
 
     func onResponseHead(_ head: inout HTTPResponse, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
-        guard clientAcceptsGzip, !endStream, !requestIsHEAD, shouldCompress(head) else { return .proceed }
-        guard let encoder = GzipEncoder(level: config.level, windowBits: config.windowBits, memoryLevel: config.memoryLevel) else {
-            return .proceed
+        guard let coding, !endStream, !requestIsHEAD, shouldCompress(head) else { return .proceed }
+        let encoder: (any ResponseEncoder)? = switch coding {
+        case .gzip: GzipEncoder(level: config.level, windowBits: config.windowBits, memoryLevel: config.memoryLevel)
+        case .br: BrotliEncoder(quality: config.brotliQuality, windowBits: config.brotliWindowBits)
         }
+        guard let encoder else { return .proceed }
         self.encoder = encoder
         var fields = head.headerFields
-        fields[.contentEncoding] = "gzip"
+        fields[.contentEncoding] = coding.rawValue
         // The length is the compressed one, unknown until the end: HTTP/1.1 sends it chunked.
         fields[.contentLength] = nil
         fields[.acceptRanges] = nil
@@ -73,8 +76,8 @@ final class CompressFilter: HTTPFilter {
     func onResponseBody(_ chunk: inout ByteBuffer, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
         guard let encoder else { return .proceed }
         guard let compressed = encoder.encode(chunk, finish: endStream, allocator: allocator) else {
-            // The head has gone out saying gzip: a body that is not cannot follow.
-            throw CompressError.zlibFailed
+            // The head has gone out naming the coding: a body that is not in it cannot follow.
+            throw CompressError.encoderFailed
         }
         chunk = compressed
         if endStream { self.encoder = nil }
@@ -87,6 +90,6 @@ final class CompressFilter: HTTPFilter {
 }
 
 enum CompressError: Error, CustomStringConvertible {
-    case zlibFailed
-    var description: String { "zlib could not compress the response body" }
+    case encoderFailed
+    var description: String { "zlib or brotli could not compress the response body" }
 }

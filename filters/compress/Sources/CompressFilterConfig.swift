@@ -1,7 +1,19 @@
+/// A content coding the filter produces (`Content-Encoding` value).
+public enum ContentCoding: String, Sendable, Equatable, CaseIterable {
+    case br
+    case gzip
+}
+
 /// `compress:` keys; see README.md.
 public struct CompressFilterConfig: Sendable, Equatable {
+    /// The codings offered, in the order preferred: the first the client accepts is used.
+    public var encodings: [ContentCoding] = [.br, .gzip]
     /// zlib's compression level, 1 (fastest) to 9 (smallest).
     public var level = 5
+    /// brotli's quality, 0 (fastest) to 11 (smallest); 4 is a common choice for responses made per request.
+    public var brotliQuality = 4
+    /// brotli's window, 10...24 bits: what a compressing response holds grows with it.
+    public var brotliWindowBits = 18
     /// Responses whose Content-Length says they are smaller go as they are.
     public var minLength: Int64 = 1024
     /// Media types compressed (lower case); `type/*` matches a whole type.
@@ -32,14 +44,26 @@ public struct CompressFilterConfig: Sendable, Equatable {
     }
 }
 
-/// What the `Accept-Encoding` values (RFC 9110 §12.5.3) of a request say about gzip, read on the bytes (one
-/// or more field lines; no String per request): listed (or `*`) with a q-value above 0. An explicit
-/// `gzip;q=0` refuses it even when `*` is accepted.
-struct GzipAcceptance {
+/// What the `Accept-Encoding` values (RFC 9110 §12.5.3) of a request say about the codings the filter makes,
+/// read on the bytes (one or more field lines; no String per request): a coding is accepted when listed (or
+/// `*`) with a q-value above 0. An explicit `gzip;q=0` refuses it even when `*` is accepted.
+struct EncodingAcceptance {
     private var gzip: Bool?
+    private var br: Bool?
     private var any: Bool?
 
-    var acceptsGzip: Bool { gzip ?? any ?? false }
+    func accepts(_ coding: ContentCoding) -> Bool {
+        switch coding {
+        case .gzip: gzip ?? any ?? false
+        case .br: br ?? any ?? false
+        }
+    }
+
+    /// The first of `preferred` that is accepted. (The server's order decides, not the client's q-values
+    /// among accepted codings, as nginx and Envoy do.)
+    func choose(from preferred: [ContentCoding]) -> ContentCoding? {
+        preferred.first { accepts($0) }
+    }
 
     mutating func read(_ value: UnsafeRawBufferPointer) {
         var start = 0
@@ -65,6 +89,8 @@ struct GzipAcceptance {
         }
         if Self.equalsIgnoringCase(coding, "gzip") || Self.equalsIgnoringCase(coding, "x-gzip") {
             gzip = accepted
+        } else if Self.equalsIgnoringCase(coding, "br") {
+            br = accepted
         } else if coding.count == 1 && coding[coding.startIndex] == UInt8(ascii: "*") {
             any = accepted
         }
@@ -89,13 +115,15 @@ struct GzipAcceptance {
     }
 }
 
-/// `GzipAcceptance` of one `Accept-Encoding` value.
-func acceptsGzip(_ acceptEncoding: String) -> Bool {
+/// `EncodingAcceptance` of one `Accept-Encoding` value.
+func acceptance(_ acceptEncoding: String) -> EncodingAcceptance {
     var text = acceptEncoding
-    var acceptance = GzipAcceptance()
+    var acceptance = EncodingAcceptance()
     text.withUTF8 { acceptance.read(UnsafeRawBufferPointer($0)) }
-    return acceptance.acceptsGzip
+    return acceptance
 }
+
+func acceptsGzip(_ acceptEncoding: String) -> Bool { acceptance(acceptEncoding).accepts(.gzip) }
 
 extension Substring {
     func trimmingASCIISpaces() -> Substring {

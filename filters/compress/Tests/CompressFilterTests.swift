@@ -1,9 +1,10 @@
 @testable import CompressFilter
+import CBrotli
 import CZlib
 import NIOCore
 import Testing
 
-@Suite("compress filter: negotiation and the gzip encoder")
+@Suite("compress filter: negotiation and the gzip and brotli encoders")
 struct CompressFilterTests {
     @Test("Accept-Encoding: gzip (or *) with a q-value above 0; an explicit gzip;q=0 wins over *")
     func acceptEncoding() {
@@ -18,9 +19,9 @@ struct CompressFilterTests {
         #expect(!acceptsGzip(""))
         #expect(acceptsGzip("gzip ; Q=0.001"))
         // Several Accept-Encoding lines read as one list.
-        var acceptance = GzipAcceptance()
-        for line in ["deflate, *", "gzip;q=0"] { var text = line; text.withUTF8 { acceptance.read(UnsafeRawBufferPointer($0)) } }
-        #expect(!acceptance.acceptsGzip)
+        var lines = EncodingAcceptance()
+        for line in ["deflate, *", "gzip;q=0"] { var text = line; text.withUTF8 { lines.read(UnsafeRawBufferPointer($0)) } }
+        #expect(!lines.accepts(.gzip) && lines.accepts(.br))
     }
 
     @Test("content types: media type without parameters, any case; type/* entries")
@@ -70,5 +71,57 @@ struct CompressFilterTests {
         }
         if complete ? status != Z_STREAM_END : (status != Z_OK && status != Z_BUF_ERROR) { return nil }
         return String(decoding: output[0..<(output.count - Int(stream.avail_out))], as: UTF8.self)
+    }
+
+    @Test("br and gzip: the config's order picks among the accepted codings; q=0 and absent codings are skipped")
+    func choice() {
+        let preferBrotli: [ContentCoding] = [.br, .gzip]
+        #expect(acceptance("gzip, deflate, br").choose(from: preferBrotli) == .br)
+        #expect(acceptance("gzip, br;q=0").choose(from: preferBrotli) == .gzip)
+        #expect(acceptance("BR").choose(from: preferBrotli) == .br)
+        #expect(acceptance("*").choose(from: preferBrotli) == .br)
+        #expect(acceptance("*, br;q=0").choose(from: preferBrotli) == .gzip)
+        #expect(acceptance("gzip, br").choose(from: [.gzip]) == .gzip)
+        #expect(acceptance("br").choose(from: [.gzip]) == nil)
+        #expect(acceptance("deflate").choose(from: preferBrotli) == nil)
+    }
+
+    @Test("brotli: pieces compressed one by one decode, each as soon as it is flushed, to the input; the stream ends cleanly")
+    func brotliRoundTrip() throws {
+        let encoder = try #require(BrotliEncoder(quality: 4, windowBits: 18))
+        let pieces = ["hello ", String(repeating: "gateway ", count: 5000), "", "bye"]
+        var compressed = ByteBuffer()
+        var decodedSoFar = ""
+        for (index, piece) in pieces.enumerated() {
+            let last = index == pieces.count - 1
+            let out = try #require(encoder.encode(ByteBuffer(string: piece), finish: last, allocator: ByteBufferAllocator()))
+            compressed.writeImmutableBuffer(out)
+            decodedSoFar = try #require(Self.unbrotli(compressed, complete: last))
+            #expect(decodedSoFar == pieces[...index].joined())
+        }
+        #expect(compressed.readableBytes < 200, "\(compressed.readableBytes) bytes")
+        #expect(encoder.encode(ByteBuffer(string: "more"), finish: false, allocator: ByteBufferAllocator()) == nil, "the stream has ended")
+    }
+
+    /// libbrotlidec over everything so far; `complete` demands the stream's end.
+    static func unbrotli(_ data: ByteBuffer, complete: Bool) -> String? {
+        guard let decoder = BrotliDecoderCreateInstance(nil, nil, nil) else { return nil }
+        defer { BrotliDecoderDestroyInstance(decoder) }
+        let input = Array(data.readableBytesView)
+        var output = [UInt8](repeating: 0, count: 1 << 20)
+        var produced = 0
+        let result = input.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { target in
+                var availableIn = source.count
+                var nextIn = source.baseAddress
+                var availableOut = target.count
+                var nextOut = target.baseAddress
+                let result = BrotliDecoderDecompressStream(decoder, &availableIn, &nextIn, &availableOut, &nextOut, nil)
+                produced = target.count - availableOut
+                return result
+            }
+        }
+        if complete ? result != BROTLI_DECODER_RESULT_SUCCESS : result != BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT { return nil }
+        return String(decoding: output[0..<produced], as: UTF8.self)
     }
 }
