@@ -5,7 +5,7 @@ import Testing
 /// as the client (`--compressed` decodes gzip and brotli and fails on a broken stream).
 @Suite("compress filter through the gateway", .serialized)
 struct CompressFilterIntegrationTests {
-    static let config = simpleConfig(listenerExtra: "http2: { cleartext: true }", routeExtra: "filters:\n  - compress: { min_length: 1k }")
+    static let config = simpleConfig(listenerExtra: "http2: { cleartext: true }", routeExtra: "filters:\n  - compress: { min_length: 1k, encodings: [br, gzip] }")
 
     /// Headers (lower case) and the body size as received on the wire, plus the decoded body's size.
     static func fetch(_ gw: TestGateway, _ query: String, acceptEncoding: String? = "gzip, br", extra: String = "") async throws
@@ -48,23 +48,25 @@ struct CompressFilterIntegrationTests {
         }
     }
 
-    @Test("a client accepting both gets brotli by default; encodings: [gzip, br] prefers gzip; encodings: [gzip] never sends br")
+    @Test("gzip only by default (a brotli-only client gets the body as it is); encodings: [br, gzip] prefers brotli, gzip for the others; [gzip, br] prefers gzip")
     func preference() async throws {
+        try await withGateway(simpleConfig(routeExtra: "filters:\n  - compress:")) { gw in
+            let both = try await Self.fetch(gw, "bytes=20000&type=text/plain", acceptEncoding: "gzip, deflate, br")
+            #expect(both.headers.contains("content-encoding: gzip"), "\(both.headers)")
+            let brOnly = try await Self.fetch(gw, "bytes=20000&type=text/plain", acceptEncoding: "br")
+            #expect(!brOnly.headers.contains("content-encoding"), "\(brOnly.headers)")
+            #expect(brOnly.wireBytes == 20_000)
+        }
         try await withGateway(Self.config) { gw in
             let both = try await Self.fetch(gw, "bytes=20000&type=text/plain", acceptEncoding: "gzip, deflate, br")
             #expect(both.headers.contains("content-encoding: br"), "\(both.headers)")
             #expect(both.decodedBytes == 20_000)
+            let gzipOnly = try await Self.fetch(gw, "bytes=20000&type=text/plain", acceptEncoding: "gzip")
+            #expect(gzipOnly.headers.contains("content-encoding: gzip"), "\(gzipOnly.headers)")
         }
-        let gzipFirst = simpleConfig(routeExtra: "filters:\n  - compress: { encodings: [gzip, br] }")
-        try await withGateway(gzipFirst) { gw in
+        try await withGateway(simpleConfig(routeExtra: "filters:\n  - compress: { encodings: [gzip, br] }")) { gw in
             let both = try await Self.fetch(gw, "bytes=20000&type=text/plain", acceptEncoding: "br, gzip")
             #expect(both.headers.contains("content-encoding: gzip"), "\(both.headers)")
-        }
-        let gzipOnly = simpleConfig(routeExtra: "filters:\n  - compress: { encodings: [gzip] }")
-        try await withGateway(gzipOnly) { gw in
-            let brOnly = try await Self.fetch(gw, "bytes=20000&type=text/plain", acceptEncoding: "br")
-            #expect(!brOnly.headers.contains("content-encoding"), "\(brOnly.headers)")
-            #expect(brOnly.wireBytes == 20_000)
         }
     }
 
