@@ -7,6 +7,8 @@
 # From the project root after `swift build -c release`:   bench/lua.sh [path/to/portcullis]
 # Knobs (env): ROUNDS=9 DUR=4 CONNS=64 PORT=28300 PIN=1 (gateway+origin on CPU 0, wrk on CPU 1)
 #   (Nine interleaved rounds by default: single rounds on a shared VM vary by more than the effect measured.)
+#   SWIFT=1 also measures /swift, a built-in Swift filter setting the same two fields: what a route with any
+#   filter costs, so that the Lua filter's own share shows.
 #   ORIGIN=nginx (default: one nginx worker answering "hello" from memory, as in run.sh) or ORIGIN=echo (the
 #   gateway's own echo backend, which JSON-encodes every request header: the Lua route's two added headers
 #   then cost the origin work too, which is not the filter's cost).
@@ -48,14 +50,16 @@ rate() {
     END {printf "%s:%.1f\n", rps, ticks / hz * 1e6 / requests}'
 }
 rate /plain >/dev/null; rate /lua >/dev/null    # warm-up
-plain=(); lua=()
+plain=(); lua=(); swift=()
 for round in $(seq "$ROUNDS"); do
   if [ $((round % 2)) = 1 ]; then plain+=("$(rate /plain)"); lua+=("$(rate /lua)"); else lua+=("$(rate /lua)"); plain+=("$(rate /plain)"); fi
+  if [ "${SWIFT:-0}" = 1 ]; then swift+=("$(rate /swift)"); fi
 done
-python3 - "${plain[*]}" "${lua[*]}" <<'PY'
+python3 - "${plain[*]}" "${lua[*]}" "${swift[*]:-}" <<'PY'
 import statistics, sys
 plain = [tuple(map(float, x.split(":"))) for x in sys.argv[1].split()]
 lua = [tuple(map(float, x.split(":"))) for x in sys.argv[2].split()]
+swift = [tuple(map(float, x.split(":"))) for x in sys.argv[3].split()]
 def med(rows, i): return statistics.median(r[i] for r in rows)
 print("| route | req/s per round | median req/s | median gateway CPU µs/req |")
 print("|---|---|---|---|")
@@ -66,4 +70,9 @@ added = statistics.median(l[1] - p[1] for p, l in zip(plain, lua))
 print(f"\nratio lua/plain: medians {med(lua, 0) / med(plain, 0):.3f}, per-round pairs {pairs:.3f}; "
       f"CPU per request {med(plain, 1) / med(lua, 1):.3f} (plain/lua)")
 print(f"CPU µs per request the Lua filter adds: {added:.1f} (median of the per-round differences)")
+if swift:
+    swift_pairs = statistics.median(w[0] / p[0] for p, w in zip(plain, swift))
+    swift_added = statistics.median(w[1] - p[1] for p, w in zip(plain, swift))
+    print(f"swift headers filter (same two fields): ratio {med(swift, 0) / med(plain, 0):.3f} by medians, {swift_pairs:.3f} by pairs; "
+          f"adds {swift_added:.1f} µs per request")
 PY

@@ -12,7 +12,8 @@ end
 LUA
 }
 
-# gateway_config PORT ORIGIN_PORT -> a config (stdout) with one event loop, /lua through the script, the rest plain.
+# gateway_config PORT ORIGIN_PORT -> a config (stdout) with one event loop, /lua through the script, /swift
+# through a built-in Swift filter setting the same two fields (what any filter route costs), the rest plain.
 gateway_config() {
   cat <<YAML
 workers: 1
@@ -23,6 +24,9 @@ listeners:
       - match: { path_prefix: /lua }
         cluster: origin
         filters: [ { lua: { script: $work/small.lua } } ]
+      - match: { path_prefix: /swift }
+        cluster: origin
+        filters: [ { headers: { request: { set: { x-user-seen: alice, x-edge: swift } } } } ]
       - match: { path_prefix: / }
         cluster: origin
 clusters:
