@@ -72,6 +72,28 @@ struct HeadersFilterIntegrationTests {
         }
     }
 
+    @Test("an edit the received lines cannot take (Cookie) builds the fields there: the edits before it each apply once, over HTTP/1.1 and HTTP/2")
+    func fallbackMidway() async throws {
+        let filter = """
+            filters:
+              - headers:
+                  request: { remove: [x-debug], set: { x-env: prod }, add: { x-tag: gw, cookie: "session=gw" } }
+            """
+        try await withGateway(simpleConfig(listenerExtra: "http2: { cleartext: true }", routeExtra: filter)) { gw in
+            for h2 in [false, true] {
+                let result = try curl(h2: h2, ["-H", "X-Env: dev", "-H", "X-Tag: client", "-H", "X-Debug: 1", "-H", "Cookie: a=1", "\(gw.baseURL)/f"])
+                #expect(result.status == 200)
+                let headers = try #require(result.json["headers"] as? [String: Any])
+                #expect(headers["x-debug"] == nil)
+                #expect(headers["x-env"] as? String == "prod")
+                let cookie = headers["cookie"] as? String ?? ""
+                #expect(cookie.contains("a=1") && cookie.contains("session=gw"), "\(cookie)")
+                // Added on the received lines before the Cookie edit took the fields: once, not again.
+                #expect(headers["x-tag"] as? String == "client, gw", "added once: \(headers)")
+            }
+        }
+    }
+
     @Test("path prefix and host rewrites change what the upstream sees, not what the access log reports")
     func rewrites() async throws {
         let filter = "filters: [ { headers: { path_prefix_rewrite: { from: /api/, to: /v2/ }, host_rewrite: backend.internal } } ]"
