@@ -88,7 +88,8 @@ enum LuaSpanAPI {
         return 0
     }
 
-    /// `span:traceparent()`: the W3C value for a call made under this span (an `http_call` header), or nil.
+    /// `span:traceparent()`: the W3C value naming this span as the parent (for work the gateway does not trace
+    /// itself; `ctx:http_call` sets its own), or nil.
     static let traceparent: pc_swift_function = { L in
         guard let L else { return 0 }
         guard let (_, span) = span(L) else { return Lua.fail(L, "span:traceparent: not a span (call it as span:traceparent)") }

@@ -52,7 +52,7 @@ struct LuaSpanTests {
             let forgotten = try #require(children.first { $0["name"] as? String == "forgotten" })
             #expect(FilterSpanTests.status(forgotten) == "OK")
 
-            // What the script could hand to a call made under the span: this trace, the span as parent.
+            // What span:traceparent() gives: this trace, the span as the parent.
             let parts = result.body.split(separator: " ").map(String.init)
             #expect(parts.count == 2 && parts[1] == "true", "is_recording: \(result.body)")
             let parent = (parts.first ?? "").split(separator: "-").map(String.init)
