@@ -258,7 +258,8 @@ public struct HTTP1Parser: Sendable {
         guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .bad("invalid request target") }
         let minor = try HTTP1Syntax.parseVersion(versionBytes)
 
-        let method = HTTP1Syntax.method(methodBytes)
+        // Checked to be a token above, so this cannot fail.
+        let method = HTTPRequest.Method(token: methodBytes)!
         let (fields, summary, raw) = try scanRequestFieldLines(&lines)
 
         // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, with a valid value. It goes to `authority`.

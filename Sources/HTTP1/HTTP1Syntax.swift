@@ -38,12 +38,6 @@ public enum HTTP1Syntax {
     @inline(__always)
     static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
-    /// The common methods without allocating; others through the validating initializer.
-    static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPRequest.Method {
-        // The bytes are already checked to be a token, so this cannot fail.
-        HTTPRequest.Method(token: bytes)!
-    }
-
     /// field-name ":" OWS field-value OWS (RFC 9112 §5). Whitespace before the colon and obsolete line
     /// folding are refused (§5.1, §5.2).
     static func parseFieldLine(_ line: Slice<UnsafeRawBufferPointer>) throws(HTTP1ParseError) -> (HTTPField, KnownField) {

@@ -39,11 +39,7 @@ extension ClusterLoopState {
                 }
             case .failure(let error):
                 self.connectionGone()
-                if let channelError = error as? ChannelError, case .connectTimeout = channelError {
-                    callback(.failure(.connectTimeout))
-                } else {
-                    callback(.failure(.connectFailed(Self.describe(error))))
-                }
+                callback(.failure(Self.connectError(error)))
             }
         }
     }

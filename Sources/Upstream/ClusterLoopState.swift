@@ -162,16 +162,18 @@ public final class ClusterLoopState: @unchecked Sendable {
             case .failure(let error):
                 self.openConnections -= 1
                 self.cluster.resources.release(.maxConnections)
-                if let channelError = error as? ChannelError, case .connectTimeout = channelError {
-                    callback(.failure(.connectTimeout))
-                } else {
-                    callback(.failure(.connectFailed(Self.describe(error))))
-                }
+                callback(.failure(Self.connectError(error)))
             }
         }
     }
 
-    static func describe(_ error: any Error) -> String {
+    /// What a failed connect (NIO's error) means to the proxy: its timeout, or a failure with the reason.
+    static func connectError(_ error: any Error) -> UpstreamError {
+        if let channelError = error as? ChannelError, case .connectTimeout = channelError { return .connectTimeout }
+        return .connectFailed(describe(error))
+    }
+
+    private static func describe(_ error: any Error) -> String {
         if let ioError = error as? IOError { return ioError.description }
         if let connectError = error as? NIOConnectionError, let first = connectError.connectionErrors.first {
             return describe(first.error)
@@ -282,11 +284,7 @@ public final class ClusterLoopState: @unchecked Sendable {
                 }
             case .failure(let error):
                 resources.release(.maxPending)
-                if let channelError = error as? ChannelError, case .connectTimeout = channelError {
-                    connection.connectFailed(.connectTimeout)
-                } else {
-                    connection.connectFailed(.connectFailed(Self.describe(error)))
-                }
+                connection.connectFailed(Self.connectError(error))
             }
         }
     }

@@ -117,16 +117,6 @@ struct EncodingAcceptance {
     }
 }
 
-/// `EncodingAcceptance` of one `Accept-Encoding` value.
-func acceptance(_ acceptEncoding: String) -> EncodingAcceptance {
-    var text = acceptEncoding
-    var acceptance = EncodingAcceptance()
-    text.withUTF8 { acceptance.read(UnsafeRawBufferPointer($0)) }
-    return acceptance
-}
-
-func acceptsGzip(_ acceptEncoding: String) -> Bool { acceptance(acceptEncoding).accepts(.gzip) }
-
 extension Substring {
     func trimmingASCIISpaces() -> Substring {
         var text = self

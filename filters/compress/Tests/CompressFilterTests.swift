@@ -125,3 +125,13 @@ struct CompressFilterTests {
         return String(decoding: output[0..<produced], as: UTF8.self)
     }
 }
+
+/// `EncodingAcceptance` of one `Accept-Encoding` value.
+private func acceptance(_ acceptEncoding: String) -> EncodingAcceptance {
+    var text = acceptEncoding
+    var acceptance = EncodingAcceptance()
+    text.withUTF8 { acceptance.read(UnsafeRawBufferPointer($0)) }
+    return acceptance
+}
+
+private func acceptsGzip(_ acceptEncoding: String) -> Bool { acceptance(acceptEncoding).accepts(.gzip) }
