@@ -106,7 +106,7 @@ struct CompressFilterIntegrationTests {
         }
     }
 
-    @Test("config errors name file, line and key: a level out of range, a malformed media type, an unknown coding, a brotli quality out of range")
+    @Test("config errors name file, line and key: a level out of range, a malformed media type, an unknown coding, brotli quality and window out of range")
     func configErrors() throws {
         let path = NSTemporaryDirectory() + "compress-\(UUID().uuidString).yaml"
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -123,6 +123,7 @@ struct CompressFilterIntegrationTests {
                           content_types: [text/html, text]
                           encodings: [br, zstd]
                           brotli_quality: 12
+                          brotli_window_bits: 30
             clusters:
               - name: api
                 endpoints: [ { address: 127.0.0.1:9001 } ]
@@ -133,6 +134,7 @@ struct CompressFilterIntegrationTests {
             (10, "'text' is not a media type"),
             (11, "unknown coding 'zstd' (supported: br, gzip)"),
             (12, "listeners[0].routes[0].filters[0].compress.brotli_quality"),
+            (13, "listeners[0].routes[0].filters[0].compress.brotli_window_bits"),
         ])
     }
 }
