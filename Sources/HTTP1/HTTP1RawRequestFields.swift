@@ -51,7 +51,14 @@ public struct HTTP1RawRequestFields: Sendable {
                 fields.append(field)
             }
         }
-        fields.append(contentsOf: edits.added)
+        edits.addedLines?.withUnsafeReadableBytes { bytes in
+            var iterator = LineIterator(bytes)
+            while let line = iterator.next(), !line.isEmpty {
+                // Written by `HTTP1FieldEdits` from valid fields: nothing here can fail.
+                guard let (field, _) = try? HTTP1Syntax.parseFieldLine(line) else { continue }
+                fields.append(field)
+            }
+        }
         return fields
     }
 
@@ -68,9 +75,10 @@ public struct HTTP1RawRequestFields: Sendable {
                 body(parts.value)
             }
         }
-        edits.added.forEach { field in
-            guard HTTP1FieldEdits.same(field.name.canonicalName, canonical) else { return }
-            field.withUnsafeBytesOfValue { body(UnsafeRawBufferPointer($0)) }
+        edits.addedLines?.forEachFieldLine { line, lineName in
+            guard HTTP1FieldEdits.same(lineName, canonical),
+                  let parts = try? HTTP1Syntax.splitFieldLine(line[...]) else { return }
+            body(parts.value)
         }
     }
 
@@ -110,16 +118,21 @@ extension ByteBuffer {
 /// added before it); added fields follow the received lines. So the result per name is what the same edits
 /// give on `HTTPFields`; only the position of a set field among other names differs (it goes last).
 ///
+/// Added fields are kept as the lines they go upstream as (`Name: value` CRLF each), in one buffer made on
+/// the first addition: writing the head copies them in one piece, and copying the edits (the proxy passes
+/// them along by value) retains one buffer rather than every field's strings.
+///
 /// Names the proxy itself reads or rewrites are not taken (`accepts(_:)`): Host, framing and hop-by-hop
 /// fields, the forwarding fields, Content-Type, Cookie. Edits of those need the fields built.
 public struct HTTP1FieldEdits: Sendable {
     /// Canonical (lower-case) names whose received lines are left out.
     public private(set) var removed: [String] = []
-    public private(set) var added = AddedFields()
+    /// The added fields as field lines, each ending in CRLF; nil until the first.
+    public private(set) var addedLines: ByteBuffer?
 
     public init() {}
 
-    public var isEmpty: Bool { removed.isEmpty && added.isEmpty }
+    public var isEmpty: Bool { removed.isEmpty && addedLines == nil }
 
     /// Whether `HTTP1RawRequestFields.forEachValue(of:_:)` reads `name` as `HTTPFields` would: not Host
     /// (the fields leave it to the authority), not Cookie (joined with "; " there). The proxy's own fields
@@ -151,8 +164,8 @@ public struct HTTP1FieldEdits: Sendable {
     /// name; a name the client did not send (a filter setting a new field) needs no removal entry.
     public mutating func remove(_ name: HTTPField.Name, received: Bool = true) {
         let canonical = name.canonicalName
-        if !added.isEmpty, added.contains(where: { Self.same($0.name.canonicalName, canonical) }) {
-            added.removeAll { Self.same($0.name.canonicalName, canonical) }
+        if let lines = addedLines, lines.hasFieldLine(named: canonical) {
+            addedLines = lines.removingFieldLines(named: canonical)
         }
         if received && !removes(canonical) {
             if removed.isEmpty { removed.reserveCapacity(4) }
@@ -161,7 +174,28 @@ public struct HTTP1FieldEdits: Sendable {
     }
 
     public mutating func append(_ field: HTTPField) {
-        added.append(field)
+        appendLine { buffer in
+            buffer.writeString(field.name.rawName)
+            buffer.writeStaticString(": ")
+            buffer.writeString(field.value)
+        }
+    }
+
+    /// Adds `name` with a value given as bytes the caller has checked (`HTTPFieldBytes.isPlainValue` in the
+    /// filter API): written as they are.
+    public mutating func append(_ name: HTTPField.Name, plainValue: UnsafeRawBufferPointer) {
+        appendLine { buffer in
+            buffer.writeString(name.rawName)
+            buffer.writeStaticString(": ")
+            buffer.writeBytes(plainValue)
+        }
+    }
+
+    @inline(__always)
+    private mutating func appendLine(_ write: (inout ByteBuffer) -> Void) {
+        if addedLines == nil { addedLines = ByteBufferAllocator().buffer(capacity: 128) }
+        write(&addedLines!)
+        addedLines!.writeStaticString("\r\n")
     }
 
     @inline(__always)
@@ -199,75 +233,24 @@ public struct HTTP1FieldEdits: Sendable {
     }
 }
 
-extension HTTP1FieldEdits {
-    /// The fields a filter added, in order. The first two are kept inline: most filters add one or two, and
-    /// an array for them was an allocation per request.
-    public struct AddedFields: Sendable, Sequence {
-        private var first: HTTPField?
-        private var second: HTTPField?
-        private var more: [HTTPField] = []
-
-        public init() {}
-
-        public var isEmpty: Bool { first == nil }
-        public var count: Int { first == nil ? 0 : second == nil ? 1 : 2 + more.count }
-
-        public subscript(index: Int) -> HTTPField {
-            switch index {
-            case 0: first!
-            case 1: second!
-            default: more[index - 2]
-            }
+extension ByteBuffer {
+    /// Whether a field line of these (checked) lines has the name `canonicalName`.
+    func hasFieldLine(named canonicalName: String) -> Bool {
+        var found = false
+        forEachFieldLine { _, name in
+            if !found && HTTP1FieldEdits.same(name, canonicalName) { found = true }
         }
+        return found
+    }
 
-        public mutating func append(_ field: HTTPField) {
-            if first == nil {
-                first = field
-            } else if second == nil {
-                second = field
-            } else {
-                if more.isEmpty { more.reserveCapacity(4) }
-                more.append(field)
-            }
+    /// These lines without the ones named `canonicalName`; nil if none is left.
+    func removingFieldLines(named canonicalName: String) -> ByteBuffer? {
+        var kept = ByteBufferAllocator().buffer(capacity: readableBytes)
+        forEachFieldLine { line, name in
+            guard !HTTP1FieldEdits.same(name, canonicalName) else { return }
+            kept.writeBytes(line)
+            kept.writeStaticString("\r\n")
         }
-
-        /// Calls `body` with each field in order (no iterator copies of the inline fields).
-        @inline(__always)
-        public func forEach(_ body: (borrowing HTTPField) -> Void) {
-            guard let first else { return }
-            body(first)
-            guard let second else { return }
-            body(second)
-            for field in more { body(field) }
-        }
-
-        @inline(__always)
-        public func contains(where predicate: (borrowing HTTPField) -> Bool) -> Bool {
-            guard let first else { return false }
-            if predicate(first) { return true }
-            guard let second else { return false }
-            if predicate(second) { return true }
-            return more.contains { predicate($0) }
-        }
-
-        /// Removes the fields `shouldRemove` picks, keeping the order of the others.
-        public mutating func removeAll(where shouldRemove: (HTTPField) -> Bool) {
-            let kept = filter { !shouldRemove($0) }
-            self = AddedFields()
-            for field in kept { append(field) }
-        }
-
-        public func makeIterator() -> Iterator { Iterator(fields: self) }
-
-        public struct Iterator: IteratorProtocol {
-            let fields: AddedFields
-            var index = 0
-
-            public mutating func next() -> HTTPField? {
-                guard index < fields.count else { return nil }
-                defer { index += 1 }
-                return fields[index]
-            }
-        }
+        return kept.readableBytes > 0 ? kept : nil
     }
 }

@@ -86,12 +86,7 @@ extension ByteBuffer {
                 writeBytes(line)
                 writeStaticString("\r\n")
             }
-            fieldEdits.added.forEach { field in
-                writeString(field.name.rawName)
-                writeStaticString(": ")
-                writeString(field.value)
-                writeStaticString("\r\n")
-            }
+            if let added = fieldEdits.addedLines { writeImmutableBuffer(added) }
         }
         writeForwardingEdits(edits)
     }

@@ -120,6 +120,7 @@ enum LuaHeaders {
             for field in fields { _ = received.append(field) }
             return 0
         default:
+            if let value = plainValue(L, 3) { return received.replace(name, plainValue: value) ? 0 : nil }
             guard let field = field(L, 3, name: name, nameAt: 2) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
             return received.replace(with: field) ? 0 : nil
         }
@@ -127,8 +128,21 @@ enum LuaHeaders {
 
     static func add(_ L: OpaquePointer, _ received: ReceivedRequestFields, api: String) -> Int32? {
         guard let name = LuaRequestAPI.fieldName(L, 2) else { return Lua.fail(L, "\(api): bad argument #1 (field name expected)") }
+        if let value = plainValue(L, 3) { return received.append(name, plainValue: value) ? 0 : nil }
         guard let field = field(L, 3, name: name, nameAt: 2) else { return Lua.fail(L, "\(api): bad argument #2 (a valid field value expected)") }
         return received.append(field) ? 0 : nil
+    }
+
+    /// The string at `index` as bytes, if they are a field value as they are (`HTTPFieldBytes.isPlainValue`):
+    /// received lines take those without an `HTTPField` being made. The bytes stay valid while the string
+    /// is on the stack.
+    @inline(__always)
+    static func plainValue(_ L: OpaquePointer, _ index: Int32) -> UnsafeRawBufferPointer? {
+        guard lua_type(L, index) == LUA_TSTRING else { return nil }
+        var length = 0
+        guard let pointer = lua_tolstring(L, index, &length) else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: pointer, count: length)
+        return HTTPFieldBytes.isPlainValue(bytes) ? bytes : nil
     }
 
     static func remove(_ L: OpaquePointer, _ received: ReceivedRequestFields, api: String) -> Int32? {

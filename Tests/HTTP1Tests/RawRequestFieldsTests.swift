@@ -85,6 +85,38 @@ struct RawRequestFieldsTests {
             + "X-Request-Id: r\r\nX-Forwarded-For: ip\r\nX-Forwarded-Proto: http\r\ngrpc-timeout: 1500m\r\n\r\n")
     }
 
+    @Test("a filter's edits on received lines: added fields kept as lines, removal drops received and added ones, reads and the built fields see them")
+    func fieldEdits() throws {
+        let parsed = try rawHead(head("GET / HTTP/1.1", "Host: a", "X-Old: 1", "accept: */*", "x-old: 2"))
+        var raw = try #require(parsed.rawFields)
+        let old = HTTPField.Name("x-old")!, added = HTTPField.Name("X-Added")!, other = HTTPField.Name("x-other")!
+        raw.edits.append(HTTPField(name: added, value: "one"))
+        "two  words".utf8.withContiguousStorageIfAvailable { raw.edits.append(added, plainValue: UnsafeRawBufferPointer($0)) }
+        raw.edits.append(HTTPField(name: other, value: "kept"))
+        raw.removeField(old)
+        var seen: [String] = []
+        raw.forEachValue(of: added) { seen.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(seen == ["one", "two  words"])
+        seen = []
+        raw.forEachValue(of: old) { seen.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(seen.isEmpty)
+
+        var buffer = ByteBuffer()
+        let edits = ForwardingEdits(requestID: "r", forwardedFor: "ip", forwardedProto: "http", stripConnectionFields: false, chunked: false, teTrailers: false)
+        buffer.writeHTTP1RequestHead(parsed.request, rawFields: raw, edits: edits)
+        #expect(String(buffer: buffer) == "GET / HTTP/1.1\r\nHost: a\r\naccept: */*\r\nX-Added: one\r\nX-Added: two  words\r\nx-other: kept\r\n"
+            + "X-Request-Id: r\r\nX-Forwarded-For: ip\r\nX-Forwarded-Proto: http\r\n\r\n")
+
+        // Removing a name that was only added takes its lines out of the added ones, keeping the others' order.
+        raw.removeField(added)
+        #expect(raw.edits.removed == ["x-old"])
+        #expect(String(buffer: try #require(raw.edits.addedLines)) == "x-other: kept\r\n")
+        let fields = raw.materialize()
+        #expect(fields.map { "\($0.name): \($0.value)" } == ["accept: */*", "x-other: kept"])
+        raw.removeField(other)
+        #expect(raw.edits.addedLines == nil)
+    }
+
     @Test("a WebSocket handshake: Connection lists upgrade (any case, among others) and Upgrade is websocket")
     func webSocketHandshake() throws {
         func asks(_ fields: String...) throws -> Bool {

@@ -1,3 +1,4 @@
+import GatewayFilterAPI
 import HTTPTypes
 @testable import LuaFilters
 import Testing
@@ -35,5 +36,18 @@ struct LuaHeadersTests {
         expected[.contentType] = "text/plain"
         #expect(fields == expected)
         #expect(fields.last?.name == .contentType)
+    }
+
+    @Test("a value taken as plain bytes is one HTTPField accepts unchanged; for ASCII the two agree, other bytes take HTTPField's path")
+    func plainValues() {
+        var samples: [[UInt8]] = [[], Array("a".utf8), Array("a b".utf8), Array("a\tb".utf8), Array(" a".utf8), Array("a ".utf8),
+                                  Array("\ta".utf8), Array("a\t".utf8), Array("caf\u{e9}".utf8), [0x7F], [0xFF]]
+        for byte in UInt8(0)...UInt8(0x7F) { samples.append([0x61, byte, 0x62]) }
+        for sample in samples {
+            let plain = sample.withUnsafeBytes { HTTPFieldBytes.isPlainValue($0) }
+            let valid = HTTPField.isValidValue(sample)
+            if plain { #expect(valid, "\(sample)") }
+            if sample.allSatisfy({ $0 < 0x80 }) { #expect(plain == valid, "\(sample)") } else { #expect(!plain, "\(sample)") }
+        }
     }
 }

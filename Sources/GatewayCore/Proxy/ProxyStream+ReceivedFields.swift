@@ -31,6 +31,19 @@ extension ProxyStream: ReceivedRequestFields {
         return true
     }
 
+    public func replace(_ name: HTTPField.Name, plainValue: UnsafeRawBufferPointer) -> Bool {
+        guard rawRequestFields != nil, HTTP1FieldEdits.accepts(name) else { return false }
+        rawRequestFields!.removeField(name)
+        rawRequestFields!.edits.append(name, plainValue: plainValue)
+        return true
+    }
+
+    public func append(_ name: HTTPField.Name, plainValue: UnsafeRawBufferPointer) -> Bool {
+        guard rawRequestFields != nil, HTTP1FieldEdits.accepts(name) else { return false }
+        rawRequestFields!.edits.append(name, plainValue: plainValue)
+        return true
+    }
+
     public func takeFields() -> HTTPFields {
         // Only `storedRequest` is under the hook's inout access here, so this touches just the raw fields.
         guard let raw = rawRequestFields else { return [:] }
