@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import HTTPTypes
 import NIOCore
 
@@ -26,96 +31,63 @@ extension ByteBuffer {
     /// The request a proxy forwards: `request` with the standard forwarding edits applied while writing,
     /// so the fields are never copied or searched to make them.
     public mutating func writeHTTP1RequestHead(_ request: HTTPRequest, edits: ForwardingEdits) {
-        writeHTTP1RequestLineAndHost(request)
-        for field in request.headerFields where !edits.replaces(field.name.canonicalName) {
-            writeString(field.name.rawName)
-            writeStaticString(": ")
-            writeString(field.value)
-            writeStaticString("\r\n")
+        var fieldBytes = 0
+        for field in request.headerFields { fieldBytes += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
+        HeadBytesWriter.write(into: &self, atMost: Self.requestLineAndHostBound(request) + fieldBytes + edits.byteBound) { head in
+            head.putRequestLineAndHost(request)
+            for field in request.headerFields where !edits.replaces(field.name.canonicalName) {
+                head.put(field.name.rawName)
+                head.put(": ")
+                head.put(field.value)
+                head.put("\r\n")
+            }
+            head.putForwardingEdits(edits)
         }
-        writeForwardingEdits(edits)
-    }
-
-    /// The fields the edits add, and the empty line that ends the head.
-    private mutating func writeForwardingEdits(_ edits: ForwardingEdits) {
-        writeStaticString("X-Request-Id: ")
-        writeString(edits.requestID)
-        writeStaticString("\r\nX-Forwarded-For: ")
-        writeString(edits.forwardedFor)
-        writeStaticString("\r\nX-Forwarded-Proto: ")
-        writeString(edits.forwardedProto)
-        writeStaticString("\r\n")
-        if edits.chunked { writeStaticString("Transfer-Encoding: chunked\r\n") }
-        if edits.teTrailers { writeStaticString("TE: trailers\r\n") }
-        if let upgrade = edits.upgrade {
-            writeStaticString("Connection: Upgrade\r\nUpgrade: ")
-            writeString(upgrade)
-            writeStaticString("\r\n")
-        }
-        if let timeout = edits.grpcTimeout {
-            writeStaticString("grpc-timeout: ")
-            writeString(timeout)
-            writeStaticString("\r\n")
-        }
-        if let trace = edits.traceparent {
-            writeStaticString("traceparent: 00-")
-            writeHex(trace.traceHigh)
-            writeHex(trace.traceLow)
-            writeInteger(UInt8(ascii: "-"))
-            writeHex(trace.spanID)
-            writeStaticString(trace.sampled ? "-01\r\n" : "-00\r\n")
-        }
-        writeStaticString("\r\n")
     }
 
     /// The same request when its fields were kept as received (`HTTP1RawRequestFields`): the lines
-    /// that stay are copied as bytes, never turned into fields.
+    /// that stay are copied as bytes, never turned into fields, runs of kept lines in one piece.
     public mutating func writeHTTP1RequestHead(_ request: HTTPRequest, rawFields: HTTP1RawRequestFields, edits: ForwardingEdits) {
-        writeHTTP1RequestLineAndHost(request)
         let fieldEdits = rawFields.edits
-        if fieldEdits.isEmpty {
-            rawFields.forEachLine { line, name in
-                if edits.replaces(rawName: name) { return }
-                writeBytes(line)
-                writeStaticString("\r\n")
+        let added = fieldEdits.addedLines?.readableBytes ?? 0
+        let bound = Self.requestLineAndHostBound(request) + rawFields.lines.readableBytes + added + edits.byteBound
+        HeadBytesWriter.write(into: &self, atMost: bound) { head in
+            head.putRequestLineAndHost(request)
+            rawFields.lines.withUnsafeReadableBytes { lines in
+                // The start of the kept lines not yet copied; a dropped line copies them and moves it past.
+                var runStart = 0
+                var runEnd = 0
+                var iterator = LineIterator(lines)
+                while let line = iterator.next(), !line.isEmpty {
+                    let next = min(line.endIndex + 2, lines.count)
+                    let text = UnsafeRawBufferPointer(rebasing: line)
+                    if let colon = memchr(text.baseAddress!, Int32(UInt8(ascii: ":")), text.count) {
+                        let name = UnsafeRawBufferPointer(start: text.baseAddress, count: text.baseAddress!.distance(to: UnsafeRawPointer(colon)))
+                        // A filter's edits (HTTP1FieldEdits): removed names are left out, added fields follow.
+                        if !edits.replaces(rawName: name) && (fieldEdits.removed.isEmpty || !fieldEdits.removes(rawName: name)) {
+                            runEnd = next
+                            continue
+                        }
+                    }
+                    head.put(UnsafeRawBufferPointer(rebasing: lines[runStart..<runEnd]))
+                    runStart = next
+                    runEnd = next
+                }
+                head.put(UnsafeRawBufferPointer(rebasing: lines[runStart..<runEnd]))
             }
-        } else {
-            // A filter's edits (HTTP1FieldEdits): removed names are left out, added fields follow.
-            rawFields.forEachLine { line, name in
-                if edits.replaces(rawName: name) || fieldEdits.removes(rawName: name) { return }
-                writeBytes(line)
-                writeStaticString("\r\n")
-            }
-            if let added = fieldEdits.addedLines { writeImmutableBuffer(added) }
+            if let addedLines = fieldEdits.addedLines { addedLines.withUnsafeReadableBytes { head.put($0) } }
+            head.putForwardingEdits(edits)
         }
-        writeForwardingEdits(edits)
     }
 
-    /// 16 lower-case hex digits.
-    private mutating func writeHex(_ value: UInt64) {
-        let digits: StaticString = "0123456789abcdef"
-        writeWithUnsafeMutableBytes(minimumWritableBytes: 16) { bytes in
-            for index in 0..<16 { bytes[index] = digits.utf8Start[Int((value >> UInt64(60 - 4 * index)) & 0xF)] }
-            return 16
-        }
-    }
-
-    /// `<method> <path> HTTP/1.1` and `Host` from the authority (first, as RFC 9112 §3.2 advises).
-    private mutating func writeHTTP1RequestLineAndHost(_ request: HTTPRequest) {
-        writeString(request.method.rawValue)
-        writeInteger(UInt8(ascii: " "))
-        writeString(request.path ?? "/")
-        writeStaticString(" HTTP/1.1\r\n")
-        if let authority = request.authority {
-            writeStaticString("Host: ")
-            writeString(authority)
-            writeStaticString("\r\n")
-        }
+    /// The most the request line and `Host` take (`HeadBytesWriter.putRequestLineAndHost`).
+    private static func requestLineAndHostBound(_ request: HTTPRequest) -> Int {
+        request.method.rawValue.utf8.count + (request.path?.utf8.count ?? 1) + (request.authority?.utf8.count ?? 0) + 20
     }
 
     /// `<method> <path> HTTP/1.1`, `Host` from the authority, then the fields.
     public mutating func writeHTTP1RequestHead(_ request: HTTPRequest) {
-        writeHTTP1RequestLineAndHost(request)
+        HeadBytesWriter.write(into: &self, atMost: Self.requestLineAndHostBound(request)) { $0.putRequestLineAndHost(request) }
         writeHTTP1Fields(request.headerFields)
         writeStaticString("\r\n")
     }

@@ -85,6 +85,31 @@ struct RawRequestFieldsTests {
             + "X-Request-Id: r\r\nX-Forwarded-For: ip\r\nX-Forwarded-Proto: http\r\ngrpc-timeout: 1500m\r\n\r\n")
     }
 
+    @Test("every forwarding edit at once, long values, both ways of writing the head: the same fields, in the room reserved for them")
+    func allForwardingEdits() throws {
+        let longPath = "/" + String(repeating: "p", count: 3000), longHost = String(repeating: "h", count: 200) + ".example"
+        let parsed = try rawHead(head("POST \(longPath) HTTP/1.1", "Host: \(longHost)", "X-Big: " + String(repeating: "v", count: 4000),
+                                    "Transfer-Encoding: chunked", "Connection: upgrade", "Upgrade: websocket", "x-last: 1"))
+        let raw = try #require(parsed.rawFields)
+        var edits = ForwardingEdits(requestID: String(repeating: "r", count: 128), forwardedFor: String(repeating: "1.2.3.4, ", count: 50) + "5.6.7.8",
+                                    forwardedProto: "https", stripConnectionFields: true, chunked: true, teTrailers: true)
+        edits.upgrade = "websocket"
+        edits.grpcTimeout = "99999999n"
+        edits.traceparent = .init(traceHigh: .max, traceLow: .max, spanID: .max, sampled: false)
+        var fromLines = ByteBuffer()
+        fromLines.writeHTTP1RequestHead(parsed.request, rawFields: raw, edits: edits)
+        var request = parsed.request
+        request.headerFields = raw.materialize()
+        var fromFields = ByteBuffer()
+        fromFields.writeHTTP1RequestHead(request, edits: edits)
+        let text = String(buffer: fromLines)
+        #expect(text == String(buffer: fromFields))
+        #expect(text.hasPrefix("POST \(longPath) HTTP/1.1\r\nHost: \(longHost)\r\nX-Big: v"))
+        #expect(text.hasSuffix("x-last: 1\r\nX-Request-Id: \(edits.requestID)\r\nX-Forwarded-For: \(edits.forwardedFor)\r\nX-Forwarded-Proto: https\r\n"
+            + "Transfer-Encoding: chunked\r\nTE: trailers\r\nConnection: Upgrade\r\nUpgrade: websocket\r\ngrpc-timeout: 99999999n\r\n"
+            + "traceparent: 00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-00\r\n\r\n"))
+    }
+
     @Test("a filter's edits on received lines: added fields kept as lines, removal drops received and added ones, reads and the built fields see them")
     func fieldEdits() throws {
         let parsed = try rawHead(head("GET / HTTP/1.1", "Host: a", "X-Old: 1", "accept: */*", "x-old: 2"))
