@@ -219,8 +219,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "GatewayCoreTests",
-            dependencies: ["GatewayCore", "Upstream", "GatewayFilterAPI", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: ["GatewayCore", "Upstream", "GatewayFilterAPI", "HTTP1", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strict),
         .testTarget(name: "IPFilterTests", dependencies: ["IPFilter"], path: "filters/ip-filter/Tests", swiftSettings: strict),
         .testTarget(name: "HeadersFilterTests", dependencies: ["HeadersFilter", .product(name: "HTTPTypes", package: "swift-http-types")],

@@ -245,7 +245,7 @@ public final class GatewayServer: Sendable {
                 guard state.runtime === runtime else { return nil }
                 runtime.replaceCluster(updated)
                 let loops = state.contexts.all
-                let states = loops.map { ClusterLoopState(cluster: updated, eventLoop: $0.eventLoop, loopIndex: $0.loopIndex) }
+                let states = loops.map { ClusterLoopState(cluster: updated, eventLoop: $0.eventLoop, loopIndex: $0.loopIndex, flushBatch: $0.upstreamFlushes) }
                 var monitor: ClusterHealthMonitor?
                 if ClusterHealthMonitor.isNeeded(for: updated), !loops.isEmpty {
                     monitor = ClusterHealthMonitor(cluster: updated, eventLoop: loops[clusterIndex % loops.count].eventLoop, logger: logger)

@@ -33,9 +33,15 @@ public final class ClusterLoopState: @unchecked Sendable {
     public internal(set) var tlsResumed: UInt64 = 0
     public internal(set) var tlsHandshakeFailures: UInt64 = 0
 
-    public init(cluster: UpstreamCluster, eventLoop: EventLoop, loopIndex: Int) {
+    /// The loop's batch of upstream flushes, shared with its other clusters.
+    let flushBatch: UpstreamFlushBatch
+
+    /// - Parameter flushBatch: The event loop's batch (`LoopContext` shares one among its clusters); a
+    ///   cluster state made on its own gets its own.
+    public init(cluster: UpstreamCluster, eventLoop: EventLoop, loopIndex: Int, flushBatch: UpstreamFlushBatch? = nil) {
         self.cluster = cluster
         self.eventLoop = eventLoop
+        self.flushBatch = flushBatch ?? UpstreamFlushBatch(eventLoop: eventLoop)
         let local = cluster.options.localZone.map { zone in cluster.endpoints.map { $0.zone == zone.zone } }
         self.balancer = LoadBalancer(policy: cluster.options.lb, weights: cluster.endpoints.map(\.weight), table: cluster.hashTable, loopIndex: loopIndex,
                                      local: local, minLocalPercent: cluster.options.localZone?.minHealthyPercent ?? 70)

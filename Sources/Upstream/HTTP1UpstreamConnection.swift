@@ -36,6 +36,8 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
     private var headBuffer = ByteBuffer()
     /// Something was written since the last flush.
     private var hasUnflushedWrites = false
+    /// In the loop's flush batch for this tick.
+    private var flushQueued = false
     /// The client's connection, once this one is a tunnel.
     private var tunnelPeer: TunnelEnd?
 
@@ -76,14 +78,11 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
         writeHead(context, framing)
     }
 
-    /// A request without a body is complete with its head: write and flush it in one trip through the
-    /// pipeline. Otherwise the body follows and the stream flushes.
+    /// A request without a body is complete with its head: it is flushed with the tick's other requests
+    /// (`UpstreamFlushBatch`). Otherwise the body follows and the stream flushes.
     private func writeHead(_ context: ChannelHandlerContext, _ framing: HTTP1BodyFraming) {
-        if framing == .none || framing == .contentLength(0), !hasUnflushedWrites {
-            context.writeAndFlush(wrapOutboundOut(headBuffer), promise: nil)
-        } else {
-            write(context, wrapOutboundOut(headBuffer))
-        }
+        write(context, wrapOutboundOut(headBuffer))
+        if framing == .none || framing == .contentLength(0) { flush() }
     }
 
     /// Moves from idle to an active exchange; false (after failing the delegate) if this connection cannot.
@@ -129,9 +128,18 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
         flush()
     }
 
+    /// Flushes what was written at the end of the loop's tick, with the other connections' requests
+    /// (`UpstreamFlushBatch`). The stream asks after the head, at the request's end and at the client's
+    /// read-complete; only the first after a write has anything to do.
     public func flush() {
-        // The stream asks after the head, at the request's end and at the client's read-complete; only
-        // the first after a write has anything to do.
+        guard hasUnflushedWrites, !flushQueued, context != nil else { return }
+        flushQueued = true
+        pool.flushBatch.add(self)
+    }
+
+    /// The batch's flush, at the end of the tick.
+    func flushNow() {
+        flushQueued = false
         guard hasUnflushedWrites, let context else { return }
         hasUnflushedWrites = false
         context.flush()

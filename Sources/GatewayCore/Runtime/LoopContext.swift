@@ -33,12 +33,17 @@ public final class LoopContext: @unchecked Sendable {
     /// so the next head, on any connection, reuses its memory; one per loop rather than per connection
     /// keeps idle connections small.
     public var responseHeadBuffer = ByteBuffer()
+    /// Upstream requests written during a tick go out together at its end (`UpstreamFlushBatch`); every
+    /// cluster of this loop shares it.
+    public let upstreamFlushes: UpstreamFlushBatch
 
     public init(eventLoop: EventLoop, loopIndex: Int, runtime: GatewayRuntime, accessLog: AccessLogBuffer) {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.loopIndex = loopIndex
-        self.clusters = runtime.clusters.map { ClusterLoopState(cluster: $0, eventLoop: eventLoop, loopIndex: loopIndex) }
+        let flushes = UpstreamFlushBatch(eventLoop: eventLoop)
+        self.upstreamFlushes = flushes
+        self.clusters = runtime.clusters.map { ClusterLoopState(cluster: $0, eventLoop: eventLoop, loopIndex: loopIndex, flushBatch: flushes) }
         self.accessLog = accessLog
         self.metrics = LoopMetrics(runtime: runtime)
         self.accessLogMetadata = runtime.config.accessLog.metadata
