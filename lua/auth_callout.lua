@@ -12,9 +12,10 @@ schema = {
 function on_request(ctx, conf)
   local token = ctx.req:header("authorization")
   if not token then return ctx:respond(401, nil, "missing credentials\n") end
-  -- A span of the script's own (with tracing on): the decision, around the call's own CLIENT span.
+  -- A span of the script's own (with tracing on): the decision, with the call's CLIENT span under it.
   local span = ctx:start_span("auth decision", { attributes = { ["auth.cluster"] = conf.cluster } })
   local res, err = ctx:http_call(conf.cluster, {
+    parent = span,
     method = "GET",
     path = conf.path,
     headers = { authorization = token, ["x-original-path"] = ctx.req:path() },

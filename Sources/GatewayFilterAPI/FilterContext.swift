@@ -65,11 +65,18 @@ public protocol FilterContext: AnyObject {
     /// })
     /// ```
     func httpCall(cluster: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse>
+    /// `httpCall` made under `parent`, a span the filter started (`startSpan`) and has not ended: the call's
+    /// CLIENT span is that span's child rather than the server span's. A span of another request's trace
+    /// is ignored.
+    func httpCall(cluster: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount, parent: FilterSpan?) -> EventLoopFuture<FilterHTTPResponse>
     /// The access log shows this query parameter's value as `REDACTED` (a credential in the URL).
     func redactLoggedQueryParameter(_ name: String)
     /// Starts a span for the filter's own asynchronous work (a Redis call, a key fetch), a child of the
     /// request's server span; see `FilterSpan`. Inert (and free) when the request is not sampled.
     func startSpan(name: String, kind: FilterSpan.Kind) -> FilterSpan
+    /// `startSpan` as a child of `parent` (a span of this request the filter started); nil or a span of
+    /// another trace: a child of the server span.
+    func startSpan(name: String, kind: FilterSpan.Kind, parent: FilterSpan?) -> FilterSpan
     /// 64 random bits from the event loop's fast generator: for sampling and splits on the request path
     /// (`UInt64.random` asks the kernel, one system call each). Not for secrets.
     func randomWord() -> UInt64

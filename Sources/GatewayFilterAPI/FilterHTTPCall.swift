@@ -50,4 +50,8 @@ extension FilterContext {
     public func httpCall(cluster: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse> {
         eventLoop.makeFailedFuture(FilterHTTPCallError.unsupported)
     }
+    public func httpCall(cluster: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount, parent: FilterSpan?) -> EventLoopFuture<FilterHTTPResponse> {
+        httpCall(cluster: cluster, request: request, body: body, timeout: timeout)
+    }
+    public func startSpan(name: String, kind: FilterSpan.Kind, parent: FilterSpan?) -> FilterSpan { startSpan(name: name, kind: kind) }
 }

@@ -193,7 +193,13 @@ enum LuaContextAPI {
         var authority: String?
         var body: ByteBuffer?
         var fields = HTTPFields()
+        var parent: FilterSpan?
         if hasOptions {
+            switch LuaSpanAPI.parentOption(L, options: options) {
+            case .failure(let problem)?: return Lua.fail(L, "ctx:http_call: \(problem.text)")
+            case .success(let span)?: parent = span
+            case nil: break
+            }
             if Lua.rawField(L, options, "method") != LUA_TNIL { methodText = Lua.string(L, -1) ?? "" }
             Lua.pop(L, 1)
             if Lua.rawField(L, options, "path") != LUA_TNIL { path = Lua.string(L, -1) ?? "" }
@@ -218,7 +224,7 @@ enum LuaContextAPI {
         guard path.hasPrefix("/"), path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return Lua.fail(L, "ctx:http_call: path must start with '/' and be URL-encoded") }
         guard timeoutMs > 0, timeoutMs.isFinite else { return Lua.fail(L, "ctx:http_call: timeout_ms must be a positive number") }
         let request = HTTPRequest(method: method, scheme: "http", authority: authority, path: path, headerFields: fields)
-        let future = context.httpCall(cluster: cluster, request: request, body: body, timeout: .nanoseconds(Int64(timeoutMs * 1_000_000)))
+        let future = context.httpCall(cluster: cluster, request: request, body: body, timeout: .nanoseconds(Int64(timeoutMs * 1_000_000)), parent: parent)
         if async {
             let script = filter.state.script.name
             let requestID = context.requestID

@@ -38,7 +38,13 @@ enum LuaSpanAPI {
         let hasOptions = lua_type(L, options) == LUA_TTABLE
         guard hasOptions || Lua.isNoneOrNil(L, options) else { return Lua.fail(L, "ctx:start_span: bad argument #2 (options table expected)") }
         var kind = FilterSpan.Kind.internal
+        var parent: FilterSpan?
         if hasOptions {
+            switch parentOption(L, options: options) {
+            case .failure(let problem)?: return Lua.fail(L, "ctx:start_span: \(problem.text)")
+            case .success(let span)?: parent = span
+            case nil: break
+            }
             if Lua.rawField(L, options, "kind") != LUA_TNIL {
                 switch Lua.string(L, -1) {
                 case "internal": kind = .internal
@@ -51,7 +57,7 @@ enum LuaSpanAPI {
         guard filter.spanIDs.count < maxSpansPerRun else {
             return Lua.fail(L, "ctx:start_span: more than \(maxSpansPerRun) spans in one request")
         }
-        let span = context.startSpan(name: name, kind: kind)
+        let span = context.startSpan(name: name, kind: kind, parent: parent)
         let id = state.addSpan(span)
         filter.spanIDs.append(id)
         if hasOptions {
@@ -110,6 +116,20 @@ enum LuaSpanAPI {
         guard let userdata = luaL_testudata(L, 1, metatable) else { return nil }
         let id = userdata.load(as: Int.self)
         return (id, LuaScriptState.of(L).spans[id])
+    }
+
+    /// The `parent` option of `ctx:start_span` and `ctx:http_call` (the options table at `options`): `.some`
+    /// of the open span (nil when it has ended: the server span is the parent then), `nil` without the
+    /// option, or a problem to raise when the value is not a span.
+    static func parentOption(_ L: OpaquePointer, options: Int32) -> Result<FilterSpan?, LuaAPIMessage>? {
+        defer { Lua.pop(L, 1) }
+        switch Lua.rawField(L, options, "parent") {
+        case LUA_TNIL:
+            return nil
+        default:
+            guard let userdata = luaL_testudata(L, -1, metatable) else { return .failure(LuaAPIMessage(text: "parent must be a span from ctx:start_span")) }
+            return .success(LuaScriptState.of(L).spans[userdata.load(as: Int.self)])
+        }
     }
 
     private static func setAttributes(_ L: OpaquePointer, _ table: Int32, on span: FilterSpan) -> String? {

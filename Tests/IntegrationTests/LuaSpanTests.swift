@@ -101,4 +101,40 @@ struct LuaSpanTests {
             for _ in 0..<4 { #expect(try curl(["-H", "x-case: stale", "\(gw.baseURL)/stale"]).status == 200) }
         }
     }
+
+    @Test("parent = span: an http_call and a nested span go under the script's span instead of the server span; a parent that is not a span is a script error")
+    func parentSpan() async throws {
+        let scripts = try LuaScripts()
+        let path = try scripts.write("span-parent.lua", """
+            function on_request(ctx)
+              if ctx.req:header("x-bad") then return ctx:http_call("beta", { path = "/x", parent = "not a span" }) end
+              local outer = ctx:start_span("authorize")
+              local inner = ctx:start_span("cache", { parent = outer })
+              inner:finish()
+              local res = ctx:http_call("beta", { path = "/check", parent = outer })
+              outer:finish()
+              local plain = ctx:http_call("beta", { path = "/plain" })
+              return ctx:respond(200, nil, tostring(res.status) .. " " .. tostring(plain.status))
+            end
+            """)
+        try await withLuaGateway(scripts, luaConfig("[ { lua: { script: \(path) } } ]") + "\ntracing: { sample_rate: 1.0 }") { gw in
+            let caller = FilterSpanTests.traceparent(42)
+            let result = try curl(["-H", "traceparent: \(caller.header)", "\(gw.baseURL)/p"])
+            #expect(result.status == 200 && result.body == "200 200", "\(result.status) \(result.body)")
+            let (server, children) = try await FilterSpanTests.spans(gw, trace: caller.traceID, atLeast: 5)
+            let outer = try #require(children.first { $0["name"] as? String == "authorize" })
+            try FilterSpanTests.expectChild(outer, of: server)
+            let inner = try #require(children.first { $0["name"] as? String == "cache" })
+            #expect(inner["parent_span_id"] as? String == outer["span_id"] as? String, "nested span's parent")
+            let calls = children.filter { $0["kind"] as? String == "CLIENT" && $0["name"] as? String == "GET" }
+            let underOuter = try #require(calls.first { FilterSpanTests.attributes($0)["url.path"] as? String == "/check" })
+            #expect(underOuter["parent_span_id"] as? String == outer["span_id"] as? String, "the call made under the span")
+            let plain = try #require(calls.first { FilterSpanTests.attributes($0)["url.path"] as? String == "/plain" })
+            try FilterSpanTests.expectChild(plain, of: server)
+
+            let id = "span-parent-bad-\(UUID().uuidString)"
+            #expect(try curl(["-H", "x-bad: 1", "-H", "X-Request-Id: \(id)", "\(gw.baseURL)/bad"]).status == 500)
+            _ = try await LuaLogLines.waitFor([id, "parent must be a span"])
+        }
+    }
 }

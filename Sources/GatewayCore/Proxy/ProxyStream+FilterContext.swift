@@ -68,6 +68,10 @@ extension ProxyStream {
     }
 
     public func httpCall(cluster name: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount) -> EventLoopFuture<FilterHTTPResponse> {
+        httpCall(cluster: name, request: request, body: body, timeout: timeout, parent: nil)
+    }
+
+    public func httpCall(cluster name: String, request: HTTPRequest, body: ByteBuffer?, timeout: TimeAmount, parent: FilterSpan?) -> EventLoopFuture<FilterHTTPResponse> {
         guard let index = loop.runtime.clusterIndexByName[name] else {
             // Nothing was sent: no span.
             return loop.eventLoop.makeFailedFuture(FilterHTTPCallError.unknownCluster(name))
@@ -75,7 +79,7 @@ extension ProxyStream {
         var edits = ForwardingEdits(requestID: record.requestID ?? "", forwardedFor: downstreamIP,
                                     forwardedProto: listener.scheme, stripConnectionFields: true, chunked: false, teTrailers: false)
         // The call is a CLIENT span of its own (when sampled), and the called service continues the trace under it.
-        let span = startSpan(name: request.method.rawValue, kind: .client)
+        let span = startSpan(name: request.method.rawValue, kind: .client, parent: parent)
         edits.traceparent = ForwardingEdits.Traceparent(traceHigh: span.traceHigh, traceLow: span.traceLow, spanID: span.spanID, sampled: span.sampled)
         if span.isRecording {
             span.setAttribute("http.request.method", request.method.rawValue)

@@ -50,12 +50,21 @@ extension ProxyStream {
     /// Inert unless the request is sampled; the span id is drawn either way (it is the parent a call made
     /// under the span names in its `traceparent`).
     public func startSpan(name: String, kind: FilterSpan.Kind) -> FilterSpan {
+        startSpan(name: name, kind: kind, parent: nil)
+    }
+
+    /// A child of `parent` when that is a span of this request's trace, else of the server span.
+    public func startSpan(name: String, kind: FilterSpan.Kind, parent: FilterSpan?) -> FilterSpan {
         let spanID = loop.random.next()
         let context = tracing.context
         guard tracing.recording else {
             return FilterSpan(recorder: nil, traceHigh: context.traceHigh, traceLow: context.traceLow, spanID: spanID, sampled: context.sampled)
         }
-        let recorder = FilterSpanRecording(loop: loop, trace: context, spanID: spanID, parentSpanID: tracing.serverSpanID,
+        var parentSpanID = tracing.serverSpanID
+        if let parent, parent.traceHigh == context.traceHigh, parent.traceLow == context.traceLow, parent.spanID != 0 {
+            parentSpanID = parent.spanID
+        }
+        let recorder = FilterSpanRecording(loop: loop, trace: context, spanID: spanID, parentSpanID: parentSpanID,
                                            name: name, kind: kind == .client ? .client : .internal)
         return FilterSpan(recorder: recorder, traceHigh: context.traceHigh, traceLow: context.traceLow, spanID: spanID, sampled: context.sampled)
     }
