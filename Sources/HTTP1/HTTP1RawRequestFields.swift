@@ -70,16 +70,25 @@ public struct HTTP1RawRequestFields: Sendable {
         let canonical = name.canonicalName
         if !edits.removes(canonical) {
             lines.forEachFieldLine { line, lineName in
-                guard HTTP1FieldEdits.same(lineName, canonical),
-                      let parts = try? HTTP1Syntax.splitFieldLine(line[...]) else { return }
-                body(parts.value)
+                guard HTTP1FieldEdits.same(lineName, canonical) else { return }
+                body(Self.value(of: line, nameLength: lineName.count))
             }
         }
         edits.addedLines?.forEachFieldLine { line, lineName in
-            guard HTTP1FieldEdits.same(lineName, canonical),
-                  let parts = try? HTTP1Syntax.splitFieldLine(line[...]) else { return }
-            body(parts.value)
+            guard HTTP1FieldEdits.same(lineName, canonical) else { return }
+            body(Self.value(of: line, nameLength: lineName.count))
         }
+    }
+
+    /// The value of a field line the parser (or `HTTP1FieldEdits`) has checked: after the colon, without
+    /// the optional whitespace around it. No second validation of the line.
+    @inline(__always)
+    static func value(of line: UnsafeRawBufferPointer, nameLength: Int) -> UnsafeRawBufferPointer {
+        var start = nameLength + 1
+        var end = line.count
+        while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+        while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: line[start..<end])
     }
 
     /// Calls `body` with each field line (without CRLF) and its name.

@@ -112,9 +112,14 @@ struct RawRequestFieldsTests {
 
     @Test("a filter's edits on received lines: added fields kept as lines, removal drops received and added ones, reads and the built fields see them")
     func fieldEdits() throws {
-        let parsed = try rawHead(head("GET / HTTP/1.1", "Host: a", "X-Old: 1", "accept: */*", "x-old: 2"))
+        let parsed = try rawHead(head("GET / HTTP/1.1", "Host: a", "X-Old: 1", "accept: */*", "x-old: 2", "X-Pad:\t padded  value \t"))
         var raw = try #require(parsed.rawFields)
         let old = HTTPField.Name("x-old")!, added = HTTPField.Name("X-Added")!, other = HTTPField.Name("x-other")!
+        // A received value is read without the whitespace around it, as HTTPFields holds it.
+        var padded: [String] = []
+        raw.forEachValue(of: HTTPField.Name("x-pad")!) { padded.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(padded == ["padded  value"])
+        #expect(raw.materialize()[HTTPField.Name("x-pad")!] == "padded  value")
         raw.edits.append(HTTPField(name: added, value: "one"))
         "two  words".utf8.withContiguousStorageIfAvailable { raw.edits.append(added, plainValue: UnsafeRawBufferPointer($0)) }
         raw.edits.append(HTTPField(name: other, value: "kept"))
@@ -129,7 +134,7 @@ struct RawRequestFieldsTests {
         var buffer = ByteBuffer()
         let edits = ForwardingEdits(requestID: "r", forwardedFor: "ip", forwardedProto: "http", stripConnectionFields: false, chunked: false, teTrailers: false)
         buffer.writeHTTP1RequestHead(parsed.request, rawFields: raw, edits: edits)
-        #expect(String(buffer: buffer) == "GET / HTTP/1.1\r\nHost: a\r\naccept: */*\r\nX-Added: one\r\nX-Added: two  words\r\nx-other: kept\r\n"
+        #expect(String(buffer: buffer) == "GET / HTTP/1.1\r\nHost: a\r\naccept: */*\r\nX-Pad:\t padded  value \t\r\nX-Added: one\r\nX-Added: two  words\r\nx-other: kept\r\n"
             + "X-Request-Id: r\r\nX-Forwarded-For: ip\r\nX-Forwarded-Proto: http\r\n\r\n")
 
         // Removing a name that was only added takes its lines out of the added ones, keeping the others' order.
@@ -137,7 +142,7 @@ struct RawRequestFieldsTests {
         #expect(raw.edits.removed == ["x-old"])
         #expect(String(buffer: try #require(raw.edits.addedLines)) == "x-other: kept\r\n")
         let fields = raw.materialize()
-        #expect(fields.map { "\($0.name): \($0.value)" } == ["accept: */*", "x-other: kept"])
+        #expect(fields.map { "\($0.name): \($0.value)" } == ["accept: */*", "X-Pad: padded  value", "x-other: kept"])
         raw.removeField(other)
         #expect(raw.edits.addedLines == nil)
     }
