@@ -17,8 +17,9 @@ public protocol ReceivedRequestFields: AnyObject {
     /// Makes `field` the only field of its name (`remove` then `append`, in one step); false (nothing done)
     /// when only `HTTPFields` can.
     func replace(with field: HTTPField) -> Bool
-    /// `replace(with:)` for a value given as bytes that `HTTPFieldBytes.isPlainValue` accepts, without making
-    /// an `HTTPField` (a script's strings arrive as bytes); false (nothing done) when only `HTTPFields` can.
+    /// `replace(with:)` for a value given as bytes, without making an `HTTPField` when
+    /// `HTTPFieldBytes.isPlainValue` accepts them (a script's strings arrive as bytes); other bytes are made
+    /// a valid value as `HTTPField` does. False (nothing done) when only `HTTPFields` can.
     func replace(_ name: HTTPField.Name, plainValue: UnsafeRawBufferPointer) -> Bool
     /// `append(_:)` for a value given as such bytes.
     func append(_ name: HTTPField.Name, plainValue: UnsafeRawBufferPointer) -> Bool

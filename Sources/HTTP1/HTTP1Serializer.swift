@@ -64,7 +64,7 @@ extension ByteBuffer {
                     if let colon = memchr(text.baseAddress!, Int32(UInt8(ascii: ":")), text.count) {
                         let name = UnsafeRawBufferPointer(start: text.baseAddress, count: text.baseAddress!.distance(to: UnsafeRawPointer(colon)))
                         // A filter's edits (HTTP1FieldEdits): removed names are left out, added fields follow.
-                        if !edits.replaces(rawName: name) && (fieldEdits.removed.isEmpty || !fieldEdits.removes(rawName: name)) {
+                        if !edits.replaces(rawName: name) && !fieldEdits.removes(rawName: name) {
                             runEnd = next
                             continue
                         }

@@ -8,35 +8,44 @@ import NIOCore
 
 /// Writes a message head into memory reserved in one step: each piece is a `memcpy`. A `ByteBuffer` write
 /// checks capacity and uniqueness on every call, and a forwarded head is twenty or more small pieces.
-/// The caller reserves at least what it writes (`HeadBytesWriter.write(into:atMost:_:)`).
+/// The caller reserves at least what it writes (`HeadBytesWriter.write(into:atMost:_:)`); every piece is
+/// still checked against the room, so a wrong bound stops the process instead of writing past the buffer.
 struct HeadBytesWriter {
     private let base: UnsafeMutableRawPointer
+    private let room: Int
     private(set) var count = 0
 
-    private init(_ base: UnsafeMutableRawPointer) { self.base = base }
+    private init(_ room: UnsafeMutableRawBufferPointer) {
+        self.base = room.baseAddress!
+        self.room = room.count
+    }
 
     /// Runs `body` on room for `atMost` bytes at the buffer's writer index, and keeps what it wrote.
     @inline(__always)
     static func write(into buffer: inout ByteBuffer, atMost: Int, _ body: (inout HeadBytesWriter) -> Void) {
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: atMost) { room in
-            var writer = HeadBytesWriter(room.baseAddress!)
+            var writer = HeadBytesWriter(room)
             body(&writer)
-            assert(writer.count <= atMost, "head larger than reserved")
             return writer.count
         }
     }
 
     @inline(__always)
+    private mutating func reserve(_ length: Int) -> UnsafeMutableRawPointer {
+        precondition(length <= room - count, "HTTP/1.1 head larger than the room reserved for it")
+        defer { count += length }
+        return base + count
+    }
+
+    @inline(__always)
     mutating func put(_ text: StaticString) {
-        (base + count).copyMemory(from: text.utf8Start, byteCount: text.utf8CodeUnitCount)
-        count += text.utf8CodeUnitCount
+        reserve(text.utf8CodeUnitCount).copyMemory(from: text.utf8Start, byteCount: text.utf8CodeUnitCount)
     }
 
     @inline(__always)
     mutating func put(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }
-        (base + count).copyMemory(from: source, byteCount: bytes.count)
-        count += bytes.count
+        reserve(bytes.count).copyMemory(from: source, byteCount: bytes.count)
     }
 
     @inline(__always)
@@ -49,8 +58,7 @@ struct HeadBytesWriter {
 
     @inline(__always)
     mutating func put(byte: UInt8) {
-        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
-        count += 1
+        reserve(1).storeBytes(of: byte, as: UInt8.self)
     }
 
     /// 16 lower-case hex digits.

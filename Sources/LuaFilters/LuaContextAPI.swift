@@ -196,9 +196,8 @@ enum LuaContextAPI {
         var parent: FilterSpan?
         if hasOptions {
             switch LuaSpanAPI.parentOption(L, options: options) {
-            case .failure(let problem)?: return Lua.fail(L, "ctx:http_call: \(problem.text)")
-            case .success(let span)?: parent = span
-            case nil: break
+            case .failure(let problem): return Lua.fail(L, "ctx:http_call: \(problem.text)")
+            case .success(let span): parent = span
             }
             if Lua.rawField(L, options, "method") != LUA_TNIL { methodText = Lua.string(L, -1) ?? "" }
             Lua.pop(L, 1)

@@ -41,9 +41,8 @@ enum LuaSpanAPI {
         var parent: FilterSpan?
         if hasOptions {
             switch parentOption(L, options: options) {
-            case .failure(let problem)?: return Lua.fail(L, "ctx:start_span: \(problem.text)")
-            case .success(let span)?: parent = span
-            case nil: break
+            case .failure(let problem): return Lua.fail(L, "ctx:start_span: \(problem.text)")
+            case .success(let span): parent = span
             }
             if Lua.rawField(L, options, "kind") != LUA_TNIL {
                 switch Lua.string(L, -1) {
@@ -118,18 +117,14 @@ enum LuaSpanAPI {
         return (id, LuaScriptState.of(L).spans[id])
     }
 
-    /// The `parent` option of `ctx:start_span` and `ctx:http_call` (the options table at `options`): `.some`
-    /// of the open span (nil when it has ended: the server span is the parent then), `nil` without the
-    /// option, or a problem to raise when the value is not a span.
-    static func parentOption(_ L: OpaquePointer, options: Int32) -> Result<FilterSpan?, LuaAPIMessage>? {
+    /// The `parent` option of `ctx:start_span` and `ctx:http_call` (the options table at `options`): the open
+    /// span it names; nil without the option or once that span has ended (the server span is the parent
+    /// then); a problem to raise when the value is not a span.
+    static func parentOption(_ L: OpaquePointer, options: Int32) -> Result<FilterSpan?, LuaAPIMessage> {
         defer { Lua.pop(L, 1) }
-        switch Lua.rawField(L, options, "parent") {
-        case LUA_TNIL:
-            return nil
-        default:
-            guard let userdata = luaL_testudata(L, -1, metatable) else { return .failure(LuaAPIMessage(text: "parent must be a span from ctx:start_span")) }
-            return .success(LuaScriptState.of(L).spans[userdata.load(as: Int.self)])
-        }
+        guard Lua.rawField(L, options, "parent") != LUA_TNIL else { return .success(nil) }
+        guard let userdata = luaL_testudata(L, -1, metatable) else { return .failure(LuaAPIMessage(text: "parent must be a span from ctx:start_span")) }
+        return .success(LuaScriptState.of(L).spans[userdata.load(as: Int.self)])
     }
 
     private static func setAttributes(_ L: OpaquePointer, _ table: Int32, on span: FilterSpan) -> String? {

@@ -45,6 +45,25 @@ struct FilterChainTests {
         }
     }
 
+    @Test("a filter setting a received-line field from bytes: plain bytes go in as they are; a CR or LF never starts a line of its own upstream")
+    func plainValueBytes() async throws {
+        for (value, expected) in [("plain  value", "plain  value"), ("a\\r\\nx-injected: 1", nil)] {
+            let yaml = Self.config(listenerFilters: "[]", routeFilters: "[ { probe: { id: b, plain_set: \"\(value)\" } } ]")
+            try await withGateway(backends: 2, yaml) { gw in
+                let result = try curl(["\(gw.baseURL)/f/x"])
+                #expect(result.status == 200)
+                let headers = try #require(result.json["headers"] as? [String: Any])
+                #expect(headers["x-injected"] == nil, "\(headers)")
+                let set = try #require(headers["x-probe-plain"] as? String)
+                if let expected {
+                    #expect(set == expected)
+                } else {
+                    #expect(set.hasPrefix("a") && set.hasSuffix("x-injected: 1") && !set.contains("\r") && !set.contains("\n"), "\(set)")
+                }
+            }
+        }
+    }
+
     @Test("a filter that responds stops the request: later filters and the upstream never see it, earlier filters' response hooks do")
     func respondShortCircuits() async throws {
         try await withGateway(backends: 2, Self.config(routeFilters: "[ { probe: { id: b, respond: 418 } }, { probe: { id: c } } ]")) { gw in

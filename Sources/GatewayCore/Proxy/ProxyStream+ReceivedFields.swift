@@ -31,7 +31,10 @@ extension ProxyStream: ReceivedRequestFields {
         return true
     }
 
+    /// Bytes that are not a plain value (a CR or LF a filter passed by mistake would start a line of its own
+    /// upstream) go through `HTTPField`, which makes them a valid value, as `replace(with:)` does.
     public func replace(_ name: HTTPField.Name, plainValue: UnsafeRawBufferPointer) -> Bool {
+        guard HTTPFieldBytes.isPlainValue(plainValue) else { return replace(with: Self.field(name, plainValue)) }
         guard rawRequestFields != nil, HTTP1FieldEdits.accepts(name) else { return false }
         rawRequestFields!.removeField(name)
         rawRequestFields!.edits.append(name, plainValue: plainValue)
@@ -39,9 +42,14 @@ extension ProxyStream: ReceivedRequestFields {
     }
 
     public func append(_ name: HTTPField.Name, plainValue: UnsafeRawBufferPointer) -> Bool {
+        guard HTTPFieldBytes.isPlainValue(plainValue) else { return append(Self.field(name, plainValue)) }
         guard rawRequestFields != nil, HTTP1FieldEdits.accepts(name) else { return false }
         rawRequestFields!.edits.append(name, plainValue: plainValue)
         return true
+    }
+
+    private static func field(_ name: HTTPField.Name, _ bytes: UnsafeRawBufferPointer) -> HTTPField {
+        HTTPField(name: name, value: String(decoding: bytes, as: UTF8.self))
     }
 
     public func takeFields() -> HTTPFields {

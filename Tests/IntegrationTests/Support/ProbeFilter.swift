@@ -11,8 +11,10 @@ import NIOCore
 ///
 /// ```yaml
 /// - probe: { id: a, respond: 418, suspend_ms: 50, throw: request_head, set_cluster: other,
-///            metadata: hello, copy_metadata_from: b, buffer: true }
+///            metadata: hello, copy_metadata_from: b, buffer: true, plain_set: "value" }
 /// ```
+/// `plain_set` sets `x-probe-plain` through `ReceivedRequestFields.replace(_:plainValue:)`, on the received
+/// lines, with whatever bytes it is given.
 struct ProbeFilterFactory: HTTPFilterFactory {
     static let name = "probe"
 
@@ -25,12 +27,13 @@ struct ProbeFilterFactory: HTTPFilterFactory {
         var metadata: String?
         var copyMetadataFrom: String?
         var buffer = false
+        var plainSet: String?
     }
 
     let config: Config
 
     static func parseConfig(_ value: any FilterConfigValue, environment: FilterEnvironment) -> Config? {
-        guard let map = value.mapping(allowed: ["id", "respond", "suspend_ms", "throw", "set_cluster", "metadata", "copy_metadata_from", "buffer"]) else { return nil }
+        guard let map = value.mapping(allowed: ["id", "respond", "suspend_ms", "throw", "set_cluster", "metadata", "copy_metadata_from", "buffer", "plain_set"]) else { return nil }
         var config = Config()
         if let id = map["id"]?.nonEmptyString() { config.id = id }
         config.respond = map["respond"]?.int(min: 200, max: 599)
@@ -40,6 +43,7 @@ struct ProbeFilterFactory: HTTPFilterFactory {
         config.metadata = map["metadata"]?.string()
         config.copyMetadataFrom = map["copy_metadata_from"]?.string()
         config.buffer = map["buffer"]?.bool() ?? false
+        config.plainSet = map["plain_set"]?.string()
         return config
     }
 
@@ -63,6 +67,15 @@ final class ProbeFilter: HTTPFilter {
     init(config: ProbeFilterFactory.Config) { self.config = config }
 
     static func key(_ id: String) -> FilterMetadataKey<String> { FilterMetadataKey("probe.\(id)") }
+
+    func onRequestHead(_ head: inout HTTPRequest, receivedFields: ReceivedRequestFields, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
+        if let value = config.plainSet {
+            let kept = Array(value.utf8).withUnsafeBytes { receivedFields.replace(HTTPField.Name("x-probe-plain")!, plainValue: $0) }
+            if !kept { head.headerFields[HTTPField.Name("x-probe-plain")!] = value }
+        }
+        head.headerFields = receivedFields.takeFields()
+        return try onRequestHead(&head, endStream: endStream, ctx)
+    }
 
     func onRequestHead(_ head: inout HTTPRequest, endStream: Bool, _ ctx: FilterContext) throws -> FilterVerdict {
         ProbeLog.record(ctx.requestID, "head:\(config.id)")
