@@ -77,7 +77,7 @@ public struct HTTP1Parser: Sendable {
 
     /// Call when the peer closed the connection. Returns the end of a close-delimited body, or nil if
     /// nothing was pending. Throws if a message was cut short.
-    public mutating func finish() throws(HTTP1ParseError) -> HTTP1Event? {
+    public mutating func finish() throws(HTTP1ParseError) -> HTTP1Step? {
         switch state {
         case .untilClose:
             state = .head
@@ -92,12 +92,51 @@ public struct HTTP1Parser: Sendable {
         }
     }
 
-    /// Parses the next event from the front of `buffer`, consuming its bytes.
+    /// Parses the next event from the front of `buffer`, consuming its bytes. A convenience over
+    /// `step(_:head:)` that carries a head in its event; the proxy's connections use `step(_:head:)`.
     public mutating func next(_ buffer: inout ByteBuffer) throws(HTTP1ParseError) -> HTTP1Event? {
+        var request: HTTP1RequestHead? = nil
+        var response: HTTP1ResponseHead? = nil
+        let step = try withUnsafeMutablePointer(to: &request) { (request) throws(HTTP1ParseError) in
+            try withUnsafeMutablePointer(to: &response) { (response) throws(HTTP1ParseError) in
+                try advance(&buffer, request: request, response: response)
+            }
+        }
+        switch step {
+        case nil: return nil
+        case .requestHead: return .requestHead(request!)
+        case .responseHead: return .responseHead(response!)
+        case .body(let bytes): return .body(bytes)
+        case .end(let trailers): return .end(trailers)
+        }
+    }
+
+    /// Server role: parses the next step from the front of `buffer`, consuming its bytes; a request head
+    /// is written to `head`, where the caller takes it.
+    ///
+    /// The head is not carried in the step: it is ~170 bytes, and returned through the optional, throwing
+    /// path it was copied (a `memmove` each) about nine times per step. Nor is it kept in the parser,
+    /// which every idle connection holds.
+    public mutating func step(_ buffer: inout ByteBuffer, head: inout HTTP1RequestHead?) throws(HTTP1ParseError) -> HTTP1Step? {
+        try withUnsafeMutablePointer(to: &head) { (head) throws(HTTP1ParseError) in
+            try advance(&buffer, request: head, response: nil)
+        }
+    }
+
+    /// Client role: as `step(_:head:)` for requests, with a response head.
+    public mutating func step(_ buffer: inout ByteBuffer, head: inout HTTP1ResponseHead?) throws(HTTP1ParseError) -> HTTP1Step? {
+        try withUnsafeMutablePointer(to: &head) { (head) throws(HTTP1ParseError) in
+            try advance(&buffer, request: nil, response: head)
+        }
+    }
+
+    /// The state machine behind `step` and `next`: a head goes to the pointer for the parser's role.
+    private mutating func advance(_ buffer: inout ByteBuffer, request: UnsafeMutablePointer<HTTP1RequestHead?>?,
+                                  response: UnsafeMutablePointer<HTTP1ResponseHead?>?) throws(HTTP1ParseError) -> HTTP1Step? {
         do throws(HTTP1ParseError) {
             switch state {
             case .head:
-                return try parseHead(&buffer)
+                return try parseHead(&buffer, request: request, response: response)
             case .fixedLength(let remaining):
                 guard buffer.readableBytes > 0 else { return nil }
                 let count = Int(min(Int64(buffer.readableBytes), remaining))
@@ -144,7 +183,8 @@ public struct HTTP1Parser: Sendable {
 
     // MARK: - Heads
 
-    private mutating func parseHead(_ buffer: inout ByteBuffer) throws(HTTP1ParseError) -> HTTP1Event? {
+    private mutating func parseHead(_ buffer: inout ByteBuffer, request: UnsafeMutablePointer<HTTP1RequestHead?>?,
+                                    response: UnsafeMutablePointer<HTTP1ResponseHead?>?) throws(HTTP1ParseError) -> HTTP1Step? {
         if pendingEnd {
             pendingEnd = false
             return .end(nil)
@@ -162,35 +202,36 @@ public struct HTTP1Parser: Sendable {
         scanned = 0
         emptyLinesSkipped = 0
         let headBytes = buffer.getSlice(at: buffer.readerIndex, length: headLength)!
-        let event: HTTP1Event = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1Event in
-            let head = UnsafeRawBufferPointer(rebasing: bytes[0..<headLength])
-            switch role {
-            case .server: return .requestHead(try parseRequestHead(head, headBytes: headBytes))
-            case .client: return .responseHead(try parseResponseHead(head, headBytes: headBytes))
+        let role = self.role
+        switch role {
+        case .server:
+            request!.pointee = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1RequestHead in
+                try parseRequestHead(UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]), headBytes: headBytes)
+            }
+        case .client:
+            response!.pointee = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1ResponseHead in
+                try parseResponseHead(UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]), headBytes: headBytes)
             }
         }
         buffer.moveReaderIndex(forwardBy: headLength)
-        switch event {
-        case .requestHead(let head):
-            enterBody(head.framing)
-            return event
-        case .responseHead(let head):
-            let status = head.status.code
-            if status >= 100 && status < 200 {
-                // Interim responses (100 Continue, 103 Early Hints) are consumed here; the final one follows.
-                if status == 101 {
-                    guard acceptsSwitchingProtocols else { throw .bad("upstream switched protocols without being asked to") }
-                    if !responseToHEAD.isEmpty { responseToHEAD.removeFirst() }
-                    return event
-                }
-                return try parseHead(&buffer)
-            }
-            if !responseToHEAD.isEmpty { responseToHEAD.removeFirst() }
-            enterBody(head.framing)
-            return event
-        default:
-            return event
+        if role == .server {
+            enterBody(request!.pointee!.framing)
+            return .requestHead
         }
+        let status = response!.pointee!.status.code
+        if status >= 100 && status < 200 {
+            // Interim responses (100 Continue, 103 Early Hints) are consumed here; the final one follows.
+            if status == 101 {
+                guard acceptsSwitchingProtocols else { throw .bad("upstream switched protocols without being asked to") }
+                if !responseToHEAD.isEmpty { responseToHEAD.removeFirst() }
+                return .responseHead
+            }
+            response!.pointee = nil
+            return try parseHead(&buffer, request: request, response: response)
+        }
+        if !responseToHEAD.isEmpty { responseToHEAD.removeFirst() }
+        enterBody(response!.pointee!.framing)
+        return .responseHead
     }
 
     private mutating func enterBody(_ framing: HTTP1BodyFraming) {
@@ -222,6 +263,14 @@ public struct HTTP1Parser: Sendable {
             if !isHead && count >= 2 && bytes[0] == 0x0D && bytes[1] == 0x0A { return 2 }
             var i = position
             while i < count {
+                // Eight bytes at a time while none is a CR or LF (most of a head), up to where a limit
+                // applies; not right after a CR, whose LF the byte-wise check below must see.
+                if i == 0 || bytes[i - 1] != 0x0D {
+                    var stop = min(count, limits.maxHeadBytes)
+                    if isRequest && i <= requestLineLimit { stop = min(stop, requestLineLimit) }
+                    while i + 8 <= stop && !SWAR.hasCROrLF(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { i += 8 }
+                    if i >= count { break }
+                }
                 if isRequest && i == requestLineLimit && !bytes[0...i].contains(0x0A) {
                     throw HTTP1ParseError(.uriTooLong, "request target too long")
                 }
@@ -548,7 +597,7 @@ public struct HTTP1Parser: Sendable {
 
     // MARK: - Chunked bodies (RFC 9112 §7.1)
 
-    private mutating func parseChunkSizeLine(_ buffer: inout ByteBuffer) throws(HTTP1ParseError) -> HTTP1Event? {
+    private mutating func parseChunkSizeLine(_ buffer: inout ByteBuffer) throws(HTTP1ParseError) -> HTTP1Step? {
         let maxLine = limits.maxChunkLineBytes
         var position = scanned
         let found: (lineLength: Int, size: Int64)? = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> (Int, Int64)? in
@@ -574,10 +623,10 @@ public struct HTTP1Parser: Sendable {
             return try parseTrailers(&buffer)
         }
         state = .chunkData(remaining: found.size)
-        return try next(&buffer)
+        return try advance(&buffer, request: nil, response: nil)
     }
 
-    private mutating func parseTrailers(_ buffer: inout ByteBuffer) throws(HTTP1ParseError) -> HTTP1Event? {
+    private mutating func parseTrailers(_ buffer: inout ByteBuffer) throws(HTTP1ParseError) -> HTTP1Step? {
         guard let length = try scanForSectionEnd(buffer, isHead: false) else { return nil }
         scanned = 0
         state = .head

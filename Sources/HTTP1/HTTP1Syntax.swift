@@ -2,20 +2,15 @@ import HTTPTypes
 
 /// The character classes and small grammars of RFC 9110/9112 that the parser checks strictly.
 public enum HTTP1Syntax {
-    /// tchar (RFC 9110 §5.6.2).
+    /// tchar (RFC 9110 §5.6.2): ALPHA, DIGIT and `!#$%&'*+-.^_`|~`, as bits of two masks (bytes 0–63 and
+    /// 64–127) so that the check is a shift and a test, not a chain of ranges.
     @inline(__always)
     static func isTokenChar(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
+        if byte < 64 { return (tokenCharsBelow64 >> UInt64(byte)) & 1 == 1 }
+        return byte < 128 && (tokenCharsFrom64 >> UInt64(byte - 64)) & 1 == 1
     }
+    static let tokenCharsBelow64: UInt64 = 0x03FF_6CFA_0000_0000
+    static let tokenCharsFrom64: UInt64 = 0x57FF_FFFF_C7FF_FFFE
 
     /// field-vchar, SP or HTAB (RFC 9110 §5.5): no control characters, no NUL, no DEL.
     @inline(__always)
@@ -97,7 +92,10 @@ public enum HTTP1Syntax {
         while end > start && (line[end - 1] == 0x20 || line[end - 1] == 0x09) { end -= 1 }
         let value = UnsafeRawBufferPointer(rebasing: line[start..<end])
         var ascii = true
-        for byte in value {
+        // Most values are plain visible ASCII: eight bytes at a time while they are, then byte by byte.
+        var checked = 0
+        while checked + 8 <= value.count && SWAR.isPlainText(value.loadUnaligned(fromByteOffset: checked, as: UInt64.self)) { checked += 8 }
+        for byte in value[checked...] {
             guard isFieldValueChar(byte) else { throw .bad("invalid character in field value") }
             if byte >= 0x80 { ascii = false }
         }

@@ -279,9 +279,10 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
                 if buffer.readableBytes > 0 { close() }
                 return
             }
-            let event: HTTP1Event?
+            let event: HTTP1Step?
+            var parsedHead: HTTP1ResponseHead? = nil
             do {
-                event = try parser.next(&buffer)
+                event = try parser.step(&buffer, head: &parsedHead)
             } catch {
                 fail(.protocolError(error.reason))
                 close()
@@ -289,13 +290,15 @@ public final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamExchan
             }
             guard let event else { return }
             switch event {
-            case .responseHead(let head) where head.status.code == 101:
-                // Only possible when the request asked to switch protocols.
-                let leftover = buffer
-                buffer = ByteBuffer()
-                becomeTunnel(head, leftover: leftover)
-                return
-            case .responseHead(let head):
+            case .responseHead:
+                let head = parsedHead.take()!
+                if head.status.code == 101 {
+                    // Only possible when the request asked to switch protocols.
+                    let leftover = buffer
+                    buffer = ByteBuffer()
+                    becomeTunnel(head, leftover: leftover)
+                    return
+                }
                 responseKeepAlive = head.keepAlive
                 state = .active(requestDone: requestDone, responseStarted: true, chunkedRequest: chunked)
                 delegate?.upstreamResponseHead(head)

@@ -246,7 +246,7 @@ private func run(
             buffer.writeBytes(piece)
             while let event = try parser.next(&buffer) { record(event) }
         }
-        if closeAtEnd, let event = try parser.finish() { record(event) }
+        if closeAtEnd, case .end(let trailers)? = try parser.finish() { record(.end(trailers)) }
         result.leftover = String(decoding: buffer.readableBytesView, as: UTF8.self)
     } catch {
         result.error = error

@@ -228,17 +228,18 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
                 if stream != nil || !(context?.channel.isWritable ?? false) { return }
             }
             if requestBodyPaused { return }
-            let event: HTTP1Event?
+            let event: HTTP1Step?
+            var head: HTTP1RequestHead? = nil
             do {
-                event = try parser.next(&buffer)
+                event = try parser.step(&buffer, head: &head)
             } catch {
                 rejectMalformed(error)
                 return
             }
             guard let event else { return }
             switch event {
-            case .requestHead(let head):
-                startStream(head)
+            case .requestHead:
+                startStream(head.take()!)
             case .body(let body):
                 if discardingRequestBody {
                     discardedBytes += body.readableBytes
