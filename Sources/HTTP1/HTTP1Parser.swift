@@ -203,34 +203,31 @@ public struct HTTP1Parser: Sendable {
         emptyLinesSkipped = 0
         let headBytes = buffer.getSlice(at: buffer.readerIndex, length: headLength)!
         let role = self.role
-        switch role {
-        case .server:
-            request!.pointee = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1RequestHead in
+        if role == .server {
+            let head = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1RequestHead in
                 try parseRequestHead(UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]), headBytes: headBytes)
             }
-        case .client:
-            response!.pointee = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1ResponseHead in
-                try parseResponseHead(UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]), headBytes: headBytes)
-            }
-        }
-        buffer.moveReaderIndex(forwardBy: headLength)
-        if role == .server {
-            enterBody(request!.pointee!.framing)
+            buffer.moveReaderIndex(forwardBy: headLength)
+            enterBody(head.framing)
+            request!.pointee = consume head
             return .requestHead
         }
-        let status = response!.pointee!.status.code
-        if status >= 100 && status < 200 {
+        let head = try buffer.withUnsafeReadableBytes { (bytes) throws(HTTP1ParseError) -> HTTP1ResponseHead in
+            try parseResponseHead(UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]), headBytes: headBytes)
+        }
+        buffer.moveReaderIndex(forwardBy: headLength)
+        let status = head.status.code
+        if status >= 100 && status < 200 && status != 101 {
             // Interim responses (100 Continue, 103 Early Hints) are consumed here; the final one follows.
-            if status == 101 {
-                guard acceptsSwitchingProtocols else { throw .bad("upstream switched protocols without being asked to") }
-                if !responseToHEAD.isEmpty { responseToHEAD.removeFirst() }
-                return .responseHead
-            }
-            response!.pointee = nil
             return try parseHead(&buffer, request: request, response: response)
         }
+        if status == 101 {
+            guard acceptsSwitchingProtocols else { throw .bad("upstream switched protocols without being asked to") }
+        } else {
+            enterBody(head.framing)
+        }
         if !responseToHEAD.isEmpty { responseToHEAD.removeFirst() }
-        enterBody(response!.pointee!.framing)
+        response!.pointee = consume head
         return .responseHead
     }
 

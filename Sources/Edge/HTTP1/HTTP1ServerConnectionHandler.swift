@@ -221,6 +221,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         guard var buffer = received else { return }
         received = nil
         defer { if !closing && buffer.readableBytes > 0 { received = buffer } }
+        // The parser writes a request head here; the stream takes what it needs from it in place.
+        var head: HTTP1RequestHead? = nil
         while !closing {
             // One request at a time: the next pipelined head waits until this response is done, and
             // until the client reads what it was sent (else responses would pile up in memory).
@@ -229,7 +231,6 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
             }
             if requestBodyPaused { return }
             let event: HTTP1Step?
-            var head: HTTP1RequestHead? = nil
             do {
                 event = try parser.step(&buffer, head: &head)
             } catch {
@@ -239,7 +240,8 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
             guard let event else { return }
             switch event {
             case .requestHead:
-                startStream(head.take()!)
+                startStream(&head)
+                head = nil
             case .body(let body):
                 if discardingRequestBody {
                     discardedBytes += body.readableBytes
@@ -262,25 +264,27 @@ public final class HTTP1ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func startStream(_ head: HTTP1RequestHead) {
+    /// `parsed` is the parser's head, read in place (`parsed!.field`): bound or passed as a value, the
+    /// ~170-byte head is copied whole, with a `memmove`, once or twice more per request.
+    private func startStream(_ parsed: inout HTTP1RequestHead?) {
         // A new exchange: any header deadline belonged to the head just parsed.
         readTimer.update(.none, owner: self, sweeper: loop.connectionDeadlines)
-        requestIsHEAD = head.request.method == .head
-        requestMinorVersion = head.minorVersion
-        requestKeepAlive = head.keepAlive
+        requestIsHEAD = parsed!.request.method == .head
+        requestMinorVersion = parsed!.minorVersion
+        requestKeepAlive = parsed!.keepAlive
         closeAfterResponse = draining
-        let stream = ProxyStream(request: head.request, rawFields: head.rawFields, framing: head.framing, hasConnectionSpecificFields: head.hasConnectionSpecificFields,
-                                 protocolName: head.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
+        let stream = ProxyStream(request: parsed!.request, rawFields: parsed!.rawFields, framing: parsed!.framing, hasConnectionSpecificFields: parsed!.hasConnectionSpecificFields,
+                                 protocolName: parsed!.minorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0",
                                  downstreamAddress: downstreamAddress, downstreamIP: downstreamIP, downstreamL4Address: proxiedClient?.l4,
                                  tls: tls, listener: listener,
                                  loop: loop, responder: self)
-        if head.hasConnectionSpecificFields, head.minorVersion == 1, head.request.method == .get, head.framing == .none,
-           let raw = head.rawFields, WebSocketUpgrade.isRequested(raw) {
+        if parsed!.hasConnectionSpecificFields, parsed!.minorVersion == 1, parsed!.request.method == .get, parsed!.framing == .none,
+           let raw = parsed!.rawFields, WebSocketUpgrade.isRequested(raw) {
             stream.requestsWebSocket = true
         }
         self.stream = stream
         stream.start()
-        if head.expectsContinue && head.framing != .none && !stream.isFinished, let context {
+        if parsed!.expectsContinue && parsed!.framing != .none && !stream.isFinished, let context {
             // RFC 9110 §10.1.1: the client waits for this before sending its body.
             var interim = context.channel.allocator.buffer(capacity: 32)
             interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
