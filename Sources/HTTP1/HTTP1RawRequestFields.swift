@@ -200,6 +200,16 @@ public struct HTTP1FieldEdits: Sendable {
         }
     }
 
+    /// The first added field will be written into `buffer` (emptied) rather than a new one: a caller that
+    /// recycles these buffers saves two allocations (storage and bytes) per request whose filter adds a
+    /// field. Nothing changes if a field was added already.
+    public mutating func writeAddedLines(into buffer: consuming ByteBuffer) {
+        guard addedLines == nil else { return }
+        // Consumed, not copied: a second reference would make `clear()` allocate new storage.
+        buffer.clear()
+        addedLines = buffer
+    }
+
     @inline(__always)
     private mutating func appendLine(_ write: (inout ByteBuffer) -> Void) {
         if addedLines == nil { addedLines = ByteBufferAllocator().buffer(capacity: 128) }

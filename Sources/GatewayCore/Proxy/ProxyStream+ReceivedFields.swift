@@ -20,6 +20,7 @@ extension ProxyStream: ReceivedRequestFields {
 
     public func append(_ field: HTTPField) -> Bool {
         guard rawRequestFields != nil, HTTP1FieldEdits.accepts(field.name) else { return false }
+        prepareAddedLines()
         rawRequestFields!.edits.append(field)
         return true
     }
@@ -27,6 +28,7 @@ extension ProxyStream: ReceivedRequestFields {
     public func replace(with field: HTTPField) -> Bool {
         guard rawRequestFields != nil, HTTP1FieldEdits.accepts(field.name) else { return false }
         rawRequestFields!.removeField(field.name)
+        prepareAddedLines()
         rawRequestFields!.edits.append(field)
         return true
     }
@@ -37,6 +39,7 @@ extension ProxyStream: ReceivedRequestFields {
         guard HTTPFieldBytes.isPlainValue(plainValue) else { return replace(with: Self.field(name, plainValue)) }
         guard rawRequestFields != nil, HTTP1FieldEdits.accepts(name) else { return false }
         rawRequestFields!.removeField(name)
+        prepareAddedLines()
         rawRequestFields!.edits.append(name, plainValue: plainValue)
         return true
     }
@@ -44,8 +47,28 @@ extension ProxyStream: ReceivedRequestFields {
     public func append(_ name: HTTPField.Name, plainValue: UnsafeRawBufferPointer) -> Bool {
         guard HTTPFieldBytes.isPlainValue(plainValue) else { return append(Self.field(name, plainValue)) }
         guard rawRequestFields != nil, HTTP1FieldEdits.accepts(name) else { return false }
+        prepareAddedLines()
         rawRequestFields!.edits.append(name, plainValue: plainValue)
         return true
+    }
+
+    /// The first added field goes into a buffer an earlier stream of this loop gave back (`dropRawRequestFields`).
+    @inline(__always)
+    private func prepareAddedLines() {
+        if rawRequestFields!.edits.addedLines == nil, let spare = loop.spareFieldLines.popLast() {
+            rawRequestFields!.edits.writeAddedLines(into: spare)
+        }
+    }
+
+    /// Lets go of the received fields; the buffer a filter's added fields were written into goes back to
+    /// the loop for the next stream's (the fields' only holder by now, so it is reused, not copied), unless
+    /// a large addition grew it.
+    func dropRawRequestFields() {
+        if let lines = rawRequestFields?.edits.addedLines, lines.capacity <= LoopContext.maxSpareFieldLinesBytes,
+           loop.spareFieldLines.count < LoopContext.maxSpareFieldLines {
+            loop.spareFieldLines.append(lines)
+        }
+        rawRequestFields = nil
     }
 
     private static func field(_ name: HTTPField.Name, _ bytes: UnsafeRawBufferPointer) -> HTTPField {

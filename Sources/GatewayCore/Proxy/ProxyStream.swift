@@ -543,7 +543,7 @@ public final class ProxyStream {
         if !filters.isEmpty {
             completeFilters()
             // Their onComplete hooks were the last readers of the request (later work reads copies).
-            rawRequestFields = nil
+            dropRawRequestFields()
         }
         if !loop.accessLogMetadata.isEmpty {
             record.metadataNames = loop.accessLogMetadata

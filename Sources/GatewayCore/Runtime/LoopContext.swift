@@ -33,6 +33,11 @@ public final class LoopContext: @unchecked Sendable {
     /// so the next head, on any connection, reuses its memory; one per loop rather than per connection
     /// keeps idle connections small.
     public var responseHeadBuffer = ByteBuffer()
+    /// Buffers that filters' added request fields were written into (`HTTP1FieldEdits`), given back when
+    /// their streams end: a route whose filter sets fields would otherwise allocate one per request.
+    var spareFieldLines: [ByteBuffer] = []
+    static let maxSpareFieldLines = 64
+    static let maxSpareFieldLinesBytes = 4096
     /// Upstream requests written during a tick go out together at its end (`UpstreamFlushBatch`); every
     /// cluster of this loop shares it.
     public let upstreamFlushes: UpstreamFlushBatch
