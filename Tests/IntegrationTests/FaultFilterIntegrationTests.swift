@@ -1,4 +1,6 @@
+import FaultFilter
 import Foundation
+import NIOCore
 import Testing
 
 @Suite("fault filter through the gateway", .serialized)
@@ -12,6 +14,18 @@ struct FaultFilterIntegrationTests {
         let metrics = try curl(["http://127.0.0.1:\(gw.adminPort)/metrics"]).body
         return metrics.split(separator: "\n").first { $0.hasPrefix("portcullis_filter_\(name){") }
             .flatMap { $0.split(separator: " ").last }.flatMap { Int($0) }
+    }
+
+    @Test("a delay a request header asks for is capped at 60 s; a value that is not whole milliseconds ≥ 0 asks for none")
+    func headerDelayCap() {
+        #expect(FaultFilterConfig.headerDelay(milliseconds: "250") == .milliseconds(250))
+        #expect(FaultFilterConfig.headerDelay(milliseconds: "0") == .zero)
+        #expect(FaultFilterConfig.headerDelay(milliseconds: "60000") == .seconds(60))
+        #expect(FaultFilterConfig.headerDelay(milliseconds: "60001") == .seconds(60))
+        #expect(FaultFilterConfig.headerDelay(milliseconds: "9223372036854775807") == .seconds(60))
+        for bad in ["-1", "1.5", "", "ten", "99999999999999999999"] {
+            #expect(FaultFilterConfig.headerDelay(milliseconds: bad) == nil, "\(bad)")
+        }
     }
 
     @Test("abort at 100%: the configured status, never proxied; at 0%: every request proxied")

@@ -68,9 +68,7 @@ final class FaultFilter: HTTPFilter, Sendable {
 
     private func delayDuration(_ asked: Asked, _ ctx: FilterContext) -> TimeAmount? {
         // Field values arrive trimmed (the HTTP/1.1 parser and nghttp2 both strip the surrounding whitespace).
-        if let text = asked.delayMs, let ms = Int64(text), ms >= 0 {
-            return min(.milliseconds(ms), FaultFilterConfig.maxHeaderDelay)
-        }
+        if let text = asked.delayMs, let delay = FaultFilterConfig.headerDelay(milliseconds: text) { return delay }
         guard let delay = config.delay, ctx.chance(percent: delay.percent) else { return nil }
         return delay.duration
     }

@@ -24,4 +24,11 @@ public struct FaultFilterConfig: Sendable, Equatable {
     /// The longest delay a request header may ask for: a fault is a test of patience, not a way to park
     /// connections for good.
     public static let maxHeaderDelay = TimeAmount.seconds(60)
+
+    /// The delay an `x-portcullis-fault-delay-ms` value asks for, capped at `maxHeaderDelay`; nil for a value
+    /// that is not a whole number of milliseconds ≥ 0.
+    public static func headerDelay(milliseconds text: String) -> TimeAmount? {
+        guard let ms = Int64(text), ms >= 0 else { return nil }
+        return min(.milliseconds(ms), maxHeaderDelay)
+    }
 }
