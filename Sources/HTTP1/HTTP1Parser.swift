@@ -118,14 +118,16 @@ public struct HTTP1Parser: Sendable {
     /// path it was copied (a `memmove` each) about nine times per step. Nor is it kept in the parser,
     /// which every idle connection holds.
     public mutating func step(_ buffer: inout ByteBuffer, head: inout HTTP1RequestHead?) throws(HTTP1ParseError) -> HTTP1Step? {
-        try withUnsafeMutablePointer(to: &head) { (head) throws(HTTP1ParseError) in
+        precondition(role == .server, "a client-role parser yields response heads")
+        return try withUnsafeMutablePointer(to: &head) { (head) throws(HTTP1ParseError) in
             try advance(&buffer, request: head, response: nil)
         }
     }
 
     /// Client role: as `step(_:head:)` for requests, with a response head.
     public mutating func step(_ buffer: inout ByteBuffer, head: inout HTTP1ResponseHead?) throws(HTTP1ParseError) -> HTTP1Step? {
-        try withUnsafeMutablePointer(to: &head) { (head) throws(HTTP1ParseError) in
+        precondition(role == .client, "a server-role parser yields request heads")
+        return try withUnsafeMutablePointer(to: &head) { (head) throws(HTTP1ParseError) in
             try advance(&buffer, request: nil, response: head)
         }
     }
