@@ -53,6 +53,37 @@ struct UpstreamAutoProtocolTests {
         }
     }
 
+    @Test("an endpoint whose server stops offering h2 is learned again on the next connection: HTTP/2, then HTTP/1.1 after a restart")
+    func relearnsAfterRestart() async throws {
+        let setup = try await UpstreamTLSSetup.start(tls: Self.tls, clusterExtra: "protocol: auto")
+        var second: TestGateway?
+        do {
+            #expect(try curl(["\(setup.url)/before"]).status == 200)
+            #expect(try await Self.backendProtocols(setup, prefix: "/before", count: 1) == ["HTTP/2"])
+            // The same address, now offering only http/1.1: the front's HTTP/2 connection ends with the old server.
+            let port = setup.backend.port()
+            await setup.backend.stop()
+            let restarted = try await TestGateway.start(backends: 1, workers: 1,
+                                                        UpstreamTLSSetup.backendConfig(setup.pki, tls: ", alpn: [http/1.1]", port: port))
+            second = restarted
+            var statuses: [Int] = []
+            for attempt in 0..<6 { statuses.append(try curl(["\(setup.url)/after/\(attempt)"]).status) }
+            // A request may meet the dead connection before the front notices it closed: a 502 at most, once.
+            #expect(statuses.filter { $0 != 200 }.count <= 1, "\(statuses)")
+            let lines = try await restarted.accessLog(atLeast: 5, within: 10).filter { ($0["path"] as? String)?.hasPrefix("/after/") == true }
+            #expect(lines.count >= 5 && lines.allSatisfy { $0["protocol"] as? String == "HTTP/1.1" }, "\(lines.map { $0["protocol"] ?? "?" })")
+            // Learned as HTTP/1.1, the endpoint's connections are pooled again: sequential requests reuse one
+            // per front loop. (Still taken for h2, each request would open a connection of its own.)
+            let handshakes = try UpstreamTLSSetup.metric(restarted, "portcullis_tls_handshakes_total")
+            #expect(handshakes <= 3, "handshakes: \(handshakes)")
+        } catch {
+            Issue.record(error)
+        }
+        await setup.front.stop()
+        await second?.stop()
+        setup.pki.remove()
+    }
+
     @Test("a WebSocket upgrade to an endpoint that chose h2 still goes over HTTP/1.1 and becomes a tunnel")
     func webSocketOverAuto() async throws {
         let server = try PythonServer(script: "ws_server.py")

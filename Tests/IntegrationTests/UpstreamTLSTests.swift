@@ -46,18 +46,7 @@ struct UpstreamTLSSetup {
     static func start(tls: (UpstreamPKI) -> String, backendTLS: (UpstreamPKI) -> String = { _ in "" }, clusterExtra: String = "",
                       frontFilters: String = "[]", backendFilters: String = "[]", frontExtra: String = "") async throws -> UpstreamTLSSetup {
         let pki = try UpstreamPKI()
-        let backend = try await TestGateway.start(backends: 1, workers: 1, """
-            admin: { address: 127.0.0.1:0 }
-            listeners:
-              - name: backend
-                address: 127.0.0.1:0
-                tls: { certificates: [ { cert: "\(pki.path("server.pem"))", key: "\(pki.path("server.key"))" } ]\(backendTLS(pki)) }
-                filters: \(backendFilters)
-                routes: [ { match: { path_prefix: / }, cluster: echo } ]
-            clusters:
-              - name: echo
-                endpoints: [ { address: "{{echo0}}" } ]
-            """)
+        let backend = try await TestGateway.start(backends: 1, workers: 1, backendConfig(pki, tls: backendTLS(pki), filters: backendFilters))
         do {
             let front = try await TestGateway.start(backends: 1, workers: 2, """
                 admin: { address: 127.0.0.1:0 }
@@ -86,6 +75,22 @@ struct UpstreamTLSSetup {
             pki.remove()
             throw error
         }
+    }
+
+    /// The backend: a TLS listener (on `port`, or any free one) in front of one echo backend.
+    static func backendConfig(_ pki: UpstreamPKI, tls extra: String, filters: String = "[]", port: Int = 0) -> String {
+        """
+        admin: { address: 127.0.0.1:0 }
+        listeners:
+          - name: backend
+            address: 127.0.0.1:\(port)
+            tls: { certificates: [ { cert: "\(pki.path("server.pem"))", key: "\(pki.path("server.key"))" } ]\(extra) }
+            filters: \(filters)
+            routes: [ { match: { path_prefix: / }, cluster: echo } ]
+        clusters:
+          - name: echo
+            endpoints: [ { address: "{{echo0}}" } ]
+        """
     }
 
     func stop() async {
