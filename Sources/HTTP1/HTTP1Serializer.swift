@@ -18,14 +18,22 @@ extension ByteBuffer {
 
     /// `HTTP/1.1 <code> <reason>` CRLF.
     public mutating func writeHTTP1StatusLine(_ status: HTTPResponse.Status) {
-        writeStaticString("HTTP/1.1 ")
-        let code = status.code
-        writeInteger(UInt8(truncatingIfNeeded: 0x30 + code / 100))
-        writeInteger(UInt8(truncatingIfNeeded: 0x30 + (code / 10) % 10))
-        writeInteger(UInt8(truncatingIfNeeded: 0x30 + code % 10))
-        writeInteger(UInt8(ascii: " "))
-        writeString(status.reasonPhrase)
-        writeStaticString("\r\n")
+        HeadBytesWriter.write(into: &self, atMost: HeadBytesWriter.statusLineBound(status)) { $0.putStatusLine(status) }
+    }
+
+    /// A response head forwarded from an HTTP/1.1 upstream, in one reservation: the status line, the
+    /// received field lines (without hop-by-hop ones with `stripHopByHop`, without Content-Length with
+    /// `dropLength`), `extraFields` (this hop's framing and connection lines, each ending in CRLF), and the
+    /// empty line.
+    public mutating func writeHTTP1ResponseHead(forwarding head: HTTP1ResponseHead, stripHopByHop: Bool, dropLength: Bool,
+                                                extraFields: StaticString?) {
+        let bound = HeadBytesWriter.statusLineBound(head.status) + head.rawFields.readableBytes + (extraFields?.utf8CodeUnitCount ?? 0) + 2
+        HeadBytesWriter.write(into: &self, atMost: bound) { writer in
+            writer.putStatusLine(head.status)
+            head.writeForwardedFields(into: &writer, stripHopByHop: stripHopByHop, dropLength: dropLength)
+            if let extraFields { writer.put(extraFields) }
+            writer.put("\r\n")
+        }
     }
 
     /// The request a proxy forwards: `request` with the standard forwarding edits applied while writing,

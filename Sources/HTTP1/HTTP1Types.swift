@@ -86,6 +86,13 @@ public struct HTTP1ResponseHead: Sendable {
     /// Writes the field lines as received, leaving out hop-by-hop lines (`stripHopByHop`) and
     /// Content-Length (`dropLength`).
     public func writeForwardedFields(into buffer: inout ByteBuffer, stripHopByHop: Bool, dropLength: Bool) {
+        HeadBytesWriter.write(into: &buffer, atMost: rawFields.readableBytes) { writer in
+            writeForwardedFields(into: &writer, stripHopByHop: stripHopByHop, dropLength: dropLength)
+        }
+    }
+
+    /// The same into a head being written (at most `rawFields.readableBytes` bytes).
+    func writeForwardedFields(into writer: inout HeadBytesWriter, stripHopByHop: Bool, dropLength: Bool) {
         let lines = droppableLines
         if lines.overflow {
             forEachRawField { line, known in
@@ -97,8 +104,8 @@ public struct HTTP1ResponseHead: Sendable {
                 case .other, .host, .expect:
                     break
                 }
-                buffer.writeBytes(line)
-                buffer.writeStaticString("\r\n")
+                writer.put(line)
+                writer.put("\r\n")
             }
             return
         }
@@ -107,10 +114,10 @@ public struct HTTP1ResponseHead: Sendable {
             for index in 0..<lines.count {
                 let line = lines[index]
                 guard line.isLength ? dropLength : stripHopByHop else { continue }
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[position..<line.range.lowerBound]))
+                writer.put(UnsafeRawBufferPointer(rebasing: bytes[position..<line.range.lowerBound]))
                 position = line.range.upperBound
             }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[position...]))
+            writer.put(UnsafeRawBufferPointer(rebasing: bytes[position...]))
         }
     }
 

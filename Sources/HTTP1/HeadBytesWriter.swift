@@ -69,6 +69,20 @@ struct HeadBytesWriter {
 }
 
 extension HeadBytesWriter {
+    /// `HTTP/1.1 <code> <reason>` CRLF; at most `statusLineBound(status)` bytes.
+    mutating func putStatusLine(_ status: HTTPResponse.Status) {
+        put("HTTP/1.1 ")
+        let code = status.code
+        put(byte: UInt8(truncatingIfNeeded: 0x30 + code / 100))
+        put(byte: UInt8(truncatingIfNeeded: 0x30 + (code / 10) % 10))
+        put(byte: UInt8(truncatingIfNeeded: 0x30 + code % 10))
+        put(byte: UInt8(ascii: " "))
+        put(status.reasonPhrase)
+        put("\r\n")
+    }
+
+    static func statusLineBound(_ status: HTTPResponse.Status) -> Int { 15 + status.reasonPhrase.utf8.count }
+
     /// `<method> <path> HTTP/1.1` and `Host` from the authority (first, as RFC 9112 §3.2 advises).
     mutating func putRequestLineAndHost(_ request: HTTPRequest) {
         put(request.method.rawValue)

@@ -430,11 +430,9 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         var buffer = loop.responseHeadBuffer
         loop.responseHeadBuffer = ByteBuffer()
         buffer.clear(minimumCapacity: head.rawFields.readableBytes + 96)
-        buffer.writeHTTP1StatusLine(head.status)
         let dropLength = responseFraming == .chunked || responseFraming == .closeDelimited
-        head.writeForwardedFields(into: &buffer, stripHopByHop: head.hasConnectionSpecificFields, dropLength: dropLength)
-        writeFramingAndConnectionFields(into: &buffer)
-        buffer.writeStaticString("\r\n")
+        buffer.writeHTTP1ResponseHead(forwarding: head, stripHopByHop: head.hasConnectionSpecificFields, dropLength: dropLength,
+                                      extraFields: framingAndConnectionFields)
         pendingHead = buffer
     }
 
@@ -466,12 +464,13 @@ extension HTTP1ServerConnectionHandler: DownstreamResponder {
         if !requestKeepAlive { closeAfterResponse = true }
     }
 
-    private func writeFramingAndConnectionFields(into buffer: inout ByteBuffer) {
-        if responseFraming == .chunked { buffer.writeStaticString("Transfer-Encoding: chunked\r\n") }
-        if closeAfterResponse {
-            buffer.writeStaticString("Connection: close\r\n")
-        } else if requestMinorVersion == 0 {
-            buffer.writeStaticString("Connection: keep-alive\r\n")
+    /// The framing and connection lines this hop adds to a forwarded head.
+    private var framingAndConnectionFields: StaticString? {
+        switch (responseFraming == .chunked, closeAfterResponse) {
+        case (true, true): "Transfer-Encoding: chunked\r\nConnection: close\r\n"
+        case (true, false): requestMinorVersion == 0 ? "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n" : "Transfer-Encoding: chunked\r\n"
+        case (false, true): "Connection: close\r\n"
+        case (false, false): requestMinorVersion == 0 ? "Connection: keep-alive\r\n" : nil
         }
     }
 
