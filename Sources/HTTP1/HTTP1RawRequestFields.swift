@@ -99,12 +99,7 @@ public struct HTTP1RawRequestFields: Sendable {
     /// Removes every field `name`: the received lines of it (recorded only if there are any, so setting a
     /// new field allocates no removal list) and the ones added before.
     public mutating func removeField(_ name: HTTPField.Name) {
-        let canonical = name.canonicalName
-        var received = false
-        lines.forEachFieldLine { _, lineName in
-            if !received && HTTP1FieldEdits.same(lineName, canonical) { received = true }
-        }
-        edits.remove(name, received: received)
+        edits.remove(name, received: lines.hasFieldLine(named: name.canonicalName))
     }
 }
 

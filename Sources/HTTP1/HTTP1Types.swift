@@ -84,14 +84,8 @@ public struct HTTP1ResponseHead: Sendable {
     }
 
     /// Writes the field lines as received, leaving out hop-by-hop lines (`stripHopByHop`) and
-    /// Content-Length (`dropLength`).
-    public func writeForwardedFields(into buffer: inout ByteBuffer, stripHopByHop: Bool, dropLength: Bool) {
-        HeadBytesWriter.write(into: &buffer, atMost: rawFields.readableBytes) { writer in
-            writeForwardedFields(into: &writer, stripHopByHop: stripHopByHop, dropLength: dropLength)
-        }
-    }
-
-    /// The same into a head being written (at most `rawFields.readableBytes` bytes).
+    /// Content-Length (`dropLength`): at most `rawFields.readableBytes` bytes. The whole forwarded head is
+    /// `ByteBuffer.writeHTTP1ResponseHead(forwarding:stripHopByHop:dropLength:extraFields:)`.
     func writeForwardedFields(into writer: inout HeadBytesWriter, stripHopByHop: Bool, dropLength: Bool) {
         let lines = droppableLines
         if lines.overflow {

@@ -34,6 +34,24 @@ struct ByteClassTests {
         }
     }
 
+    @Test("word tests agree with byte-by-byte tests on words mixing low, high and plain bytes")
+    func mixedWords() {
+        // Several odd bytes in one word are where a borrow between bytes could mislead a word test.
+        let alphabet: [UInt8] = [0x00, 0x01, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x41, 0x7E, 0x7F, 0x80, 0xFF]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<20_000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<8 {
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                bytes.append(alphabet[Int(state % UInt64(alphabet.count))])
+            }
+            let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            #expect(SWAR.hasCROrLF(word) == bytes.contains { $0 == 0x0D || $0 == 0x0A }, "\(bytes)")
+            #expect(SWAR.isPlainText(word) == bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F }, "\(bytes)")
+            #expect(SWAR.hasByteBelow(word, 0x20) == bytes.contains { $0 < 0x20 }, "\(bytes)")
+        }
+    }
+
     @Test("a bare CR, a bare LF or a control byte is found wherever it sits in a long head")
     func longHeadPositions() throws {
         // Lines long enough that the scans skip whole words; the bad byte at each offset of a value.

@@ -173,10 +173,24 @@ struct ForwardedResponseFieldsTests {
         return head
     }
 
+    /// The forwarded field lines alone: the whole head without its status line and final empty line.
     private func forwarded(_ head: HTTP1ResponseHead, strip: Bool, dropLength: Bool) -> String {
         var buffer = ByteBuffer()
-        head.writeForwardedFields(into: &buffer, stripHopByHop: strip, dropLength: dropLength)
-        return String(buffer: buffer)
+        buffer.writeHTTP1ResponseHead(forwarding: head, stripHopByHop: strip, dropLength: dropLength, extraFields: nil)
+        let text = String(buffer: buffer)
+        let statusLine = "HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)\r\n"
+        #expect(text.hasPrefix(statusLine) && text.hasSuffix("\r\n\r\n"), "\(text)")
+        // By bytes: a String counts "\r\n" as one character.
+        return String(decoding: text.utf8.dropFirst(statusLine.utf8.count).dropLast(2), as: UTF8.self)
+    }
+
+    @Test("a forwarded head: status line with its reason, kept lines, this hop's extra lines, the empty line")
+    func wholeForwardedHead() throws {
+        let head = try responseHead("HTTP/1.1 404 Not There\r\nConnection: keep-alive\r\nContent-Length: 3\r\nX-A: b\r\n\r\n")
+        var buffer = ByteBuffer()
+        buffer.writeHTTP1ResponseHead(forwarding: head, stripHopByHop: true, dropLength: true,
+                                      extraFields: "Transfer-Encoding: chunked\r\nConnection: close\r\n")
+        #expect(String(buffer: buffer) == "HTTP/1.1 404 Not There\r\nX-A: b\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
     }
 
     @Test("lines noted while parsing are left out by offset, exactly as classifying every line would")

@@ -145,6 +145,24 @@ struct ProxyingTests {
         }
     }
 
+    @Test("a response of unknown length to an HTTP/1.1 client is chunked by this hop, with Connection: close when the client asked for it")
+    func chunkedFramingLines() async throws {
+        try await withGateway(simpleConfig()) { gw in
+            let client = try RawClient(port: gw.port())
+            try client.send("GET /?bytes=3000&chunked=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+            let kept = try #require(try client.readResponses(1).first)
+            #expect(kept.header("transfer-encoding")?.lowercased() == "chunked")
+            #expect(kept.header("connection") == nil)
+            #expect(kept.body.count == 3000)
+            try client.send("GET /?bytes=3000&chunked=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            let (text, closed) = client.readUntilClose()
+            #expect(closed)
+            let lines = (text.components(separatedBy: "\r\n\r\n").first ?? "").lowercased().components(separatedBy: "\r\n")
+            #expect(lines.contains("transfer-encoding: chunked"), "\(lines)")
+            #expect(lines.contains("connection: close"), "\(lines)")
+        }
+    }
+
     @Test("a streamed response of unknown length reaches an HTTP/1.0 client, delimited by close")
     func http10UnknownLength() async throws {
         try await withGateway(simpleConfig()) { gw in

@@ -629,9 +629,8 @@ extension HTTP1ServerConnectionHandler: TunnelEnd {
         // The backend's 101 with its own fields (Sec-WebSocket-Accept, the chosen subprotocol, ...); the
         // hop-by-hop pair that makes it an upgrade is this hop's to send.
         var buffer = context.channel.allocator.buffer(capacity: head.rawFields.readableBytes + 96)
-        buffer.writeHTTP1StatusLine(head.status)
-        head.writeForwardedFields(into: &buffer, stripHopByHop: true, dropLength: true)
-        buffer.writeStaticString("Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        buffer.writeHTTP1ResponseHead(forwarding: head, stripHopByHop: true, dropLength: true,
+                                      extraFields: "Connection: Upgrade\r\nUpgrade: websocket\r\n")
         context.write(wrapOutboundOut(buffer), promise: nil)
         if upstreamLeftover.readableBytes > 0 { context.write(wrapOutboundOut(upstreamLeftover), promise: nil) }
         context.flush()
